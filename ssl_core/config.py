@@ -1,0 +1,207 @@
+"""The run configuration: one schema for the CLI, config files, the GUI and saved runs (TOML)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from ssl_core.errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass
+class DataConfig:
+    spec: str = "digits"
+    image_size: int | None = None  # None keeps the source's own size (digits: 8)
+    channels: int | None = None  # None keeps the source's own channel count
+    val_fraction: float = 0.2
+    memory_budget_mb: int = 2048  # larger datasets stream from disk through a DataLoader
+    num_workers: int = 2
+
+
+@dataclass
+class MethodConfig:
+    name: str = "simclr"
+    backbone: str = "small_cnn"
+    params: dict[str, Any] = field(default_factory=dict)  # overrides of the method's defaults
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    max_steps: int | None = None
+    batch_size: int | None = None  # None: the method's default, capped by the dataset size
+    lr: float | None = None  # None: the method's default, scaled by batch size / 256
+    weight_decay: float | None = None
+    warmup_epochs: float | None = None
+    grad_clip: float = 3.0
+    device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
+    amp: bool = True  # mixed precision where the device supports it (CUDA)
+    seed: int = 0
+    checkpoint_every_epochs: int = 1
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    runs_dir: str = "runs"
+    name: str = ""  # optional label, part of the run id
+
+    # ---- (de)serialisation -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return _drop_none(asdict(self))
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "config") -> RunConfig:
+        if not isinstance(raw, dict):
+            raise UserError(f"{source}: expected a table of settings.")
+        raw = dict(raw)
+        sections = {"data": DataConfig, "method": MethodConfig, "train": TrainConfig}
+        kwargs: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in sections:
+                kwargs[key] = _build_section(sections[key], value, f"{source}: [{key}]", key)
+            elif key in ("runs_dir", "name"):
+                kwargs[key] = str(value)
+            else:
+                known = ", ".join([*sections, "runs_dir", "name"])
+                raise UserError(f"{source}: unknown key {key!r}; known keys are {known}.", field=key)
+        cfg = cls(**kwargs)
+        cfg.validate(source)
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"Config file {path} does not exist; check the path.", path=str(path))
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UserError(f"Config file {path} is not valid TOML: {exc}.", path=str(path)) from None
+        return cls.from_dict(raw, source=str(path))
+
+    def save(self, path: str | Path) -> None:
+        from ssl_core.runs.atomic import atomic_write_text
+
+        atomic_write_text(Path(path), self.to_toml())
+
+    # ---- overrides -----------------------------------------------------------------------
+    def with_overrides(self, assignments: list[str]) -> RunConfig:
+        """Apply `--set section.key=value` assignments (values parsed as TOML, else as strings)."""
+        raw = self.to_dict()
+        for item in assignments:
+            if "=" not in item:
+                raise UserError(f"--set {item!r}: write it as key=value, e.g. train.epochs=5.")
+            key, _, text = item.partition("=")
+            path = [p for p in key.strip().split(".") if p]
+            if not path:
+                raise UserError(f"--set {item!r}: the key is empty.")
+            value = _parse_value(text.strip())
+            node = raw
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise UserError(f"--set {item!r}: {part} is not a section.")
+            node[path[-1]] = value
+        return RunConfig.from_dict(raw, source="--set")
+
+    # ---- checks --------------------------------------------------------------------------
+    def validate(self, source: str = "config") -> None:
+        d, t = self.data, self.train
+        _check_range(source, "data.image_size", d.image_size, 4, 1024)
+        _check_range(source, "data.channels", d.channels, 1, 4)
+        _check_range(source, "data.val_fraction", d.val_fraction, 0.0, 0.9)
+        _check_range(source, "data.memory_budget_mb", d.memory_budget_mb, 1, 1 << 20)
+        _check_range(source, "data.num_workers", d.num_workers, 0, 64)
+        _check_range(source, "train.epochs", t.epochs, 1, 100_000)
+        _check_range(source, "train.max_steps", t.max_steps, 1, 10**9)
+        _check_range(source, "train.batch_size", t.batch_size, 2, 65_536)
+        _check_range(source, "train.lr", t.lr, 1e-8, 10.0)
+        _check_range(source, "train.weight_decay", t.weight_decay, 0.0, 1.0)
+        _check_range(source, "train.warmup_epochs", t.warmup_epochs, 0.0, 1000.0)
+        _check_range(source, "train.grad_clip", t.grad_clip, 0.0, 1e6)
+        _check_range(source, "train.checkpoint_every_epochs", t.checkpoint_every_epochs, 1, 10_000)
+        if not self.data.spec:
+            raise UserError(f"{source}: data.spec is empty; use e.g. digits or folder:PATH.", field="data.spec")
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _build_section(cls, value: Any, where: str, prefix: str):
+    if not isinstance(value, dict):
+        raise UserError(f"{where} must be a table of settings.", field=prefix)
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, item in value.items():
+        if key not in known:
+            raise UserError(
+                f"{where}: unknown key {key!r}; known keys are {', '.join(known)}.", field=f"{prefix}.{key}"
+            )
+        kwargs[key] = _coerce_field(known[key], item, f"{prefix}.{key}", where)
+    return cls(**kwargs)
+
+
+def _coerce_field(f, value: Any, name: str, where: str) -> Any:
+    annotation = str(f.type)
+    if "dict" in annotation:
+        if not isinstance(value, dict):
+            raise UserError(f"{where}: {name} must be a table.", field=name)
+        return dict(value)
+    optional = "None" in annotation
+    if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "auto", "")):
+        if optional:
+            return None
+        raise UserError(f"{where}: {name} needs a value.", field=name)
+    try:
+        if annotation.startswith("bool"):
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if annotation.startswith("int"):
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            return int(value)
+        if annotation.startswith("float"):
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if annotation.startswith("str"):
+            if isinstance(value, dict | list):
+                raise TypeError
+            return str(value)
+    except (TypeError, ValueError):
+        kind = annotation.split(" ")[0].split("|")[0]
+        raise UserError(f"{where}: {name} must be {kind}; got {value!r}.", field=name) from None
+    return value
+
+
+def _check_range(source: str, name: str, value, low, high) -> None:
+    if value is None:
+        return
+    if not (low <= value <= high):
+        raise UserError(f"{source}: {name} = {value} is out of range; use {low} to {high}.", field=name)
+
+
+def _drop_none(value):
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    return value

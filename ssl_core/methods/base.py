@@ -1,0 +1,132 @@
+"""The contract every SSL method follows, and the metadata the registry keeps about it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ssl_core.data.base import DataInfo
+from ssl_core.params import ParamSet
+
+
+@dataclass
+class StepOutput:
+    """What a training step returns: the loss to minimise and its named parts (detached, for plots)."""
+
+    loss: torch.Tensor
+    parts: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class StepContext:
+    """Per-step information a method may need."""
+
+    step: int  # global step, 0-based, of the step being taken
+    total_steps: int
+    epoch: int
+    generator: torch.Generator  # on the training device; all augmentation randomness comes from here
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.step / max(1, self.total_steps))
+
+
+@dataclass
+class Preview:
+    """Arrays the GUI can draw: named grids of images (n, C, H, W) float in [0, 1], plus text captions.
+
+    kind is "views" (joint-embedding), "reconstruction" (generative) or "prediction" (pretext tasks).
+    """
+
+    kind: str
+    images: dict[str, torch.Tensor]
+    captions: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OptimDefaults:
+    optimizer: str = "adamw"  # "adamw" or "sgd"
+    lr: float = 1e-3  # base learning rate for batch size 256; scaled linearly with batch size
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    batch_size: int = 256
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """Registry entry: everything the CLI and GUI need to list, describe and configure a method."""
+
+    name: str
+    title: str
+    family: str  # "contrastive", "self-distillation", "redundancy reduction", "generative", "pretext"
+    summary: str  # one line
+    description: str  # a plain-language paragraph for newcomers
+    params: ParamSet
+    factory: Callable[..., SSLMethod]
+    optim: OptimDefaults = OptimDefaults()
+    preview_kind: str = "views"
+    requires_color: bool = False
+    paper: str = ""
+
+    def unavailable_reason(self, info: DataInfo | None) -> str | None:
+        """Why this method cannot run on the given data, or None when it can."""
+        if info is not None and self.requires_color and info.channels < 3:
+            return (
+                f"{self.title} needs colour images, but {info.name} has {info.channels} channel(s); "
+                "choose colour data or another method."
+            )
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "family": self.family,
+            "summary": self.summary,
+            "description": self.description,
+            "params": [p.to_dict() for p in self.params],
+            "optim": self.optim.__dict__,
+            "preview_kind": self.preview_kind,
+            "requires_color": self.requires_color,
+            "paper": self.paper,
+        }
+
+
+class SSLMethod(nn.Module):
+    """Backbone + heads + loss. Subclasses implement `training_step`.
+
+    Input images arrive as float tensors in [0, 1], shape (B, C, H, W), on the training device;
+    the method makes its own views or corruptions from them using `ctx.generator`.
+    Method state that must survive a resume (queues, momentum encoders) lives in buffers and
+    submodules so that `state_dict()` carries it.
+    """
+
+    spec: MethodSpec
+
+    def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
+        super().__init__()
+        self.backbone = backbone
+        self.hparams = dict(hparams)
+        self.info = info
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.backbone.feature_dim)
+
+    def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
+        raise NotImplementedError
+
+    def after_optimizer_step(self, ctx: StepContext) -> None:
+        """Hook for momentum-encoder updates and similar; runs after each optimizer step."""
+
+    @torch.no_grad()
+    def preview(self, images: torch.Tensor, generator: torch.Generator) -> Preview:
+        raise NotImplementedError
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Representation used for evaluation: backbone features."""
+        return self.backbone(images)
