@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,12 @@ class TrainWarning:
 
 
 @dataclass(frozen=True)
+class PreviewReady:
+    step: int
+    preview: Any  # ssl_core.methods.base.Preview: named image grids for the Views tab
+
+
+@dataclass(frozen=True)
 class RunFinished:
     run_dir: Path
     step: int
@@ -63,7 +70,7 @@ class RunFailed:
     user_error: bool = False
 
 
-Event = RunStarted | StepEnded | EpochEnded | CheckpointSaved | TrainWarning | RunFinished | RunFailed
+Event = RunStarted | StepEnded | EpochEnded | CheckpointSaved | TrainWarning | PreviewReady | RunFinished | RunFailed
 Subscriber = Callable[[Event], None]
 
 

@@ -1,0 +1,46 @@
+# Two commands a person needs: `make run` (the app on the bundled digits) and `make test`.
+# Both create .venv/ on first use and reuse it afterwards.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Shared libraries Qt needs, offscreen and in a real window (Debian/Ubuntu package names).
+QT_DEBS := libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 \
+	libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 \
+	libxcb-xinerama0 libxcb-xfixes0 libglib2.0-0
+# Xvfb and screenshot tools for the real-window GUI test.
+TEST_DEBS := xvfb xauth x11-utils imagemagick
+
+.PHONY: run test lint bench venv sysdeps sysdeps-test clean
+
+run: $(STAMP) sysdeps
+	$(BIN)/ssl-workbench
+
+test: $(STAMP) sysdeps sysdeps-test
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check ssl_core app tests bench
+	$(BIN)/ruff format --check ssl_core app tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+venv: $(STAMP)
+
+# torch and torchvision come in as a matched pair pinned in constraints.txt (see that file for why).
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,dev]'
+	touch $(STAMP)
+
+sysdeps:
+	@./packaging/ensure-debs.sh $(QT_DEBS)
+
+sysdeps-test:
+	@./packaging/ensure-debs.sh $(TEST_DEBS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,236 @@
+"""`ssl-core`: the headless command line. User errors print one line on stderr and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from ssl_core import __version__
+from ssl_core.config import RunConfig
+from ssl_core.errors import UserError
+
+EXIT_USER_ERROR = 2
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=False))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) for r in rows]
+    return "\n".join(lines)
+
+
+# ---- commands ---------------------------------------------------------------------------------
+def cmd_methods(args) -> int:
+    from ssl_core.methods import METHODS
+
+    specs = [spec for _, spec in METHODS.items()]
+    if args.json:
+        print(json.dumps([s.to_dict() for s in specs], indent=2, default=str))
+    else:
+        rows = [[s.name, s.family, s.title, s.summary] for s in specs]
+        print(_table(rows, ["name", "family", "title", "summary"]))
+    return 0
+
+
+def cmd_backbones(args) -> int:
+    from ssl_core.models.backbones import BACKBONES
+
+    specs = [spec for _, spec in BACKBONES.items()]
+    if args.json:
+        print(json.dumps([{"name": s.name, "title": s.title, "description": s.description} for s in specs], indent=2))
+    else:
+        print(_table([[s.name, s.title, s.description] for s in specs], ["name", "title", "description"]))
+    return 0
+
+
+def cmd_data(args) -> int:
+    from ssl_core.data import describe, open_source
+
+    source = open_source(args.spec, image_size=args.image_size, channels=args.channels, download=args.download)
+    if args.json:
+        print(json.dumps(source.info.to_dict(), indent=2, default=str))
+    else:
+        print(describe(source))
+    return 0
+
+
+def _config_from_args(args) -> RunConfig:
+    config = RunConfig.load(args.config) if args.config else RunConfig()
+    sets = []
+    flag_to_key = {
+        "data": "data.spec", "method": "method.name", "backbone": "method.backbone", "epochs": "train.epochs",
+        "max_steps": "train.max_steps", "batch_size": "train.batch_size", "lr": "train.lr",
+        "image_size": "data.image_size", "device": "train.device", "seed": "train.seed", "runs_dir": "runs_dir",
+        "name": "name",
+    }
+    for flag, key in flag_to_key.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            sets.append(f"{key}={json.dumps(value)}")
+    sets += [_method_param_alias(s) for s in args.set or []]
+    return config.with_overrides(sets) if sets else config
+
+
+def _method_param_alias(assignment: str) -> str:
+    # `--set temperature=0.2` is short for `--set method.params.temperature=0.2`.
+    key = assignment.split("=", 1)[0]
+    return assignment if "." in key else f"method.params.{assignment}"
+
+
+def _run_trainer(trainer, quiet: bool) -> int:
+    from ssl_core.cli.progress import ProgressPrinter
+    from ssl_core.train.events import RunFailed
+
+    printer = ProgressPrinter(quiet=quiet)
+    trainer.events.subscribe(printer)
+    failure: list[RunFailed] = []
+    trainer.events.subscribe(lambda e: failure.append(e) if isinstance(e, RunFailed) else None)
+
+    def on_sigint(signum, frame):  # first Ctrl+C stops cleanly (checkpoint saved), a second one aborts
+        print("\nStopping after this step (press Ctrl+C again to abort)...", file=sys.stderr)
+        trainer.control.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        result = trainer.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        printer.close()
+    if result.status == "failed":
+        event = failure[-1] if failure else None
+        if event is not None and not event.user_error and event.traceback:
+            print(event.traceback, file=sys.stderr)
+        print(f"error: {result.message}", file=sys.stderr)
+        if result.run_dir and str(result.run_dir) not in ("", "."):
+            print(result.run_dir)
+        return EXIT_USER_ERROR if (event is None or event.user_error) else 1
+    print(result.run_dir)
+    if result.status == "stopped":
+        print(f"Stopped at step {result.step}; continue with: ssl-core resume {result.run_dir}", file=sys.stderr)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from ssl_core.train.trainer import Trainer
+
+    config = _config_from_args(args)
+    if args.save_config:
+        config.save(args.save_config)
+    return _run_trainer(Trainer(config, download=args.download), args.quiet)
+
+
+def cmd_resume(args) -> int:
+    from ssl_core.train.trainer import Trainer
+
+    return _run_trainer(Trainer.resume(args.run_dir), args.quiet)
+
+
+def cmd_runs(args) -> int:
+    from ssl_core.runs.store import list_runs
+
+    records = list_runs(args.runs_dir)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in records], indent=2, default=str))
+        return 0
+    if not records:
+        print(f"No runs in {args.runs_dir}.")
+        return 0
+    rows = [
+        [r.run_id, r.method, r.data, r.status, str(r.epochs), str(r.steps),
+         "" if r.final_loss is None else f"{r.final_loss:.4f}",
+         "" if r.probe_accuracy is None else f"{r.probe_accuracy:.3f}"]
+        for r in records
+    ]
+    print(_table(rows, ["run", "method", "data", "status", "epochs", "steps", "loss", "probe acc"]))
+    return 0
+
+
+# ---- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ssl-core", description="SSL Workbench engine: self-supervised learning.")
+    parser.add_argument("--version", action="version", version=f"ssl-core {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("methods", help="list the SSL methods")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_methods)
+
+    p = sub.add_parser("backbones", help="list the backbones")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_backbones)
+
+    p = sub.add_parser("data", help="describe a data source (digits, folder:PATH, npz:PATH, torchvision:NAME[:ROOT])")
+    p.add_argument("spec")
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--channels", type=int)
+    p.add_argument("--download", action="store_true", help="allow torchvision datasets to download")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("train", help="train a new run")
+    p.add_argument("--config", help="a TOML config file (as saved by a run or the GUI)")
+    p.add_argument("--data", help="data spec (default: digits)")
+    p.add_argument("--method", help="method name (see `ssl-core methods`)")
+    p.add_argument("--backbone", help="backbone name (see `ssl-core backbones`)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--runs-dir", help="where runs are stored (default: ./runs)")
+    p.add_argument("--name", help="a label added to the run id")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override any config value, e.g. train.epochs=5 or temperature=0.2 (a method setting)")
+    p.add_argument("--save-config", metavar="FILE.toml", help="also write the resolved config to this file")
+    p.add_argument("--download", action="store_true", help="allow torchvision datasets to download")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("resume", help="continue a run from its last checkpoint")
+    p.add_argument("run_dir")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("runs", help="list runs")
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs)
+
+    try:
+        from ssl_core.eval.cli import add_eval_parsers
+    except ImportError:  # evaluation is optional at import time so a broken eval never blocks training
+        add_eval_parsers = None
+    if add_eval_parsers is not None:
+        add_eval_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Frozen-encoder embeddings: batched extraction without augmentation, and a per-checkpoint cache."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections.abc import Callable
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ssl_core.device import autocast_dtype, select_device
+from ssl_core.eval.progress import CancelToken, ProgressFn, check_cancel, report
+from ssl_core.runs.atomic import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+EncodeFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _owner_module(encoder: nn.Module | EncodeFn) -> nn.Module | None:
+    """The module whose mode and device we manage: the module itself, or a bound method's owner."""
+    if isinstance(encoder, nn.Module):
+        return encoder
+    owner = getattr(encoder, "__self__", None)
+    return owner if isinstance(owner, nn.Module) else None
+
+
+def _call_target(encoder: nn.Module | EncodeFn) -> EncodeFn:
+    # SSL methods expose `encode` (backbone features); plain modules are called directly.
+    if isinstance(encoder, nn.Module) and callable(getattr(encoder, "encode", None)):
+        return encoder.encode
+    return encoder
+
+
+def _module_device(module: nn.Module) -> torch.device | None:
+    for tensor in (*module.parameters(), *module.buffers()):
+        return tensor.device
+    return None
+
+
+@contextmanager
+def frozen_eval(module: nn.Module | None, device: torch.device | None):
+    """Eval mode (and optionally another device) for the block; every submodule's mode is restored."""
+    if module is None:
+        yield
+        return
+    modes = [(m, m.training) for m in module.modules()]
+    original_device = _module_device(module)
+    moved = device is not None and original_device is not None and original_device != device
+    try:
+        module.eval()
+        if moved:
+            module.to(device)
+        yield
+    finally:
+        if moved:
+            module.to(original_device)
+        for m, was_training in modes:
+            m.training = was_training
+
+
+def extract_embeddings(
+    encoder: nn.Module | EncodeFn,
+    images_uint8: torch.Tensor,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    amp: bool = True,
+) -> np.ndarray:
+    """Encode images (N, C, H, W) uint8 -> float32 array (N, D), in eval mode, without augmentation.
+
+    `encoder` is an nn.Module (an SSLMethod's `encode` is used when it has one) or a function; a bound
+    method of a module counts as that module. Modules run on `device` (default: the best one here) and
+    are moved back afterwards; plain functions run on `device` or, by default, the CPU. The module's
+    train/eval mode is restored even when extraction fails or is cancelled.
+    """
+    if images_uint8.dim() != 4:
+        raise ValueError(f"images must be (N, C, H, W); got shape {tuple(images_uint8.shape)}")
+    module = _owner_module(encoder)
+    if device is not None:
+        device = torch.device(device)
+    elif module is not None:
+        device = select_device("auto")
+    else:
+        device = torch.device("cpu")
+    fn = _call_target(encoder)
+    n = int(images_uint8.shape[0])
+    batch_size = max(1, int(batch_size))
+    scale = 1.0 / 255.0 if images_uint8.dtype == torch.uint8 else 1.0
+    cuda = device.type == "cuda"
+    amp_dtype = autocast_dtype(device) if amp else None
+    chunks: list[np.ndarray] = []
+    with frozen_eval(module, device if module is not None else None), torch.inference_mode():
+        for start in range(0, n, batch_size):
+            check_cancel(cancel)
+            batch = images_uint8[start : start + batch_size]
+            if cuda:
+                batch = batch.pin_memory()
+            x = batch.to(device, non_blocking=cuda).float().mul_(scale)
+            autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
+            with autocast:
+                out = fn(x)
+            chunks.append(out.float().reshape(out.shape[0], -1).cpu().numpy())
+            report(progress, min(n, start + batch_size) / n, f"Embedding images {min(n, start + batch_size)}/{n}")
+    if not chunks:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
+
+
+def raw_pixel_features(images_uint8: torch.Tensor) -> np.ndarray:
+    """The raw-pixel baseline: images flattened to (N, C*H*W) float32 in [0, 1].
+
+    Probes standardise features with training-split statistics, so no scaling happens here
+    (doing it over all images would leak held-out statistics into the baseline).
+    """
+    images = images_uint8.detach().cpu()
+    flat = images.reshape(images.shape[0], -1).float()
+    if images.dtype == torch.uint8:
+        flat = flat / 255.0
+    return flat.numpy().astype(np.float32, copy=False)
+
+
+def file_digest(path: Path, length: int = 16) -> str:
+    """Short SHA-256 of a file's contents: a cache key that changes whenever a checkpoint does."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:length]
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def load_npy(path: Path) -> np.ndarray:
+    return np.load(Path(path), allow_pickle=False)
+
+
+class EmbeddingCache:
+    """Embeddings of a run's checkpoint, kept as `run_dir/eval/embeddings-<key>-<split>.npy`.
+
+    `key` identifies the weights (use `file_digest(checkpoint)` or `f"step{step}"`), so a newer
+    checkpoint never reads stale embeddings. Labels, when there are any, sit beside them as
+    `labels-<key>-<split>.npy`. Damaged files count as missing and are recomputed.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.dir = Path(run_dir) / "eval"
+
+    def embeddings_path(self, key: str, split: str) -> Path:
+        return self.dir / f"embeddings-{key}-{split}.npy"
+
+    def labels_path(self, key: str, split: str) -> Path:
+        return self.dir / f"labels-{key}-{split}.npy"
+
+    def load(
+        self, key: str, split: str, expected_rows: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None] | None:
+        path = self.embeddings_path(key, split)
+        if not path.is_file():
+            return None
+        try:
+            feats = load_npy(path)
+            labels_file = self.labels_path(key, split)
+            labels = load_npy(labels_file) if labels_file.is_file() else None
+        except (OSError, ValueError) as exc:
+            log.warning("Ignoring damaged embedding cache %s: %s", path, exc)
+            return None
+        if feats.ndim != 2 or (expected_rows is not None and feats.shape[0] != expected_rows):
+            log.warning("Ignoring embedding cache %s: shape %s does not match", path, feats.shape)
+            return None
+        if labels is not None and labels.shape[0] != feats.shape[0]:
+            return None
+        return feats.astype(np.float32, copy=False), labels
+
+    def save(self, key: str, split: str, embeddings: np.ndarray, labels: np.ndarray | None = None) -> Path:
+        path = self.embeddings_path(key, split)
+        save_npy(path, embeddings.astype(np.float32, copy=False))
+        if labels is not None:
+            save_npy(self.labels_path(key, split), np.asarray(labels, dtype=np.int64))
+        else:
+            self.labels_path(key, split).unlink(missing_ok=True)
+        return path
+
+    def get_or_compute(
+        self,
+        key: str,
+        split: str,
+        compute: Callable[[], tuple[np.ndarray, np.ndarray | None]],
+        expected_rows: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        cached = self.load(key, split, expected_rows)
+        if cached is not None:
+            log.info("Using cached embeddings %s", self.embeddings_path(key, split))
+            return cached
+        feats, labels = compute()
+        self.save(key, split, feats, labels)
+        return feats, labels

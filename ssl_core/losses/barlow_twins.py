@@ -1,0 +1,32 @@
+"""Barlow Twins redundancy-reduction loss (Zbontar et al., 2021)."""
+
+from __future__ import annotations
+
+import torch
+
+from ssl_core.losses._precision import EPS, check_pair, float32_loss
+
+
+def _standardize(z: torch.Tensor) -> torch.Tensor:
+    # Same as BatchNorm1d(affine=False) in training mode: biased variance over the batch.
+    return (z - z.mean(dim=0)) / torch.sqrt(z.var(dim=0, unbiased=False) + EPS)
+
+
+@float32_loss
+def barlow_twins_loss(
+    z1: torch.Tensor, z2: torch.Tensor, lambd: float = 0.005
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Push the cross-correlation matrix of the two views' standardised embeddings towards identity.
+
+    Returns (loss, parts) with parts "on_diagonal" = sum_i (1 - C_ii)^2 (invariance) and
+    "off_diagonal" = lambd * sum_{i != j} C_ij^2 (redundancy reduction); parts are detached and sum
+    to the loss.
+    """
+    check_pair(z1, z2)
+    n = z1.shape[0]
+    c = _standardize(z1).t() @ _standardize(z2) / n
+    diag = torch.diagonal(c)
+    on_diag = (diag - 1.0).pow(2).sum()
+    off_diag = lambd * (c.pow(2).sum() - diag.pow(2).sum())
+    loss = on_diag + off_diag
+    return loss, {"on_diagonal": on_diag.detach(), "off_diagonal": off_diag.detach()}

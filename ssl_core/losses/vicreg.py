@@ -1,0 +1,46 @@
+"""VICReg: variance-invariance-covariance regularisation (Bardes et al., 2022)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ssl_core.losses._precision import EPS, check_pair, float32_loss
+
+
+def _variance(z: torch.Tensor) -> torch.Tensor:
+    # Hinge on the per-dimension standard deviation: only dimensions with std < 1 are penalised.
+    std = torch.sqrt(z.var(dim=0) + EPS)
+    return F.relu(1.0 - std).mean()
+
+
+def _covariance(z: torch.Tensor) -> torch.Tensor:
+    n, d = z.shape
+    z = z - z.mean(dim=0)
+    cov = z.t() @ z / (n - 1)
+    return (cov.pow(2).sum() - torch.diagonal(cov).pow(2).sum()) / d
+
+
+@float32_loss
+def vicreg_loss(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    sim_w: float = 25.0,
+    var_w: float = 25.0,
+    cov_w: float = 1.0,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """VICReg loss and its weighted parts "invariance", "variance", "covariance" (detached, they sum
+    to the loss).
+
+    invariance = MSE(z1, z2); variance = mean over dims of relu(1 - std), averaged over both branches;
+    covariance = sum of squared off-diagonal covariances / D, summed over both branches.
+    """
+    check_pair(z1, z2)
+    if z1.shape[0] < 2:
+        raise ValueError("vicreg_loss needs at least 2 samples to estimate variances")
+    invariance = sim_w * F.mse_loss(z1, z2)
+    variance = var_w * (_variance(z1) + _variance(z2)) / 2
+    covariance = cov_w * (_covariance(z1) + _covariance(z2))
+    loss = invariance + variance + covariance
+    parts = {"invariance": invariance.detach(), "variance": variance.detach(), "covariance": covariance.detach()}
+    return loss, parts

@@ -1,0 +1,36 @@
+"""Checkpoints: written atomically, loaded with weights_only=True (no code runs on load)."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ssl_core.errors import UserError
+from ssl_core.runs.atomic import atomic_write_bytes
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(
+            f"No checkpoint at {path}; the run has not finished an epoch yet. Train it longer or pick another run.",
+            path=str(path),
+        )
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"Checkpoint {path} cannot be loaded safely ({first}); it is damaged or not from SSL Workbench.",
+            path=str(path),
+        ) from None

@@ -1,0 +1,58 @@
+"""metrics.jsonl: one JSON object per optimizer step, appended and flushed as training goes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from ssl_core.runs.atomic import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """All complete records; a truncated or garbled line (a killed process) is skipped, not fatal."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.jsonl"
+    if not path.exists():
+        return []
+    records = []
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                log.warning("%s: line %d is incomplete and was skipped", path, number)
+                continue
+            if isinstance(record, dict) and "step" in record:
+                records.append(record)
+    return records
+
+
+def truncate_metrics(path: Path, last_step: int) -> int:
+    """Keep only records up to `last_step` (the checkpoint a resume starts from); returns how many."""
+    kept = [r for r in read_metrics(path) if int(r["step"]) <= last_step]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+    return len(kept)
+
+
+class MetricsWriter:
+    """Appends one line per step and flushes it, so a killed process loses at most a partial line."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._fh = self.path.open("a", encoding="utf-8")
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(record) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()

@@ -1,0 +1,359 @@
+"""The training loop: one engine for the CLI, the Python API and the GUI.
+
+A Trainer owns one run directory. It publishes events, obeys a RunControl from another thread,
+checkpoints atomically every epoch and on stop, and resumes from exactly the step it saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from ssl_core.config import RunConfig
+from ssl_core.data.loader import BatchPipeline
+from ssl_core.device import autocast_dtype, select_device
+from ssl_core.errors import UserError
+from ssl_core.methods.base import StepContext
+from ssl_core.runs import store
+from ssl_core.runs.checkpoint import load_checkpoint, save_checkpoint
+from ssl_core.runs.metrics import MetricsWriter, truncate_metrics
+from ssl_core.runs.run_id import new_run_id
+from ssl_core.train.builder import Components, build_components
+from ssl_core.train.control import RunControl
+from ssl_core.train.events import (
+    CheckpointSaved,
+    EpochEnded,
+    EventBus,
+    PreviewReady,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    StepEnded,
+    TrainWarning,
+)
+from ssl_core.train.optim import build_optimizer, build_scheduler, resolve_hyper
+
+log = logging.getLogger(__name__)
+
+PREVIEW_IMAGES = 8
+
+
+class NonFiniteLoss(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    status: str  # "completed", "stopped" or "failed"
+    step: int
+    message: str = ""
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: RunConfig,
+        control: RunControl | None = None,
+        preview_interval_s: float | None = None,
+        *,
+        run_dir: Path | None = None,
+        download: bool = False,
+        _resuming: bool = False,
+    ):
+        config.validate()
+        self.config = config
+        self.control = control or RunControl()
+        self.preview_interval_s = preview_interval_s
+        self.events = EventBus()
+        self.download = download
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self._resuming = _resuming
+        self.step = 0
+
+    @classmethod
+    def resume(
+        cls, run_dir: str | Path, control: RunControl | None = None, preview_interval_s: float | None = None, **kw
+    ) -> Trainer:
+        paths = store.require_run_dir(run_dir)
+        config = RunConfig.load(paths.config)
+        return cls(config, control, preview_interval_s, run_dir=paths.root, _resuming=True, **kw)
+
+    # ------------------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        """Train to the end (or until stopped). Never raises for user errors: it reports RunFailed."""
+        try:
+            return self._run()
+        except UserError as exc:
+            self._fail(str(exc), user_error=True)
+            return RunResult(self.run_dir or Path(), "failed", self.step, str(exc))
+        except NonFiniteLoss as exc:
+            self._fail(str(exc), user_error=True)
+            return RunResult(self.run_dir or Path(), "failed", self.step, str(exc))
+        except Exception as exc:  # a bug: keep the run loadable and report with traceback
+            log.exception("training failed")
+            self._fail(f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
+            return RunResult(self.run_dir or Path(), "failed", self.step, str(exc))
+
+    def _fail(self, message: str, tb: str = "", user_error: bool = False) -> None:
+        if self.run_dir is not None and self.run_dir.is_dir():
+            store.write_summary(self.run_dir, status="failed", message=message, updated=_now())
+        self.events.emit(RunFailed(self.run_dir, self.step, message, tb, user_error))
+
+    def _run(self) -> RunResult:
+        cfg = self.config
+        device = select_device(cfg.train.device)
+        parts = build_components(cfg, download=self.download)
+        method = parts.method
+        n_train = len(parts.train_idx)
+        hyper = resolve_hyper(cfg, parts.spec, n_train)
+        for message in hyper.warnings:
+            self.events.emit(TrainWarning(message))
+        for skipped in parts.source.info.skipped[:20]:
+            self.events.emit(TrainWarning(f"Skipped {skipped.path}: {skipped.reason}"))
+        if len(parts.source.info.skipped) > 20:
+            self.events.emit(TrainWarning(f"... and {len(parts.source.info.skipped) - 20} more skipped files"))
+
+        pipeline = BatchPipeline(
+            parts.source,
+            parts.train_idx,
+            hyper.batch_size,
+            device,
+            memory_budget_bytes=cfg.data.memory_budget_mb * 2**20,
+            num_workers=cfg.data.num_workers,
+        )
+        steps_per_epoch = pipeline.steps_per_epoch()
+        total_steps = steps_per_epoch * cfg.train.epochs
+        if cfg.train.max_steps:
+            total_steps = min(total_steps, cfg.train.max_steps)
+
+        method.to(device)
+        if device.type == "cuda":
+            method.to(memory_format=torch.channels_last)
+        optimizer = build_optimizer(method, parts.spec, hyper)
+        warmup_steps = int(round(hyper.warmup_epochs * steps_per_epoch))
+        scheduler = build_scheduler(optimizer, total_steps, min(warmup_steps, total_steps // 2))
+        amp_dtype = autocast_dtype(device) if cfg.train.amp else None
+        scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+        generator = torch.Generator(device=device).manual_seed(cfg.train.seed)
+
+        if self._resuming:
+            assert self.run_dir is not None
+            created = store.read_summary(self.run_dir).get("created", _now())
+        if self._resuming and store.RunPaths(self.run_dir).checkpoint.is_file():
+            state = load_checkpoint(store.RunPaths(self.run_dir).checkpoint, map_location=device)
+            method.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            scaler.load_state_dict(state["scaler"])
+            _restore_rng(state["rng"], generator, device)
+            self.step = int(state["step"])
+            truncate_metrics(store.RunPaths(self.run_dir).metrics, self.step)
+        elif self._resuming:  # killed before its first checkpoint: start over in the same folder
+            self.events.emit(TrainWarning("No checkpoint yet: the run starts again from step 0."))
+            truncate_metrics(store.RunPaths(self.run_dir).metrics, 0)
+        else:
+            runs_dir = Path(cfg.runs_dir)
+            runs_dir.mkdir(parents=True, exist_ok=True)
+            run_id = new_run_id(runs_dir, cfg.method.name, cfg.data.spec, cfg.name)
+            self.run_dir = runs_dir / run_id
+            (self.run_dir / "checkpoints").mkdir(parents=True)
+            cfg.save(self.run_dir / store.CONFIG)
+            created = _now()
+        paths = store.RunPaths(self.run_dir)
+        store.write_summary(
+            self.run_dir,
+            status="running",
+            pid=os.getpid(),
+            created=created,
+            updated=_now(),
+            method=cfg.method.name,
+            backbone=cfg.method.backbone,
+            data=cfg.data.spec,
+            data_info=parts.source.info.to_dict() | {"skipped": len(parts.source.info.skipped)},
+            device=str(device),
+            batch_size=hyper.batch_size,
+            lr=hyper.lr,
+            total_steps=total_steps,
+            steps_per_epoch=steps_per_epoch,
+            step=self.step,
+            epochs_done=self.step // steps_per_epoch,
+        )
+        self.events.emit(RunStarted(self.run_dir, total_steps, steps_per_epoch, self.step, str(device)))
+
+        preview_images = _preview_batch(parts, device)
+        metrics = MetricsWriter(paths.metrics)
+        status = "completed"
+        last_loss: float | None = None
+        try:
+            last_loss, status = self._loop(
+                method, optimizer, scheduler, scaler, generator, pipeline, metrics, device, amp_dtype,
+                steps_per_epoch, total_steps, preview_images,
+            )
+        finally:
+            metrics.close()
+        epochs_done = self.step // steps_per_epoch
+        store.write_summary(
+            self.run_dir,
+            status=status,
+            updated=_now(),
+            step=self.step,
+            epochs_done=epochs_done,
+            final_loss=last_loss if last_loss is not None else store.read_summary(self.run_dir).get("final_loss"),
+        )
+        self.events.emit(RunFinished(self.run_dir, self.step, status))
+        return RunResult(self.run_dir, status, self.step)
+
+    # ------------------------------------------------------------------------------------------
+    def _loop(self, method, optimizer, scheduler, scaler, generator, pipeline, metrics, device, amp_dtype,
+              steps_per_epoch, total_steps, preview_images):
+        cfg = self.config
+        start_epoch = self.step // steps_per_epoch
+        start_batch = self.step % steps_per_epoch
+        last_loss = None
+        last_preview = 0.0
+        rate_window: list[tuple[float, int]] = []
+        method.train()
+        for epoch in range(start_epoch, math.ceil(total_steps / steps_per_epoch)):
+            epoch_losses: list[float] = []
+            batches = pipeline.epoch(epoch, cfg.train.seed, start_batch if epoch == start_epoch else 0)
+            for images_u8, _ in batches:
+                if self.step >= total_steps:
+                    break
+                self.control.wait_while_paused()
+                if self.control.stop_requested:
+                    self._checkpoint(method, optimizer, scheduler, scaler, generator, epoch, device)
+                    return last_loss, "stopped"
+                t0 = time.perf_counter()
+                loss_value, parts = self._step(
+                    method, optimizer, scheduler, scaler, generator, images_u8, device, amp_dtype, epoch, total_steps
+                )
+                self.step += 1
+                last_loss = loss_value
+                epoch_losses.append(loss_value)
+                now = time.perf_counter()
+                rate_window.append((now - t0, images_u8.shape[0]))
+                rate_window = rate_window[-20:]
+                seconds = sum(t for t, _ in rate_window)
+                ips = sum(n for _, n in rate_window) / max(seconds, 1e-9)
+                eta = (total_steps - self.step) * seconds / len(rate_window)
+                lr = optimizer.param_groups[0]["lr"]
+                metrics.append(
+                    {"step": self.step, "epoch": epoch, "loss": loss_value, "lr": lr, "parts": parts,
+                     "images_per_sec": round(ips, 2), "time": time.time()}
+                )
+                self.events.emit(StepEnded(self.step, epoch, total_steps, loss_value, parts, lr, ips, eta))
+                if self.preview_interval_s is not None and now - last_preview >= self.preview_interval_s:
+                    last_preview = now
+                    self._emit_preview(method, preview_images, device)
+            if epoch_losses:
+                mean_loss = sum(epoch_losses) / len(epoch_losses)
+                self.events.emit(EpochEnded(epoch, self.step, mean_loss))
+            epoch_complete = self.step % steps_per_epoch == 0 or self.step >= total_steps
+            if epoch_complete and ((epoch + 1) % cfg.train.checkpoint_every_epochs == 0 or self.step >= total_steps):
+                self._checkpoint(method, optimizer, scheduler, scaler, generator, epoch, device)
+                store.write_summary(self.run_dir, step=self.step, epochs_done=self.step // steps_per_epoch,
+                                    final_loss=last_loss, updated=_now())
+            if self.step >= total_steps:
+                break
+        if self.preview_interval_s is not None:
+            self._emit_preview(method, preview_images, device)
+        return last_loss, "completed"
+
+    def _step(self, method, optimizer, scheduler, scaler, generator, images_u8, device, amp_dtype, epoch, total_steps):
+        images = images_u8.to(device, non_blocking=True).float().div_(255.0)
+        if device.type == "cuda":
+            images = images.contiguous(memory_format=torch.channels_last)
+        ctx = StepContext(step=self.step, total_steps=total_steps, epoch=epoch, generator=generator)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            out = method.training_step(images, ctx)
+        loss = out.loss
+        if not torch.isfinite(loss.detach()):
+            raise NonFiniteLoss(
+                f"The loss became {loss.item()} at step {self.step + 1} (epoch {epoch + 1}); the run stopped and "
+                "its last good checkpoint is kept. Lower the learning rate (train.lr) or turn off mixed precision "
+                "(train.amp = false), then resume or start again."
+            )
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if self.config.train.grad_clip > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(method.parameters(), self.config.train.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        method.after_optimizer_step(ctx)
+        parts = {name: float(value) for name, value in out.parts.items()}
+        return float(loss.detach()), parts
+
+    def _checkpoint(self, method, optimizer, scheduler, scaler, generator, epoch, device) -> None:
+        path = store.RunPaths(self.run_dir).checkpoint
+        state = {
+            "model": method.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": _rng_state(generator, device),
+            "step": self.step,
+            "epoch": epoch,
+            "format": 1,
+        }
+        save_checkpoint(path, state)
+        self.events.emit(CheckpointSaved(path, self.step, epoch))
+
+    def _emit_preview(self, method, images, device) -> None:
+        if images is None:
+            return
+        was_training = method.training
+        method.eval()
+        try:
+            generator = torch.Generator(device=device).manual_seed(1234)
+            preview = method.preview(images.to(device), generator)
+            preview.images = {k: v.detach().float().clamp(0, 1).cpu() for k, v in preview.images.items()}
+            self.events.emit(PreviewReady(self.step, preview))
+        except NotImplementedError:
+            pass
+        finally:
+            method.train(was_training)
+
+
+def _preview_batch(parts: Components, device) -> torch.Tensor | None:
+    idx = parts.val_idx if len(parts.val_idx) else parts.train_idx
+    if len(idx) == 0:
+        return None
+    images, _ = parts.source.read(idx[:PREVIEW_IMAGES])
+    return images.float().div(255.0)
+
+
+def _rng_state(generator: torch.Generator, device: torch.device) -> dict:
+    state = {"torch": torch.get_rng_state(), "generator": generator.get_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _restore_rng(state: dict, generator: torch.Generator, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    generator.set_state(state["generator"].cpu() if device.type != "cuda" else state["generator"].cpu())
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
+
+
+def _now() -> str:
+    return datetime.now().isoformat(timespec="seconds")
+
+
+def train(config: RunConfig, on_event=None, control: RunControl | None = None, **kw) -> RunResult:
+    """Python API: train a run from a config and return its result."""
+    trainer = Trainer(config, control, **kw)
+    if on_event is not None:
+        trainer.events.subscribe(on_event)
+    return trainer.run()
