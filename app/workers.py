@@ -1,7 +1,9 @@
 """Background jobs: a QObject worker run on its own QThread, napari-style signals, and a job runner.
 
-The GUI thread never waits on a job: it starts one and reacts to its signals, which Qt delivers
-queued into the GUI thread because the worker emits them from its own thread.
+The GUI thread never waits on a job: it starts one and reacts to its signals. The Worker object itself
+stays in the GUI thread (only its `run` executes on the job thread), so Qt queues every signal it emits
+into the GUI thread, whatever it is connected to (bound slots, lambdas, functions). A worker moved to its
+thread would instead run connected lambdas on the job thread, touching widgets from the wrong thread.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +106,6 @@ class Worker(QObject):
         elif outcome == "aborted":
             self.aborted.emit()
         self.is_running = False
-        # Hand the worker back to the GUI thread so it can be freed there once its thread ended.
-        app = QCoreApplication.instance()
-        if app is not None:
-            self.moveToThread(app.thread())
         self.finished.emit()
 
     def _run_generator(self) -> str:
@@ -129,6 +127,16 @@ class Worker(QObject):
             self.yielded.emit(value)
 
 
+class _JobThread(QThread):
+    def __init__(self, worker: Worker, name: str):
+        super().__init__()
+        self.worker = worker
+        self.setObjectName(f"ssl-workbench-{name}")
+
+    def run(self) -> None:
+        self.worker.run()
+
+
 class JobRunner(QObject):
     """Starts workers on their own QThreads and keeps them alive until their threads end.
 
@@ -143,12 +151,7 @@ class JobRunner(QObject):
         self._jobs: dict[Worker, tuple[QThread, str]] = {}
 
     def start(self, worker: Worker, name: str = "job") -> Worker:
-        thread = QThread()
-        thread.setObjectName(f"ssl-workbench-{name}")
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.finished.connect(thread.quit)
-        # A bound slot of this GUI-thread object: delivered queued, in the GUI thread.
+        thread = _JobThread(worker, name)
         thread.finished.connect(self._thread_finished)
         self._jobs[worker] = (thread, name)
         thread.start()

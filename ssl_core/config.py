@@ -136,7 +136,9 @@ class RunConfig:
         _check_range(source, "train.grad_clip", t.grad_clip, 0.0, 1e6)
         _check_range(source, "train.checkpoint_every_epochs", t.checkpoint_every_epochs, 1, 10_000)
         if not self.data.spec:
-            raise UserError(f"{source}: data.spec is empty; use e.g. digits or folder:PATH.", field="data.spec")
+            raise UserError(
+                f"{source}: data.spec is empty; use e.g. digits or folder:PATH.", field="data.spec"
+            )
 
 
 def _parse_value(text: str) -> Any:

@@ -55,9 +55,14 @@ def select_device(requested: str = "auto") -> torch.device:
     if device.type == "mps" and not (
         getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     ):
-        raise UserError("train.device asks for MPS, which is not available here; use auto or cpu.", field="train.device")
+        raise UserError(
+            "train.device asks for MPS, which is not available here; use auto or cpu.", field="train.device"
+        )
     if device.type not in ("cpu", "cuda", "mps"):
-        raise UserError(f"train.device = {requested!r} is not supported; use auto, cpu, cuda or mps.", field="train.device")
+        raise UserError(
+            f"train.device = {requested!r} is not supported; use auto, cpu, cuda or mps.",
+            field="train.device",
+        )
     return device
 
 

@@ -72,9 +72,7 @@ class Param:
             else:
                 value = str(value)
         except (TypeError, ValueError):
-            raise UserError(
-                f"{where} must be a {kind} value; got {value!r}.", field=where
-            ) from None
+            raise UserError(f"{where} must be a {kind} value; got {value!r}.", field=where) from None
         if kind in ("int", "float"):
             if value != value:  # NaN
                 raise UserError(f"{where} must be a number; got NaN.", field=where)

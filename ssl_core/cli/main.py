@@ -7,7 +7,6 @@ import json
 import logging
 import signal
 import sys
-from pathlib import Path
 
 from ssl_core import __version__
 from ssl_core.config import RunConfig
@@ -42,7 +41,11 @@ def cmd_backbones(args) -> int:
 
     specs = [spec for _, spec in BACKBONES.items()]
     if args.json:
-        print(json.dumps([{"name": s.name, "title": s.title, "description": s.description} for s in specs], indent=2))
+        print(
+            json.dumps(
+                [{"name": s.name, "title": s.title, "description": s.description} for s in specs], indent=2
+            )
+        )
     else:
         print(_table([[s.name, s.title, s.description] for s in specs], ["name", "title", "description"]))
     return 0
@@ -51,7 +54,9 @@ def cmd_backbones(args) -> int:
 def cmd_data(args) -> int:
     from ssl_core.data import describe, open_source
 
-    source = open_source(args.spec, image_size=args.image_size, channels=args.channels, download=args.download)
+    source = open_source(
+        args.spec, image_size=args.image_size, channels=args.channels, download=args.download
+    )
     if args.json:
         print(json.dumps(source.info.to_dict(), indent=2, default=str))
     else:
@@ -63,9 +68,17 @@ def _config_from_args(args) -> RunConfig:
     config = RunConfig.load(args.config) if args.config else RunConfig()
     sets = []
     flag_to_key = {
-        "data": "data.spec", "method": "method.name", "backbone": "method.backbone", "epochs": "train.epochs",
-        "max_steps": "train.max_steps", "batch_size": "train.batch_size", "lr": "train.lr",
-        "image_size": "data.image_size", "device": "train.device", "seed": "train.seed", "runs_dir": "runs_dir",
+        "data": "data.spec",
+        "method": "method.name",
+        "backbone": "method.backbone",
+        "epochs": "train.epochs",
+        "max_steps": "train.max_steps",
+        "batch_size": "train.batch_size",
+        "lr": "train.lr",
+        "image_size": "data.image_size",
+        "device": "train.device",
+        "seed": "train.seed",
+        "runs_dir": "runs_dir",
         "name": "name",
     }
     for flag, key in flag_to_key.items():
@@ -112,7 +125,9 @@ def _run_trainer(trainer, quiet: bool) -> int:
         return EXIT_USER_ERROR if (event is None or event.user_error) else 1
     print(result.run_dir)
     if result.status == "stopped":
-        print(f"Stopped at step {result.step}; continue with: ssl-core resume {result.run_dir}", file=sys.stderr)
+        print(
+            f"Stopped at step {result.step}; continue with: ssl-core resume {result.run_dir}", file=sys.stderr
+        )
     return 0
 
 
@@ -142,9 +157,16 @@ def cmd_runs(args) -> int:
         print(f"No runs in {args.runs_dir}.")
         return 0
     rows = [
-        [r.run_id, r.method, r.data, r.status, str(r.epochs), str(r.steps),
-         "" if r.final_loss is None else f"{r.final_loss:.4f}",
-         "" if r.probe_accuracy is None else f"{r.probe_accuracy:.3f}"]
+        [
+            r.run_id,
+            r.method,
+            r.data,
+            r.status,
+            str(r.epochs),
+            str(r.steps),
+            "" if r.final_loss is None else f"{r.final_loss:.4f}",
+            "" if r.probe_accuracy is None else f"{r.probe_accuracy:.3f}",
+        ]
         for r in records
     ]
     print(_table(rows, ["run", "method", "data", "status", "epochs", "steps", "loss", "probe acc"]))
@@ -153,7 +175,9 @@ def cmd_runs(args) -> int:
 
 # ---- parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ssl-core", description="SSL Workbench engine: self-supervised learning.")
+    parser = argparse.ArgumentParser(
+        prog="ssl-core", description="SSL Workbench engine: self-supervised learning."
+    )
     parser.add_argument("--version", action="version", version=f"ssl-core {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -166,7 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_backbones)
 
-    p = sub.add_parser("data", help="describe a data source (digits, folder:PATH, npz:PATH, torchvision:NAME[:ROOT])")
+    p = sub.add_parser(
+        "data", help="describe a data source (digits, folder:PATH, npz:PATH, torchvision:NAME[:ROOT])"
+    )
     p.add_argument("spec")
     p.add_argument("--image-size", type=int)
     p.add_argument("--channels", type=int)
@@ -188,8 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--runs-dir", help="where runs are stored (default: ./runs)")
     p.add_argument("--name", help="a label added to the run id")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override any config value, e.g. train.epochs=5 or temperature=0.2 (a method setting)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override any config value, e.g. train.epochs=5 or temperature=0.2 (a method setting)",
+    )
     p.add_argument("--save-config", metavar="FILE.toml", help="also write the resolved config to this file")
     p.add_argument("--download", action="store_true", help="allow torchvision datasets to download")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -217,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

@@ -27,13 +27,20 @@ class ProgressPrinter:
             self._write(f"Run {event.run_dir} on {event.device}: {event.total_steps} steps")
             if not self.quiet:
                 self.bar = tqdm(
-                    total=event.total_steps, initial=event.start_step, unit="step", file=sys.stderr,
-                    dynamic_ncols=True, mininterval=0.25,
+                    total=event.total_steps,
+                    initial=event.start_step,
+                    unit="step",
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                    mininterval=0.25,
                 )
         elif isinstance(event, StepEnded):
             if self.bar is not None:
                 self.bar.set_postfix(
-                    epoch=event.epoch + 1, loss=f"{event.loss:.4f}", img_s=f"{event.images_per_sec:.0f}", refresh=False
+                    epoch=event.epoch + 1,
+                    loss=f"{event.loss:.4f}",
+                    img_s=f"{event.images_per_sec:.0f}",
+                    refresh=False,
                 )
                 self.bar.update(event.step - self.bar.n)
         elif isinstance(event, CheckpointSaved):

@@ -28,6 +28,7 @@ class DataInfo:
     class_names: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     native_size: tuple[int, int] | None = None  # (H, W) before resizing, when uniform
+    notes: list[str] = field(default_factory=list)  # how the source was read (split, label origin, resizing)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -68,6 +69,11 @@ class DataSource(ABC):
         c, h, w = self.info.image_shape
         return len(self) * c * h * w
 
+    @property
+    def in_memory(self) -> bool:
+        """True when `read` only indexes memory (no decoding), so worker processes would not help."""
+        return False
+
 
 class TensorSource(DataSource):
     """A source held entirely in memory as one uint8 tensor."""
@@ -84,3 +90,7 @@ class TensorSource(DataSource):
 
     def labels(self):
         return self._labels
+
+    @property
+    def in_memory(self) -> bool:
+        return True

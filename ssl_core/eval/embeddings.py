@@ -20,6 +20,8 @@ from ssl_core.runs.atomic import atomic_write_bytes
 log = logging.getLogger(__name__)
 
 EncodeFn = Callable[[torch.Tensor], torch.Tensor]
+# Per-checkpoint arrays in run_dir/eval/; each name carries the checkpoint key.
+STALE_PATTERNS = ("embeddings-*.npy", "labels-*.npy", "projection-*.npy", "anomaly-*.npy")
 
 
 def _owner_module(encoder: nn.Module | EncodeFn) -> nn.Module | None:
@@ -113,17 +115,68 @@ def extract_embeddings(
     return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
 
 
-def raw_pixel_features(images_uint8: torch.Tensor) -> np.ndarray:
+def encode_source(
+    encoder: nn.Module | EncodeFn,
+    source,
+    indices: torch.Tensor | None = None,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    chunk: int = 8192,
+) -> np.ndarray:
+    """`extract_embeddings` over a DataSource (all images, or `indices`), reading `chunk` images at a time
+    so that sources streamed from disk never have to fit in memory at once."""
+    indices = torch.arange(len(source)) if indices is None else torch.as_tensor(indices, dtype=torch.long)
+    module = _owner_module(encoder)
+    if device is not None:
+        device = torch.device(device)
+    elif module is not None:
+        device = select_device("auto")
+    n = len(indices)
+    parts = []
+    # One move to the device (and back) for all chunks, not one per chunk.
+    with frozen_eval(module, device):
+        for start in range(0, n, chunk):
+            check_cancel(cancel)
+            images, _ = source.read(indices[start : start + chunk])
+
+            def chunk_progress(fraction: float, message: str, start: int = start, size: int = len(images)) -> None:
+                done = start + fraction * size
+                report(progress, done / n, f"Embedding images {int(done)}/{n}")
+
+            parts.append(extract_embeddings(encoder, images, batch_size, device, chunk_progress, cancel))
+    if not parts:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(parts)
+
+
+def raw_pixel_features(images_uint8: torch.Tensor, max_side: int | None = None) -> np.ndarray:
     """The raw-pixel baseline: images flattened to (N, C*H*W) float32 in [0, 1].
 
+    `max_side` area-averages larger images down to at most that many pixels a side first, which keeps
+    the baseline affordable on big images (a 224 px RGB image would give 150,528 features).
     Probes standardise features with training-split statistics, so no scaling happens here
     (doing it over all images would leak held-out statistics into the baseline).
     """
     images = images_uint8.detach().cpu()
-    flat = images.reshape(images.shape[0], -1).float()
+    x = images.float()
     if images.dtype == torch.uint8:
-        flat = flat / 255.0
-    return flat.numpy().astype(np.float32, copy=False)
+        x = x / 255.0
+    if max_side is not None and max(x.shape[-2:]) > max_side:
+        h, w = x.shape[-2:]
+        scale = max_side / max(h, w)
+        x = torch.nn.functional.adaptive_avg_pool2d(x, (max(1, round(h * scale)), max(1, round(w * scale))))
+    return x.reshape(x.shape[0], -1).numpy().astype(np.float32, copy=False)
+
+
+def pixel_features_of_source(
+    source, indices: torch.Tensor, max_side: int | None = 32, chunk: int = 8192
+) -> np.ndarray:
+    """`raw_pixel_features` of a DataSource's images, read `chunk` at a time."""
+    indices = torch.as_tensor(indices, dtype=torch.long)
+    parts = [raw_pixel_features(source.read(indices[s : s + chunk])[0], max_side) for s in range(0, len(indices), chunk)]
+    return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
 
 def file_digest(path: Path, length: int = 16) -> str:
@@ -146,62 +199,70 @@ def load_npy(path: Path) -> np.ndarray:
 
 
 class EmbeddingCache:
-    """Embeddings of a run's checkpoint, kept as `run_dir/eval/embeddings-<key>-<split>.npy`.
+    """Embeddings of every image of a run's data (source order), per checkpoint, in `run_dir/eval/`.
 
-    `key` identifies the weights (use `file_digest(checkpoint)` or `f"step{step}"`), so a newer
-    checkpoint never reads stale embeddings. Labels, when there are any, sit beside them as
-    `labels-<key>-<split>.npy`. Damaged files count as missing and are recomputed.
+    Files: `embeddings-<key>.npy` (N, D) float32 and, for labelled data, `labels-<key>.npy` (N,) int64.
+    `key` identifies the weights (`file_digest(checkpoint)`, or e.g. `f"step{step}"`), so a newer
+    checkpoint never reads stale embeddings; saving a new key removes the arrays of older keys
+    (embeddings, labels, projections, anomaly scores).
+    Damaged or mis-shaped files count as missing and are recomputed. Loads use allow_pickle=False.
     """
 
     def __init__(self, run_dir: str | Path):
         self.dir = Path(run_dir) / "eval"
 
-    def embeddings_path(self, key: str, split: str) -> Path:
-        return self.dir / f"embeddings-{key}-{split}.npy"
+    def embeddings_path(self, key: str) -> Path:
+        return self.dir / f"embeddings-{key}.npy"
 
-    def labels_path(self, key: str, split: str) -> Path:
-        return self.dir / f"labels-{key}-{split}.npy"
+    def labels_path(self, key: str) -> Path:
+        return self.dir / f"labels-{key}.npy"
 
-    def load(
-        self, key: str, split: str, expected_rows: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray | None] | None:
-        path = self.embeddings_path(key, split)
+    def load(self, key: str, expected_rows: int | None = None) -> tuple[np.ndarray, np.ndarray | None] | None:
+        path = self.embeddings_path(key)
         if not path.is_file():
             return None
         try:
             feats = load_npy(path)
-            labels_file = self.labels_path(key, split)
+            labels_file = self.labels_path(key)
             labels = load_npy(labels_file) if labels_file.is_file() else None
         except (OSError, ValueError) as exc:
             log.warning("Ignoring damaged embedding cache %s: %s", path, exc)
             return None
         if feats.ndim != 2 or (expected_rows is not None and feats.shape[0] != expected_rows):
-            log.warning("Ignoring embedding cache %s: shape %s does not match", path, feats.shape)
+            log.warning("Ignoring embedding cache %s: shape %s does not match the data", path, feats.shape)
             return None
-        if labels is not None and labels.shape[0] != feats.shape[0]:
+        if labels is not None and labels.shape != (feats.shape[0],):
+            log.warning("Ignoring embedding cache %s: labels do not match", path)
             return None
         return feats.astype(np.float32, copy=False), labels
 
-    def save(self, key: str, split: str, embeddings: np.ndarray, labels: np.ndarray | None = None) -> Path:
-        path = self.embeddings_path(key, split)
+    def save(self, key: str, embeddings: np.ndarray, labels: np.ndarray | None = None) -> Path:
+        path = self.embeddings_path(key)
         save_npy(path, embeddings.astype(np.float32, copy=False))
         if labels is not None:
-            save_npy(self.labels_path(key, split), np.asarray(labels, dtype=np.int64))
+            save_npy(self.labels_path(key), np.asarray(labels, dtype=np.int64))
         else:
-            self.labels_path(key, split).unlink(missing_ok=True)
+            self.labels_path(key).unlink(missing_ok=True)
+        self.prune(keep=key)
         return path
+
+    def prune(self, keep: str) -> None:
+        """Remove arrays derived from other checkpoints (embeddings, labels, projections, anomaly scores)."""
+        for pattern in STALE_PATTERNS:
+            for old in self.dir.glob(pattern):
+                if f"-{keep}" not in old.name:
+                    old.unlink(missing_ok=True)
 
     def get_or_compute(
         self,
         key: str,
-        split: str,
         compute: Callable[[], tuple[np.ndarray, np.ndarray | None]],
         expected_rows: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        cached = self.load(key, split, expected_rows)
+        cached = self.load(key, expected_rows)
         if cached is not None:
-            log.info("Using cached embeddings %s", self.embeddings_path(key, split))
+            log.info("Using cached embeddings %s", self.embeddings_path(key))
             return cached
         feats, labels = compute()
-        self.save(key, split, feats, labels)
+        self.save(key, feats, labels)
         return feats, labels

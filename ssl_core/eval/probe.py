@@ -4,9 +4,10 @@ Two solvers minimise the same objective (scikit-learn's): mean cross-entropy + |
 bias unpenalised. Which one runs is decided by `choose_solver`:
 
 * a GPU (CUDA/MPS) is present -> the torch solver on the GPU (full-batch L-BFGS, seconds at any size);
-* otherwise n_samples * dim < TORCH_MIN_ELEMENTS -> scikit-learn's lbfgs (float64, least overhead on
-  small problems), else the torch solver on the CPU (float32 BLAS, about 2-4x faster on large problems;
-  the crossover was measured with bench/bench_probe.py, see bench/RESULTS.md).
+* otherwise n_samples * dim < TORCH_MIN_ELEMENTS -> scikit-learn's lbfgs (least overhead on small
+  problems: 10 ms against torch's 30-100 ms at 1,400 x 64), else the torch solver on the CPU (float32
+  BLAS: 0.39 s against 0.57 s at 20,000 x 512). The crossover (~2.5-10 M elements on a 2-core CPU) is
+  re-measured by `bench/bench_umap.py` (probe-solver table in bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ssl_core.eval.progress import CancelToken, check_cancel
 
 log = logging.getLogger(__name__)
 
-TORCH_MIN_ELEMENTS = 2_000_000  # n_samples * dim from which the torch solver wins on CPU
+TORCH_MIN_ELEMENTS = 5_000_000  # n_samples * dim from which the torch solver wins on CPU
 DEFAULT_C = 1.0
 DEFAULT_MAX_ITER = 500
 

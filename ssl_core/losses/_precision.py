@@ -42,4 +42,6 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
 
 def check_pair(a: torch.Tensor, b: torch.Tensor, names: str = "z1, z2") -> None:
     if a.dim() != 2 or a.shape != b.shape:
-        raise ValueError(f"{names} must both be (N, D) with equal shapes; got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"{names} must both be (N, D) with equal shapes; got {tuple(a.shape)} and {tuple(b.shape)}"
+        )

@@ -42,5 +42,9 @@ def vicreg_loss(
     variance = var_w * (_variance(z1) + _variance(z2)) / 2
     covariance = cov_w * (_covariance(z1) + _covariance(z2))
     loss = invariance + variance + covariance
-    parts = {"invariance": invariance.detach(), "variance": variance.detach(), "covariance": covariance.detach()}
+    parts = {
+        "invariance": invariance.detach(),
+        "variance": variance.detach(),
+        "covariance": covariance.detach(),
+    }
     return loss, parts

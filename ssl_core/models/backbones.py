@@ -200,6 +200,8 @@ def build_backbone(
     if not 1 <= int(in_channels) <= 4:
         raise UserError(f"data.channels = {in_channels} is not supported; use 1 to 4.", field="data.channels")
     if int(image_size) < 4:
-        raise UserError(f"data.image_size = {image_size} is too small; use at least 4.", field="data.image_size")
+        raise UserError(
+            f"data.image_size = {image_size} is too small; use at least 4.", field="data.image_size"
+        )
     net = spec.factory(int(in_channels), int(image_size))
     return Encoder(net, spec.name, int(in_channels), int(image_size), mean, std)

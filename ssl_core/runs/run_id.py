@@ -30,7 +30,9 @@ def new_run_id(runs_dir: Path, method: str, data_spec: str, name: str = "") -> s
 def safe_child(parent: Path, name: str) -> Path:
     """parent/name, refusing names that would escape `parent`."""
     if not name or name in (".", "..") or "/" in name or "\\" in name or _UNSAFE.sub("", name) != name:
-        raise UserError(f"{name!r} is not a valid run id; use letters, digits, '.', '_' and '-'.", field="run id")
+        raise UserError(
+            f"{name!r} is not a valid run id; use letters, digits, '.', '_' and '-'.", field="run id"
+        )
     child = (parent / name).resolve()
     if child.parent != parent.resolve():
         raise UserError(f"{name!r} is not a valid run id.", field="run id")

@@ -54,7 +54,9 @@ class RunPaths:
 def require_run_dir(run_dir: str | Path) -> RunPaths:
     root = Path(run_dir)
     if not root.is_dir():
-        raise UserError(f"Run directory {root} does not exist; check the path (see `ssl-core runs`).", path=str(root))
+        raise UserError(
+            f"Run directory {root} does not exist; check the path (see `ssl-core runs`).", path=str(root)
+        )
     paths = RunPaths(root)
     if not paths.config.is_file():
         raise UserError(

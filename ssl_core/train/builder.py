@@ -34,19 +34,28 @@ def channel_stats(source: DataSource, indices: torch.Tensor, seed: int) -> tuple
     return mean.tolist(), std.tolist()
 
 
-def build_components(config: RunConfig, *, download: bool = False, source: DataSource | None = None) -> Components:
+def build_components(
+    config: RunConfig, *, download: bool = False, source: DataSource | None = None
+) -> Components:
     spec = METHODS.get(config.method.name)  # fail fast on a typo before loading data
     BACKBONES.get(config.method.backbone)
     spec.params.resolve(config.method.params, owner=f"method.params({spec.name})")
     if source is None:
         source = open_source(
-            config.data.spec, image_size=config.data.image_size, channels=config.data.channels, download=download
+            config.data.spec,
+            image_size=config.data.image_size,
+            channels=config.data.channels,
+            download=download,
         )
     info = source.info
-    train_idx, val_idx = split_indices(len(source), config.data.val_fraction, config.train.seed, source.labels())
+    train_idx, val_idx = split_indices(
+        len(source), config.data.val_fraction, config.train.seed, source.labels()
+    )
     # Same seed -> same initial weights, so a run is reproducible and a random-init baseline comparable.
     torch.manual_seed(config.train.seed)
     mean, std = channel_stats(source, train_idx, config.train.seed)
-    backbone = build_backbone(config.method.backbone, in_channels=info.channels, image_size=info.height, mean=mean, std=std)
+    backbone = build_backbone(
+        config.method.backbone, in_channels=info.channels, image_size=info.height, mean=mean, std=std
+    )
     method = build_method(config.method.name, backbone, config.method.params, info)
     return Components(source=source, train_idx=train_idx, val_idx=val_idx, spec=spec, method=method)

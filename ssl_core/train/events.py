@@ -70,7 +70,16 @@ class RunFailed:
     user_error: bool = False
 
 
-Event = RunStarted | StepEnded | EpochEnded | CheckpointSaved | TrainWarning | PreviewReady | RunFinished | RunFailed
+Event = (
+    RunStarted
+    | StepEnded
+    | EpochEnded
+    | CheckpointSaved
+    | TrainWarning
+    | PreviewReady
+    | RunFinished
+    | RunFailed
+)
 Subscriber = Callable[[Event], None]
 
 

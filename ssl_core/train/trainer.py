@@ -81,7 +81,11 @@ class Trainer:
 
     @classmethod
     def resume(
-        cls, run_dir: str | Path, control: RunControl | None = None, preview_interval_s: float | None = None, **kw
+        cls,
+        run_dir: str | Path,
+        control: RunControl | None = None,
+        preview_interval_s: float | None = None,
+        **kw,
     ) -> Trainer:
         paths = store.require_run_dir(run_dir)
         config = RunConfig.load(paths.config)
@@ -120,7 +124,9 @@ class Trainer:
         for skipped in parts.source.info.skipped[:20]:
             self.events.emit(TrainWarning(f"Skipped {skipped.path}: {skipped.reason}"))
         if len(parts.source.info.skipped) > 20:
-            self.events.emit(TrainWarning(f"... and {len(parts.source.info.skipped) - 20} more skipped files"))
+            self.events.emit(
+                TrainWarning(f"... and {len(parts.source.info.skipped) - 20} more skipped files")
+            )
 
         pipeline = BatchPipeline(
             parts.source,
@@ -195,8 +201,18 @@ class Trainer:
         last_loss: float | None = None
         try:
             last_loss, status = self._loop(
-                method, optimizer, scheduler, scaler, generator, pipeline, metrics, device, amp_dtype,
-                steps_per_epoch, total_steps, preview_images,
+                method,
+                optimizer,
+                scheduler,
+                scaler,
+                generator,
+                pipeline,
+                metrics,
+                device,
+                amp_dtype,
+                steps_per_epoch,
+                total_steps,
+                preview_images,
             )
         finally:
             metrics.close()
@@ -207,14 +223,29 @@ class Trainer:
             updated=_now(),
             step=self.step,
             epochs_done=epochs_done,
-            final_loss=last_loss if last_loss is not None else store.read_summary(self.run_dir).get("final_loss"),
+            final_loss=last_loss
+            if last_loss is not None
+            else store.read_summary(self.run_dir).get("final_loss"),
         )
         self.events.emit(RunFinished(self.run_dir, self.step, status))
         return RunResult(self.run_dir, status, self.step)
 
     # ------------------------------------------------------------------------------------------
-    def _loop(self, method, optimizer, scheduler, scaler, generator, pipeline, metrics, device, amp_dtype,
-              steps_per_epoch, total_steps, preview_images):
+    def _loop(
+        self,
+        method,
+        optimizer,
+        scheduler,
+        scaler,
+        generator,
+        pipeline,
+        metrics,
+        device,
+        amp_dtype,
+        steps_per_epoch,
+        total_steps,
+        preview_images,
+    ):
         cfg = self.config
         start_epoch = self.step // steps_per_epoch
         start_batch = self.step % steps_per_epoch
@@ -234,7 +265,16 @@ class Trainer:
                     return last_loss, "stopped"
                 t0 = time.perf_counter()
                 loss_value, parts = self._step(
-                    method, optimizer, scheduler, scaler, generator, images_u8, device, amp_dtype, epoch, total_steps
+                    method,
+                    optimizer,
+                    scheduler,
+                    scaler,
+                    generator,
+                    images_u8,
+                    device,
+                    amp_dtype,
+                    epoch,
+                    total_steps,
                 )
                 self.step += 1
                 last_loss = loss_value
@@ -247,8 +287,15 @@ class Trainer:
                 eta = (total_steps - self.step) * seconds / len(rate_window)
                 lr = optimizer.param_groups[0]["lr"]
                 metrics.append(
-                    {"step": self.step, "epoch": epoch, "loss": loss_value, "lr": lr, "parts": parts,
-                     "images_per_sec": round(ips, 2), "time": time.time()}
+                    {
+                        "step": self.step,
+                        "epoch": epoch,
+                        "loss": loss_value,
+                        "lr": lr,
+                        "parts": parts,
+                        "images_per_sec": round(ips, 2),
+                        "time": time.time(),
+                    }
                 )
                 self.events.emit(StepEnded(self.step, epoch, total_steps, loss_value, parts, lr, ips, eta))
                 if self.preview_interval_s is not None and now - last_preview >= self.preview_interval_s:
@@ -258,17 +305,36 @@ class Trainer:
                 mean_loss = sum(epoch_losses) / len(epoch_losses)
                 self.events.emit(EpochEnded(epoch, self.step, mean_loss))
             epoch_complete = self.step % steps_per_epoch == 0 or self.step >= total_steps
-            if epoch_complete and ((epoch + 1) % cfg.train.checkpoint_every_epochs == 0 or self.step >= total_steps):
+            if epoch_complete and (
+                (epoch + 1) % cfg.train.checkpoint_every_epochs == 0 or self.step >= total_steps
+            ):
                 self._checkpoint(method, optimizer, scheduler, scaler, generator, epoch, device)
-                store.write_summary(self.run_dir, step=self.step, epochs_done=self.step // steps_per_epoch,
-                                    final_loss=last_loss, updated=_now())
+                store.write_summary(
+                    self.run_dir,
+                    step=self.step,
+                    epochs_done=self.step // steps_per_epoch,
+                    final_loss=last_loss,
+                    updated=_now(),
+                )
             if self.step >= total_steps:
                 break
         if self.preview_interval_s is not None:
             self._emit_preview(method, preview_images, device)
         return last_loss, "completed"
 
-    def _step(self, method, optimizer, scheduler, scaler, generator, images_u8, device, amp_dtype, epoch, total_steps):
+    def _step(
+        self,
+        method,
+        optimizer,
+        scheduler,
+        scaler,
+        generator,
+        images_u8,
+        device,
+        amp_dtype,
+        epoch,
+        total_steps,
+    ):
         images = images_u8.to(device, non_blocking=True).float().div_(255.0)
         if device.type == "cuda":
             images = images.contiguous(memory_format=torch.channels_last)

@@ -6,7 +6,9 @@ from ssl_core.params import Param, ParamSet
 
 
 def test_config_round_trips_through_toml(tmp_path):
-    cfg = RunConfig().with_overrides(["train.epochs=3", "method.name=vicreg", "method.params.sim_weight=20.0"])
+    cfg = RunConfig().with_overrides(
+        ["train.epochs=3", "method.name=vicreg", "method.params.sim_weight=20.0"]
+    )
     path = tmp_path / "exp.toml"
     cfg.save(path)
     again = RunConfig.load(path)
@@ -43,7 +45,9 @@ def test_missing_config_file():
 
 
 def test_param_set_resolves_and_checks_ranges():
-    ps = ParamSet((Param("temperature", 0.5, "softmax temperature", low=0.01, high=2.0), Param("queue", 4096, "size")))
+    ps = ParamSet(
+        (Param("temperature", 0.5, "softmax temperature", low=0.01, high=2.0), Param("queue", 4096, "size"))
+    )
     assert ps.resolve({"temperature": "0.2"}) == {"temperature": 0.2, "queue": 4096}
     with pytest.raises(UserError, match=r"temperature = 5.0 is out of range; use a value from 0.01 to 2.0"):
         ps.resolve({"temperature": 5})

@@ -60,7 +60,11 @@ def test_nt_xent_lower_for_matching_views_than_shuffled():
 
 def test_info_nce_queue_matches_explicit_loop():
     g = torch.Generator().manual_seed(2)
-    q, k, queue = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g), torch.randn(6, 3, generator=g)
+    q, k, queue = (
+        torch.randn(4, 3, generator=g),
+        torch.randn(4, 3, generator=g),
+        torch.randn(6, 3, generator=g),
+    )
     t = 0.2
     qn, kn, qun = _unit(q.double().numpy()), _unit(k.double().numpy()), _unit(queue.double().numpy())
     expected = 0.0

@@ -1,0 +1,143 @@
+"""Views: what the method looks at. Pairs of augmented views (joint-embedding methods), input /
+corrupted / reconstruction rows (generative, refreshed live while training), or predictions with
+captions (pretext tasks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+
+from app import dialogs
+from app.imaging import qimages
+from app.widgets.image_grid import RowGrid
+from app.workers import JobRunner, Worker
+from ssl_core.config import RunConfig
+
+PREVIEW_COUNT = 10
+
+EXPLAIN = {
+    "views": "Each column shows two random <b>augmented views</b> of the same image. The method learns to give "
+    "both views the same representation, so it has to ignore crops, colours and blur and keep what the "
+    "picture shows. Press <i>New views</i> to draw new random augmentations.",
+    "reconstruction": "The model sees a <b>damaged</b> image and tries to <b>rebuild</b> the original. Rows: the "
+    "input, what the model got, and its reconstruction. During training this updates live, so you can "
+    "watch the reconstructions sharpen.",
+    "prediction": "The model solves a <b>puzzle</b> made from each image (e.g. which way it was rotated, or how "
+    "its tiles were shuffled). Captions show its guess and the truth.",
+}
+
+
+def compute_preview(config: RunConfig, run_dir: Path | None, seed: int) -> Any:
+    """Build the method (trained weights when a run is given) and make a preview of a few images."""
+    from ssl_core.runs.store import load_run
+    from ssl_core.train.builder import build_components
+
+    if run_dir is not None:
+        loaded = load_run(run_dir)
+        method, source, idx = loaded.method, loaded.source, loaded.val_idx
+        if len(idx) == 0:
+            idx = loaded.train_idx
+    else:
+        parts = build_components(config)
+        method, source, idx = parts.method, parts.source, parts.val_idx
+        if len(idx) == 0:
+            idx = parts.train_idx
+    images, _ = source.read(idx[:PREVIEW_COUNT])
+    method.eval()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        preview = method.preview(images.float().div(255.0), generator)
+    preview.images = {k: v.detach().float().clamp(0, 1).cpu() for k, v in preview.images.items()}
+    return preview
+
+
+class ViewsTab(QWidget):
+    """Shows a Preview; `request` asks the main window to compute one for the current setup or run."""
+
+    request = Signal()
+
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.runner = runner
+        self.kind = "views"
+        self.worker: Worker | None = None
+        self._seed = 0
+        self.last_step: int | None = None
+
+        self.explain = QLabel()
+        self.explain.setObjectName("views_explain")
+        self.explain.setWordWrap(True)
+        self.explain.setProperty("role", "banner")
+        self.button = QPushButton("New views")
+        self.button.setObjectName("views_button")
+        self.button.setProperty("role", "primary")
+        self.button.clicked.connect(self.request)
+        self.status = QLabel("")
+        self.status.setObjectName("views_status")
+        self.status.setProperty("role", "muted")
+        top = QHBoxLayout()
+        top.addWidget(self.button)
+        top.addWidget(self.status, 1)
+
+        self.grid = RowGrid(cell=76)
+        self.grid.setObjectName("views_grid")
+        self.grid.placeholder = "Nothing to show yet."
+        scroll = QScrollArea()
+        scroll.setWidget(self.grid)
+        scroll.setWidgetResizable(False)
+        scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.scroll = scroll
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.explain)
+        layout.addLayout(top)
+        layout.addWidget(scroll, 1)
+        self.set_kind("views")
+
+    def set_kind(self, kind: str) -> None:
+        self.kind = kind
+        self.explain.setText(EXPLAIN.get(kind, EXPLAIN["views"]))
+        self.button.setText("New views" if kind == "views" else "Refresh")
+        self.button.setToolTip(
+            "Draw new random augmentations of the same images."
+            if kind == "views"
+            else "Run the current model on a few held-out images."
+        )
+
+    def compute(self, config: RunConfig, run_dir: Path | None) -> Worker | None:
+        if self.worker is not None:
+            return None
+        self._seed += 1
+        worker = Worker(compute_preview, config, run_dir, self._seed)
+        worker.returned.connect(lambda p: self.show_preview(p, None))
+        worker.errored.connect(lambda exc, tb: dialogs.show_error(self.window(), exc, tb, "Cannot make a preview"))
+        worker.finished.connect(self._done)
+        self.worker = worker
+        self.button.setEnabled(False)
+        self.status.setText("Computing…")
+        return self.runner.start(worker, "preview")
+
+    def _done(self) -> None:
+        self.worker = None
+        self.button.setEnabled(True)
+        if self.status.text() == "Computing…":
+            self.status.setText("")
+
+    def show_preview(self, preview: Any, step: int | None) -> None:
+        """Draw a Preview: each named image set is a row; captions go under the images."""
+        if preview.kind != self.kind:
+            self.set_kind(preview.kind)
+        rows = []
+        for name, images in preview.images.items():
+            caps = list(preview.captions.get(name, []))
+            rows.append((name, qimages(images), caps))
+        self.grid.set_rows(rows)
+        self.last_step = step
+        self.status.setText(f"Live from training, step {step:,}" if step is not None else "")
+
+    def rows(self) -> list[str]:
+        return self.grid.row_names()

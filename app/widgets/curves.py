@@ -1,0 +1,165 @@
+"""Live training curves: growable arrays, display smoothing, and plots whose items are made once and
+updated with setData (clip-to-view and peak downsampling keep long runs fast)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pyqtgraph as pg
+
+from app.theme import Colors, current_colors, series_color, theme_manager
+
+
+class Series:
+    """x/y float arrays that grow by doubling, so appending a batch is amortised O(batch)."""
+
+    def __init__(self, capacity: int = 1024):
+        self._x = np.empty(capacity, dtype=np.float64)
+        self._y = np.empty(capacity, dtype=np.float64)
+        self.n = 0
+
+    def clear(self) -> None:
+        self.n = 0
+
+    def extend(self, xs: Iterable[float], ys: Iterable[float]) -> None:
+        x = np.asarray(list(xs), dtype=np.float64)
+        y = np.asarray(list(ys), dtype=np.float64)
+        need = self.n + len(x)
+        if need > len(self._x):
+            cap = max(need, 2 * len(self._x))
+            self._x = np.resize(self._x, cap)
+            self._y = np.resize(self._y, cap)
+        self._x[self.n : need] = x
+        self._y[self.n : need] = y
+        self.n = need
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self.n]
+
+
+class EmaSmoother:
+    """Debiased exponential moving average (as TensorBoard's smoothing slider), updated incrementally."""
+
+    def __init__(self, weight: float = 0.9):
+        self.weight = weight
+        self._avg = 0.0
+        self._count = 0
+
+    def reset(self) -> None:
+        self._avg = 0.0
+        self._count = 0
+
+    def __call__(self, values: Iterable[float]) -> list[float]:
+        out = []
+        for v in values:
+            if not np.isfinite(v):
+                out.append(float("nan"))
+                continue
+            self._count += 1
+            self._avg = self.weight * self._avg + (1 - self.weight) * v
+            out.append(self._avg / (1 - self.weight**self._count))
+        return out
+
+
+def make_plot(title: str, y_label: str, x_label: str = "step") -> pg.PlotWidget:
+    plot = pg.PlotWidget()
+    plot.setTitle(title)
+    plot.setLabel("left", y_label)
+    plot.setLabel("bottom", x_label)
+    plot.showGrid(x=True, y=True, alpha=0.2)
+    item = plot.getPlotItem()
+    item.setClipToView(True)
+    item.setDownsampling(auto=True, mode="peak")
+    plot.setMenuEnabled(True)
+    plot.setMinimumHeight(140)
+    follow_theme(plot)
+    return plot
+
+
+def follow_theme(plot: pg.PlotWidget) -> None:
+    """Recolour a plot now and whenever the theme changes."""
+
+    def apply(colors: Colors) -> None:
+        plot.setBackground(colors.plot_bg)
+        item = plot.getPlotItem()
+        for axis in ("left", "bottom", "right", "top"):
+            ax = item.getAxis(axis)
+            ax.setPen(pg.mkPen(colors.plot_fg))
+            ax.setTextPen(pg.mkPen(colors.plot_fg))
+        item.titleLabel.setText(item.titleLabel.text, color=colors.plot_fg)
+        legend = item.legend
+        if legend is not None:
+            legend.setLabelTextColor(colors.plot_fg)
+            legend.setBrush(pg.mkBrush(colors.plot_bg + "c8"))
+
+    apply(current_colors())
+    manager = theme_manager()
+    if manager is not None:
+        manager.changed.connect(apply)
+
+
+class CurveSet:
+    """Named curves on one plot: a faint raw line plus a bold smoothed line per series."""
+
+    def __init__(self, plot: pg.PlotWidget, smoothing: float = 0.9):
+        self.plot = plot
+        self.smoothing = smoothing
+        self.raw: dict[str, Series] = {}
+        self.smooth: dict[str, Series] = {}
+        self._smoothers: dict[str, EmaSmoother] = {}
+        self._raw_items: dict[str, pg.PlotDataItem] = {}
+        self._smooth_items: dict[str, pg.PlotDataItem] = {}
+        self.show_raw = True
+        self.hidden: set[str] = set()
+        if plot.getPlotItem().legend is None:
+            plot.addLegend(offset=(-10, 10))
+
+    def clear(self) -> None:
+        for item in [*self._raw_items.values(), *self._smooth_items.values()]:
+            self.plot.removeItem(item)
+        self.raw.clear()
+        self.smooth.clear()
+        self._smoothers.clear()
+        self._raw_items.clear()
+        self._smooth_items.clear()
+
+    def _ensure(self, name: str) -> None:
+        if name in self.raw:
+            return
+        i = len(self.raw)
+        color = series_color(i)
+        self.raw[name] = Series()
+        self.smooth[name] = Series()
+        self._smoothers[name] = EmaSmoother(self.smoothing)
+        raw_pen = pg.mkPen(color + "55", width=1)
+        self._raw_items[name] = self.plot.plot([], [], pen=raw_pen)
+        self._smooth_items[name] = self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=name)
+
+    def extend(self, name: str, xs: list[float], ys: list[float]) -> None:
+        """Append points to a series (the plot is redrawn by `refresh`)."""
+        self._ensure(name)
+        self.raw[name].extend(xs, ys)
+        self.smooth[name].extend(xs, self._smoothers[name](ys))
+
+    def refresh(self) -> None:
+        for name, series in self.raw.items():
+            visible = name not in self.hidden
+            raw_item, smooth_item = self._raw_items[name], self._smooth_items[name]
+            raw_item.setVisible(visible and self.show_raw)
+            smooth_item.setVisible(visible)
+            if visible:
+                raw_item.setData(series.x, series.y)
+                smooth_item.setData(self.smooth[name].x, self.smooth[name].y)
+
+    def names(self) -> list[str]:
+        return list(self.raw)
+
+    def point_count(self, name: str) -> int:
+        return self.raw[name].n if name in self.raw else 0
+

@@ -1,0 +1,39 @@
+"""Batched, device-side augmentation with per-sample randomness from a torch.Generator.
+
+- `ViewRecipe`: parameters and probabilities of one view; `.scaled_for(image_size)` adapts it to tiny images.
+- `BatchAugment(recipe, channels)(x, generator)`: one view of a whole batch.
+- Paper presets (`simclr_views()`, `byol_views()`, ...) and `make_view_pair(recipes, image_size, channels)`.
+- `ssl_core.augment.corrupt`: noise, salt and pepper, patch masks and region masks for generative methods.
+"""
+
+from ssl_core.augment import corrupt, functional
+from ssl_core.augment.pipeline import BatchAugment, make_view_pair
+from ssl_core.augment.presets import (
+    VIEW_PRESETS,
+    ViewPair,
+    barlow_views,
+    byol_views,
+    moco_v2_views,
+    preset_views,
+    simclr_views,
+    simsiam_views,
+    vicreg_views,
+)
+from ssl_core.augment.recipe import ViewRecipe
+
+__all__ = [
+    "VIEW_PRESETS",
+    "BatchAugment",
+    "ViewPair",
+    "ViewRecipe",
+    "barlow_views",
+    "byol_views",
+    "corrupt",
+    "functional",
+    "make_view_pair",
+    "moco_v2_views",
+    "preset_views",
+    "simclr_views",
+    "simsiam_views",
+    "vicreg_views",
+]

@@ -1,0 +1,107 @@
+"""BatchAugment: one augmented view of a whole batch, on the batch's device, in a few tensor ops."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ssl_core.augment import functional as AF
+from ssl_core.augment import sampling
+from ssl_core.augment.recipe import ViewRecipe
+
+
+class BatchAugment(nn.Module):
+    """Applies a ViewRecipe to (B, C, H, W) images with independent random parameters per sample.
+
+    Order (as in SimCLR/BYOL): crop -> flip -> colour jitter -> grayscale -> blur -> solarize -> noise.
+    Jitter applies brightness, contrast, saturation, hue in that fixed order (torchvision shuffles it);
+    gray images only get brightness and contrast. All randomness comes from `generator`, and samples
+    that skip an op are selected with torch.where rather than indexed, so nothing waits on the host.
+    Input may be float in [0, 1] or uint8 (0..255); output is float in [0, 1] with the input's float
+    dtype (float32 for uint8) and the same shape. The module has no parameters.
+    """
+
+    def __init__(self, recipe: ViewRecipe, channels: int):
+        super().__init__()
+        if channels < 1:
+            raise ValueError(f"channels must be >= 1; got {channels}")
+        self.recipe = recipe
+        self.channels = channels
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, recipe={self.recipe}"
+
+    def forward(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        if x.dim() != 4 or x.shape[1] != self.channels:
+            raise ValueError(
+                f"BatchAugment expects images (B, {self.channels}, H, W); got shape {tuple(x.shape)}"
+            )
+        x = x.float().div_(255.0) if not x.is_floating_point() else x
+        r, n, dev = self.recipe, x.shape[0], x.device
+        height, width = x.shape[-2:]
+        colour = AF.colour_channels(self.channels) == 3
+
+        if r.crop_p > 0:
+            boxes = sampling.crop_boxes(n, height, width, r.crop_scale, r.crop_ratio, generator, dev)
+            cropped = AF.resized_crop(x, boxes)
+            x = (
+                cropped
+                if r.crop_p >= 1
+                else AF.select(sampling.bernoulli(n, r.crop_p, generator, dev), cropped, x)
+            )
+        else:
+            x = x.clone()  # never hand back the caller's tensor; later ops may write in place
+
+        if r.hflip_p > 0:
+            x = AF.hflip(x, sampling.bernoulli(n, r.hflip_p, generator, dev))
+
+        if r.jitter_p > 0:
+            x = self._jitter(x, generator, colour)
+
+        if r.grayscale_p > 0 and colour:
+            x = AF.to_grayscale(x, sampling.bernoulli(n, r.grayscale_p, generator, dev))
+
+        if r.blur_p > 0:
+            apply = sampling.bernoulli(n, r.blur_p, generator, dev)
+            sigma = sampling.uniform(n, r.blur_sigma[0], r.blur_sigma[1], generator, dev)
+            kernel = (r.blur_kernel_size(height), r.blur_kernel_size(width))
+            x = AF.select(apply, AF.gaussian_blur(x, sigma, kernel), x)
+
+        if r.solarize_p > 0:
+            x = AF.solarize(x, sampling.bernoulli(n, r.solarize_p, generator, dev), r.solarize_threshold)
+
+        if r.noise_p > 0 and r.noise_std > 0:
+            apply = sampling.bernoulli(n, r.noise_p, generator, dev)
+            colour_x, _ = AF.split_colour(x)
+            noise = sampling.normal(tuple(colour_x.shape), generator, dev, x.dtype)
+            x = AF.add_noise(x, noise, apply.to(x.dtype) * r.noise_std)
+        return x
+
+    def _jitter(self, x: Tensor, generator: torch.Generator, colour: bool) -> Tensor:
+        r, n, dev = self.recipe, x.shape[0], x.device
+        apply = sampling.bernoulli(n, r.jitter_p, generator, dev)
+        out = x
+        if r.brightness > 0:
+            lo, hi = max(0.0, 1.0 - r.brightness), 1.0 + r.brightness
+            out = AF.adjust_brightness(out, sampling.uniform(n, lo, hi, generator, dev))
+        if r.contrast > 0:
+            lo, hi = max(0.0, 1.0 - r.contrast), 1.0 + r.contrast
+            out = AF.adjust_contrast(out, sampling.uniform(n, lo, hi, generator, dev))
+        if colour and r.saturation > 0:
+            lo, hi = max(0.0, 1.0 - r.saturation), 1.0 + r.saturation
+            out = AF.adjust_saturation(out, sampling.uniform(n, lo, hi, generator, dev))
+        if colour and r.hue > 0:
+            out = AF.adjust_hue(out, sampling.uniform(n, -r.hue, r.hue, generator, dev))
+        return AF.select(apply, out, x)
+
+
+def make_view_pair(
+    recipes: Sequence[ViewRecipe], image_size: int, channels: int
+) -> tuple[BatchAugment, BatchAugment]:
+    """Two BatchAugments from a (view 1, view 2) recipe pair, each adapted with `scaled_for(image_size)`."""
+    if len(recipes) != 2:
+        raise ValueError(f"make_view_pair needs two recipes; got {len(recipes)}")
+    first, second = (BatchAugment(rec.scaled_for(image_size), channels) for rec in recipes)
+    return first, second

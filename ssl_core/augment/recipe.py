@@ -1,0 +1,133 @@
+"""ViewRecipe: the parameters and per-sample probabilities of one augmented view."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ssl_core.errors import UserError
+
+# --- adapting a recipe to small images (see ViewRecipe.scaled_for) ----------------------------------------
+# A crop keeps at least this many pixels of area (about 5.7 x 5.7). Below that an upscaled crop of a
+# tiny image is a few blurry blobs and the two views of a digit rarely share anything recognisable.
+MIN_CROP_PIXELS = 32.0
+# ...but the raised minimum never exceeds half the image, so crops still vary in scale (8 px: 0.5).
+MAX_RAISED_MIN_SCALE = 0.5
+# The largest blur sigma is 1/16 of the image side: 8 px -> 0.5, 16 px -> 1.0, >= 32 px -> the paper's
+# 2.0. A sigma of 2 px wipes out an 8 px digit, while at 224 px it is a mild softening.
+BLUR_SIGMA_PER_PIXEL = 1.0 / 16.0
+# The blur kernel is 10% of the image side, rounded to an odd size >= 3, as in SimCLR (23 px at 224).
+BLUR_KERNEL_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class ViewRecipe:
+    """How to make one view. Each op is applied to each sample independently with its own probability.
+
+    Ranges are (low, high) and per-sample values are drawn uniformly from them. Colour-jitter strengths
+    follow torchvision's ColorJitter: brightness b draws a factor from [1-b, 1+b], hue h a shift from
+    [-h, h] (turns of the colour wheel). The defaults are the common BYOL/MoCo-v2 settings.
+    """
+
+    crop_p: float = 1.0
+    crop_scale: tuple[float, float] = (0.2, 1.0)  # fraction of the image area kept
+    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)  # width / height of the crop box
+    hflip_p: float = 0.5
+    jitter_p: float = 0.8
+    brightness: float = 0.4
+    contrast: float = 0.4
+    saturation: float = 0.2
+    hue: float = 0.1
+    grayscale_p: float = 0.2
+    blur_p: float = 0.5
+    blur_sigma: tuple[float, float] = (0.1, 2.0)  # pixels
+    blur_kernel_fraction: float = BLUR_KERNEL_FRACTION
+    solarize_p: float = 0.0
+    solarize_threshold: float = 0.5
+    noise_p: float = 0.0
+    noise_std: float = 0.05
+
+    def __post_init__(self) -> None:
+        # Config files give lists; keep tuples so recipes stay hashable and compare equal.
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                object.__setattr__(self, f.name, tuple(value))
+        self._validate()
+
+    # ---- checks ------------------------------------------------------------------------------------------
+    def _validate(self) -> None:
+        for name in ("crop_p", "hflip_p", "jitter_p", "grayscale_p", "blur_p", "solarize_p", "noise_p"):
+            _check(name, getattr(self, name), 0.0, 1.0)
+        _check_range("crop_scale", self.crop_scale, 1e-4, 1.0)
+        _check_range("crop_ratio", self.crop_ratio, 1e-2, 100.0)
+        for name in ("brightness", "contrast", "saturation"):
+            _check(name, getattr(self, name), 0.0, 10.0)
+        _check("hue", self.hue, 0.0, 0.5)
+        _check_range("blur_sigma", self.blur_sigma, 1e-3, 100.0)
+        _check("blur_kernel_fraction", self.blur_kernel_fraction, 1e-3, 1.0)
+        _check("solarize_threshold", self.solarize_threshold, 0.0, 1.0)
+        _check("noise_std", self.noise_std, 0.0, 1.0)
+
+    # ---- derived recipes -----------------------------------------------------------------------------------
+    def replace(self, **changes: Any) -> ViewRecipe:
+        return dataclasses.replace(self, **changes)
+
+    def scaled_for(self, image_size: int) -> ViewRecipe:
+        """The recipe adapted to images of `image_size` pixels per side; large images are unchanged.
+
+        The paper recipes were tuned at 224 px. On tiny images (8 px digits) their smallest crops and
+        strongest blurs leave too little signal, so the minimum crop scale is raised (at least
+        MIN_CROP_PIXELS of area, at most half the image) and the blur sigma is capped at image_size/16.
+        The result is idempotent: scaling twice for the same size changes nothing more.
+        """
+        if image_size < 1:
+            raise UserError(
+                f"image size must be at least 1 pixel; got {image_size}.", field="data.image_size"
+            )
+        lo, hi = self.crop_scale
+        raised = min(MAX_RAISED_MIN_SCALE, MIN_CROP_PIXELS / float(image_size * image_size))
+        crop_lo = min(max(lo, raised), hi)
+
+        sigma_cap = image_size * BLUR_SIGMA_PER_PIXEL
+        s_lo, s_hi = self.blur_sigma
+        s_hi = min(s_hi, sigma_cap)
+        s_lo = min(s_lo, s_hi)
+        return self.replace(crop_scale=(crop_lo, hi), blur_sigma=(s_lo, s_hi))
+
+    def blur_kernel_size(self, size: int) -> int:
+        """Odd kernel length for an image side of `size` px: ~blur_kernel_fraction of it, at least 3."""
+        k = max(3, int(round(size * self.blur_kernel_fraction)))
+        if k % 2 == 0:
+            k += 1
+        return k
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+            for f in dataclasses.fields(self)
+        }
+
+
+def _check(name: str, value: float, low: float, high: float) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
+        raise UserError(f"augment.{name} must be a number; got {value!r}.", field=f"augment.{name}")
+    if not low <= value <= high:
+        raise UserError(
+            f"augment.{name} = {value} is out of range; use a value from {low} to {high}.",
+            field=f"augment.{name}",
+        )
+
+
+def _check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
+    if not (isinstance(value, tuple) and len(value) == 2):
+        raise UserError(f"augment.{name} must be a pair (low, high); got {value!r}.", field=f"augment.{name}")
+    for v in value:
+        _check(name, v, low, high)
+    if value[0] > value[1]:
+        raise UserError(
+            f"augment.{name} = {value}: the first value must not exceed the second; swap them.",
+            field=f"augment.{name}",
+        )

@@ -1,0 +1,185 @@
+"""`npz:PATH` and `npy:PATH`: image arrays saved with NumPy, loaded without pickle.
+
+Images are (N, H, W) or (N, H, W, C) with C in 1, 3, 4, as uint8 or floats in [0, 1]. An .npz may add
+integer labels. A channels-first array (N, C, H, W) is recognised when it cannot be channels-last.
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ssl_core.data.base import DataSource
+from ssl_core.data.convert import array_to_uint8
+from ssl_core.data.inmemory import in_memory_source, remap_labels
+from ssl_core.data.spec import OpenOptions, SourceKind, user_path
+from ssl_core.errors import UserError
+
+log = logging.getLogger(__name__)
+
+IMAGE_KEYS = ("images", "x")
+LABEL_KEYS = ("labels", "y")
+_CHANNEL_COUNTS = (1, 3, 4)
+
+
+def _existing_file(argument: str, scheme: str) -> Path:
+    if not argument.strip():
+        raise UserError(f"{scheme}: needs a file path, e.g. {scheme}:~/data/images.{scheme}", field="data.spec")
+    path = user_path(argument)
+    if not path.exists():
+        raise UserError(f"{path} does not exist; check the path in {scheme}:{argument}.", path=str(path))
+    if path.is_dir():
+        raise UserError(
+            f"{path} is a folder; {scheme}: expects a .{scheme} file (for a folder of images use folder:{path}).",
+            path=str(path),
+        )
+    return path
+
+
+def _load(path: Path, scheme: str):
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise UserError(
+                f"{path} holds Python objects (dtype=object), which are not loaded for safety; save plain "
+                "numeric arrays, e.g. np.savez(path, images=uint8_array, labels=int_array).",
+                path=str(path),
+            ) from None
+        raise UserError(f"{path} is not a valid .{scheme} file ({exc}); re-save it with NumPy.", path=str(path)) from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise UserError(f"{path} cannot be read as a .{scheme} file ({exc}); re-save it with NumPy.", path=str(path)) from None
+
+
+def _member(npz, key: str, path: Path) -> np.ndarray:
+    try:
+        return npz[key]
+    except ValueError as exc:  # object arrays inside an npz only fail when the member is read
+        if "pickle" in str(exc).lower():
+            raise UserError(
+                f"{path}: array {key!r} holds Python objects (dtype=object); save it as a numeric array.",
+                path=str(path),
+            ) from None
+        raise UserError(f"{path}: array {key!r} cannot be read ({exc}).", path=str(path)) from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise UserError(f"{path}: array {key!r} is damaged ({exc}); re-save the file.", path=str(path)) from None
+
+
+def _to_nchw(arr: np.ndarray, where: str) -> tuple[np.ndarray, bool]:
+    """Return the array as (N, C, H, W) and whether it was channels-first already."""
+    if arr.dtype.kind in "OUSVMmc":
+        raise UserError(
+            f"{where}: images have dtype {arr.dtype}, which is not an image type; save them as uint8 "
+            "(0..255) or float (0..1).",
+            path=where,
+        )
+    if arr.ndim == 3:
+        return arr[:, None], False
+    if arr.ndim == 4:
+        if arr.shape[3] in _CHANNEL_COUNTS:
+            return arr.transpose(0, 3, 1, 2), False
+        if arr.shape[1] in _CHANNEL_COUNTS:
+            return arr, True
+        raise UserError(
+            f"{where}: images of shape {tuple(arr.shape)} have {arr.shape[3]} channels; the last axis must "
+            "be 1, 3 or 4 channels, as in (N, H, W, C).",
+            path=where,
+        )
+    raise UserError(
+        f"{where}: images must be a 3-D (N, H, W) or 4-D (N, H, W, C) array; got {arr.ndim}-D with "
+        f"shape {tuple(arr.shape)}.",
+        path=where,
+    )
+
+
+def arrays_source(
+    images: np.ndarray, labels: np.ndarray | None, *, spec: str, name: str, where: str, options: OpenOptions
+) -> DataSource:
+    nchw, channels_first = _to_nchw(images, where)
+    n = nchw.shape[0]
+    if n == 0:
+        raise UserError(f"{where}: the images array holds zero samples; it needs at least 2 images.", path=where)
+    if nchw.shape[2] == 0 or nchw.shape[3] == 0:
+        raise UserError(f"{where}: images have zero height or width (shape {tuple(images.shape)}).", path=where)
+    notes = []
+    if channels_first:
+        notes.append("read as channels-first (N, C, H, W)")
+    label_tensor, class_names = None, []
+    if labels is not None:
+        if len(labels) != n:
+            raise UserError(
+                f"{where}: there are {len(labels):,} labels for {n:,} images; give exactly one label per image.",
+                path=where,
+            )
+        label_tensor, class_names = remap_labels(labels, where)
+    pixels = torch.from_numpy(np.ascontiguousarray(array_to_uint8(nchw, where)))
+    return in_memory_source(
+        pixels, label_tensor, class_names, spec=spec, name=name, options=options, notes=notes
+    )
+
+
+def _pick(keys: list[str], wanted: tuple[str, ...]) -> str | None:
+    lower = {k.lower(): k for k in keys}
+    return next((lower[w] for w in wanted if w in lower), None)
+
+
+def open_npz(spec: str, argument: str, options: OpenOptions) -> DataSource:
+    path = _existing_file(argument, "npz")
+    loaded = _load(path, "npz")
+    if isinstance(loaded, np.ndarray):  # a plain .npy file given as npz: — it can only hold images
+        return arrays_source(loaded, None, spec=spec, name=path.stem, where=str(path), options=options)
+    with loaded as npz:
+        keys = list(npz.files)
+        image_key = _pick(keys, IMAGE_KEYS)
+        label_key = _pick(keys, LABEL_KEYS)
+        others = [k for k in keys if k != label_key]
+        if image_key is None and len(others) == 1:  # np.savez(path, array) names it arr_0
+            image_key = others[0]
+            log.info("%s: using array %r as the images", path, image_key)
+        if image_key is None:
+            found = ", ".join(repr(k) for k in keys) or "no arrays"
+            raise UserError(
+                f"{path} has no images: expected an array named 'images' (or 'x'), found {found}. Save with "
+                "np.savez(path, images=array, labels=array).",
+                path=str(path),
+            )
+        images = _member(npz, image_key, path)
+        labels = _member(npz, label_key, path) if label_key is not None else None
+    return arrays_source(images, labels, spec=spec, name=path.stem, where=str(path), options=options)
+
+
+def open_npy(spec: str, argument: str, options: OpenOptions) -> DataSource:
+    path = _existing_file(argument, "npy")
+    loaded = _load(path, "npy")
+    if not isinstance(loaded, np.ndarray):
+        loaded.close()
+        raise UserError(f"{path} is an .npz archive, not a single array; use npz:{path} instead.", path=str(path))
+    return arrays_source(loaded, None, spec=spec, name=path.stem, where=str(path), options=options)
+
+
+NPZ_KIND = SourceKind(
+    scheme="npz",
+    title="NumPy archive (.npz)",
+    description="Images as an array 'images' (or 'x') of shape (N, H, W) or (N, H, W, C), uint8 or floats in "
+    "[0, 1], with optional integer 'labels' (or 'y').",
+    example="npz:~/data/cells.npz",
+    argument="PATH",
+    browse="file",
+    file_pattern="*.npz",
+    opener=open_npz,
+)
+
+NPY_KIND = SourceKind(
+    scheme="npy",
+    title="NumPy array (.npy)",
+    description="One unlabelled image array of shape (N, H, W) or (N, H, W, C), uint8 or floats in [0, 1].",
+    example="npy:~/data/patches.npy",
+    argument="PATH",
+    browse="file",
+    file_pattern="*.npy",
+    opener=open_npy,
+)

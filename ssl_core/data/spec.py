@@ -1,0 +1,93 @@
+"""What a data-source kind is (the registry entry) and the options every kind receives when opened."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ssl_core.data.base import DataSource
+from ssl_core.errors import UserError
+
+# (phase, done, total): phases are "scanning" and "decoding"; called from the opening thread.
+ProgressFn = Callable[[str, int, int], None]
+
+MIN_IMAGE_SIZE = 4
+MAX_IMAGE_SIZE = 1024
+SUPPORTED_CHANNELS = (1, 3)
+
+
+@dataclass(frozen=True)
+class OpenOptions:
+    """What the caller asked for; each kind applies it while loading (resizing early saves memory)."""
+
+    image_size: int | None = None  # square side; None keeps the source's own size
+    channels: int | None = None  # 1 or 3; None keeps the source's own (alpha is always dropped)
+    download: bool = False  # only torchvision datasets download, and only when this is True
+    progress: ProgressFn | None = None
+
+    def __post_init__(self) -> None:
+        if self.image_size is not None:
+            size = self.image_size
+            if isinstance(size, bool) or not isinstance(size, int) or not (
+                MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE
+            ):
+                raise UserError(
+                    f"data.image_size = {size!r} is out of range; use a whole number from "
+                    f"{MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}, or leave it empty to keep the source's size.",
+                    field="data.image_size",
+                )
+        if self.channels is not None and self.channels not in SUPPORTED_CHANNELS:
+            raise UserError(
+                f"data.channels = {self.channels!r} is not supported; use 1 (grayscale) or 3 (colour), "
+                "or leave it empty to keep the source's own.",
+                field="data.channels",
+            )
+
+    def report(self, phase: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(phase, done, total)
+
+
+Opener = Callable[[str, str, OpenOptions], DataSource]  # (full spec, argument after "scheme:", options)
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """Registry entry for one scheme of data spec, with what the GUI needs to offer it."""
+
+    scheme: str
+    title: str
+    description: str  # one or two plain sentences
+    example: str  # a complete spec a person could type
+    argument: str  # what follows "scheme:" (e.g. "PATH"); "" when the kind takes none
+    browse: str  # what a GUI picker should ask for: "folder", "file", "name" or "" (nothing)
+    opener: Opener
+    file_pattern: str = ""  # for browse == "file", e.g. "*.npz"
+    choices: tuple[str, ...] = ()  # for browse == "name": the accepted names
+
+    @property
+    def usage(self) -> str:
+        return f"{self.scheme}:{self.argument}" if self.argument else self.scheme
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "title": self.title,
+            "description": self.description,
+            "example": self.example,
+            "usage": self.usage,
+            "argument": self.argument,
+            "browse": self.browse,
+            "file_pattern": self.file_pattern,
+            "choices": list(self.choices),
+        }
+
+
+def user_path(text: str) -> Path:
+    """A path as a person typed it: `~` expanded, surrounding quotes and spaces removed."""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    return Path(text).expanduser()

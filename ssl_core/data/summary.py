@@ -1,0 +1,54 @@
+"""A human summary of a loaded source, printed by `ssl-core data SPEC` and shown by the GUI."""
+
+from __future__ import annotations
+
+import torch
+
+from ssl_core.data.base import DataSource
+
+_MAX_CLASSES_SHOWN = 20
+_MAX_SKIPPED_SHOWN = 10
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def describe(source: DataSource) -> str:
+    """Multi-line text: size, image shape, labels with per-class counts, notes, skipped files."""
+    info = source.info
+    colour = "grayscale" if info.channels == 1 else "RGB"
+    lines = [
+        f"{info.name}  ({info.spec})",
+        f"  images:   {info.size:,}, each {info.channels} x {info.height} x {info.width} ({colour}, uint8)",
+        f"  memory:   {_bytes(source.nbytes())} decoded"
+        + ("" if source.in_memory else ", decoded from disk as needed"),
+    ]
+    if info.native_size is not None and info.native_size != (info.height, info.width):
+        lines.append(f"  original: {info.native_size[0]} x {info.native_size[1]}")
+    if info.has_labels:
+        labels = source.labels()
+        counts = torch.bincount(labels, minlength=info.num_classes).tolist() if labels is not None else []
+        shown = [
+            f"{name} ({counts[i]:,})" if i < len(counts) else name
+            for i, name in enumerate(info.class_names[:_MAX_CLASSES_SHOWN])
+        ]
+        more = info.num_classes - len(shown)
+        lines.append(
+            f"  labels:   {info.num_classes} classes: " + ", ".join(shown) + (f", ... and {more} more" if more else "")
+        )
+    else:
+        lines.append("  labels:   none (unlabelled; probes and kNN need labels)")
+    for note in info.notes:
+        lines.append(f"  note:     {note}")
+    if info.skipped:
+        lines.append(f"  skipped:  {len(info.skipped):,} file(s)")
+        for item in info.skipped[:_MAX_SKIPPED_SHOWN]:
+            lines.append(f"    {item.path}: {item.reason}")
+        if len(info.skipped) > _MAX_SKIPPED_SHOWN:
+            lines.append(f"    ... and {len(info.skipped) - _MAX_SKIPPED_SHOWN:,} more")
+    return "\n".join(lines)

@@ -1,0 +1,59 @@
+"""Per-image anomaly scores from generative methods (reconstruction error), computed in batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ssl_core.device import select_device
+from ssl_core.errors import UserError
+from ssl_core.eval.embeddings import frozen_eval
+from ssl_core.eval.progress import CancelToken, ProgressFn, check_cancel, report
+
+
+def has_anomaly_scores(method: nn.Module) -> bool:
+    return callable(getattr(method, "anomaly_scores", None))
+
+
+def _method_title(method: nn.Module) -> str:
+    spec = getattr(method, "spec", None)
+    return getattr(spec, "title", None) or type(method).__name__
+
+
+def anomaly_scores(
+    method: nn.Module,
+    images_uint8: torch.Tensor,
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
+    """Scores (N,) float32, higher = more unusual, from `method.anomaly_scores(images in [0, 1])`.
+
+    The method runs in eval mode on `device` (default: the best one here); its mode and device are
+    restored afterwards. Methods without a reconstruction raise UserError.
+    """
+    if not has_anomaly_scores(method):
+        raise UserError(
+            f"{_method_title(method)} does not rebuild images, so it gives no anomaly scores; "
+            "train a generative method (autoencoder, denoising, MAE, inpainting or colorization).",
+            field="method.name",
+        )
+    if images_uint8.dim() != 4:
+        raise ValueError(f"images must be (N, C, H, W); got shape {tuple(images_uint8.shape)}")
+    device = torch.device(device) if device is not None else select_device("auto")
+    n = int(images_uint8.shape[0])
+    batch_size = max(1, int(batch_size))
+    scale = 1.0 / 255.0 if images_uint8.dtype == torch.uint8 else 1.0
+    out: list[np.ndarray] = []
+    with frozen_eval(method, device), torch.inference_mode():
+        for start in range(0, n, batch_size):
+            check_cancel(cancel)
+            batch = images_uint8[start : start + batch_size].to(device).float().mul_(scale)
+            scores = method.anomaly_scores(batch)
+            if scores.shape != (batch.shape[0],):
+                raise ValueError(f"{type(method).__name__}.anomaly_scores returned shape {tuple(scores.shape)}")
+            out.append(scores.float().cpu().numpy())
+            report(progress, min(n, start + batch_size) / n, f"Anomaly scores {min(n, start + batch_size)}/{n}")
+    return np.concatenate(out).astype(np.float32) if out else np.zeros(0, dtype=np.float32)

@@ -1,0 +1,85 @@
+"""BYOL: predict a slowly moving target network's embedding of another view; no negatives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ssl_core.augment import byol_views
+from ssl_core.data.base import DataInfo
+from ssl_core.losses import byol_loss
+from ssl_core.methods._joint import JointEmbeddingMethod
+from ssl_core.methods._momentum import cosine_momentum, ema_update, momentum_copy
+from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
+from ssl_core.models.heads import byol_mlp
+from ssl_core.params import Param, params
+
+
+class BYOL(JointEmbeddingMethod):
+    def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
+        super().__init__(backbone, hparams, info, byol_views())
+        out_dim = hparams["proj_out_dim"]
+        self.projector = byol_mlp(self.feature_dim, hparams["proj_hidden_dim"], out_dim)
+        self.predictor = byol_mlp(out_dim, hparams["pred_hidden_dim"], out_dim)
+        self.target_backbone = momentum_copy(self.backbone)
+        self.target_projector = momentum_copy(self.projector)
+        self.momentum = float(hparams["base_momentum"])
+
+    @torch.no_grad()
+    def _target(self, views: torch.Tensor) -> torch.Tensor:
+        return self.target_projector(self.target_backbone(views))
+
+    def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
+        v1, v2 = self.make_views(images, ctx.generator)
+        p1 = self.predictor(self.projector(self.backbone(v1)))
+        p2 = self.predictor(self.projector(self.backbone(v2)))
+        t1, t2 = self._target(v1), self._target(v2)
+        # Symmetrised, averaged (not summed) so the loss stays in BYOL's 0..4 range.
+        loss = (byol_loss(p1, t2) + byol_loss(p2, t1)) / 2
+        return StepOutput(loss)
+
+    @torch.no_grad()
+    def after_optimizer_step(self, ctx: StepContext) -> None:
+        self.momentum = cosine_momentum(self.hparams["base_momentum"], ctx.step, ctx.total_steps)
+        ema_update(self.target_backbone, self.backbone, self.momentum)
+        ema_update(self.target_projector, self.projector, self.momentum)
+
+
+SPEC = MethodSpec(
+    name="byol",
+    title="BYOL",
+    family="self-distillation",
+    summary="Predict a slowly updated target network's embedding of another view, without negatives.",
+    description=(
+        "BYOL trains a network to predict, from one view of an image, what a second 'target' network "
+        "outputs for another view of the same image. The target is not trained directly: its weights are "
+        "a slowly moving average of the learner's own weights. Because the target always lags a little "
+        "behind and only the learner has an extra predictor head, the easy shortcut of mapping every image "
+        "to the same point does not happen in practice. No negative examples are needed, so small "
+        "batches work well."
+    ),
+    paper="Grill et al., Bootstrap Your Own Latent: A New Approach to Self-Supervised Learning, NeurIPS 2020",
+    params=params(
+        Param(
+            "base_momentum",
+            0.99,
+            "Starting momentum of the target network; it rises along a cosine to 1.0 by the end of "
+            "training (paper: 0.996 for long ImageNet runs; 0.99 suits short runs).",
+            low=0.9,
+            high=1.0,
+        ),
+        Param(
+            "proj_hidden_dim", 512, "Width of the projector's hidden layer (paper: 4096).", low=16, high=16384
+        ),
+        Param("proj_out_dim", 128, "Size of the projected embedding (paper: 256).", low=8, high=16384),
+        Param(
+            "pred_hidden_dim", 512, "Width of the predictor's hidden layer (paper: 4096).", low=16, high=16384
+        ),
+    ),
+    factory=BYOL,
+    optim=OptimDefaults(optimizer="adamw", lr=2e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
+    preview_kind="views",
+)
+BYOL.spec = SPEC

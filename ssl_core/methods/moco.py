@@ -1,0 +1,129 @@
+"""MoCo v2: contrast queries with momentum-encoded keys, using a queue of past keys as negatives."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ssl_core.augment import moco_v2_views
+from ssl_core.data.base import DataInfo
+from ssl_core.losses import info_nce_queue
+from ssl_core.methods._joint import JointEmbeddingMethod
+from ssl_core.methods._momentum import cosine_momentum, ema_update, momentum_copy
+from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
+from ssl_core.models.heads import moco_projector
+from ssl_core.params import Param, params
+
+log = logging.getLogger(__name__)
+
+
+class MoCo(JointEmbeddingMethod):
+    """Symmetrised MoCo v2: each view's query is matched with the other view's key.
+
+    The queue (queue_size, proj_out_dim) of L2-normalised keys and its write pointer are buffers, so a
+    checkpoint restores them and a resumed run sees the same negatives.
+    """
+
+    def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
+        super().__init__(backbone, hparams, info, moco_v2_views())
+        out_dim = hparams["proj_out_dim"]
+        self.projector = moco_projector(self.feature_dim, hparams["proj_hidden_dim"], out_dim)
+        self.momentum_backbone = momentum_copy(self.backbone)
+        self.momentum_projector = momentum_copy(self.projector)
+        self.momentum = float(hparams["base_momentum"])
+        size = int(hparams["queue_size"])
+        # Random unit vectors stand in for keys until real ones arrive, as in the reference code.
+        self.register_buffer("queue", F.normalize(torch.randn(size, out_dim), dim=1))
+        self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+        if info.size and size > info.size:
+            log.warning(
+                "MoCo queue_size %d exceeds the %d images of %s: the queue will hold older keys of the "
+                "same images as negatives; consider a queue_size below the dataset size.",
+                size,
+                info.size,
+                info.name,
+            )
+
+    @torch.no_grad()
+    def _keys(self, views: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.momentum_projector(self.momentum_backbone(views)).float(), dim=1)
+
+    @torch.no_grad()
+    def _enqueue(self, keys: torch.Tensor) -> None:
+        size = self.queue.shape[0]
+        keys = keys[-size:]  # a batch larger than the queue keeps its newest keys
+        idx = (self.queue_ptr + torch.arange(keys.shape[0], device=keys.device)) % size
+        self.queue[idx] = keys.to(self.queue.dtype)
+        self.queue_ptr.copy_((self.queue_ptr + keys.shape[0]) % size)
+
+    def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
+        v1, v2 = self.make_views(images, ctx.generator)
+        q1 = self.projector(self.backbone(v1))
+        q2 = self.projector(self.backbone(v2))
+        k1, k2 = self._keys(v1), self._keys(v2)
+        t = self.hparams["temperature"]
+        loss = (info_nce_queue(q1, k2, self.queue, t) + info_nce_queue(q2, k1, self.queue, t)) / 2
+        if self.training:  # evaluation passes must not change the negatives
+            self._enqueue(torch.cat([k1, k2]))
+        return StepOutput(loss)
+
+    @torch.no_grad()
+    def after_optimizer_step(self, ctx: StepContext) -> None:
+        self.momentum = cosine_momentum(self.hparams["base_momentum"], ctx.step, ctx.total_steps)
+        ema_update(self.momentum_backbone, self.backbone, self.momentum)
+        ema_update(self.momentum_projector, self.projector, self.momentum)
+
+
+SPEC = MethodSpec(
+    name="moco",
+    title="MoCo v2",
+    family="contrastive",
+    summary="Contrastive learning with a slowly moving key encoder and a large queue of negatives.",
+    description=(
+        "MoCo plays the same matching game as SimCLR: two views of one image should look alike, views of "
+        "different images should not. Instead of needing a huge batch for negatives, it keeps a queue of "
+        "thousands of embeddings from recent batches. Those embeddings come from a second 'momentum' "
+        "encoder, a slowly updated average of the main one, so the queued entries stay consistent with "
+        "each other. This lets MoCo learn well with modest batches and memory."
+    ),
+    paper="Chen, Fan, Girshick & He, Improved Baselines with Momentum Contrastive Learning, 2020 (MoCo v2)",
+    params=params(
+        Param(
+            "temperature",
+            0.2,
+            "Softmax temperature of the InfoNCE loss (MoCo v2 uses 0.2).",
+            low=0.01,
+            high=2.0,
+            log_scale=True,
+        ),
+        Param(
+            "queue_size",
+            4096,
+            "Number of past keys kept as negatives. Keep it well below the number of training images, "
+            "or the queue will contain older views of the very images being matched.",
+            low=256,
+            high=65536,
+            log_scale=True,
+        ),
+        Param(
+            "base_momentum",
+            0.99,
+            "Starting momentum of the key encoder; it rises along a cosine to 1.0 by the end of training. "
+            "Higher values make the keys change more slowly.",
+            low=0.9,
+            high=1.0,
+        ),
+        Param("proj_hidden_dim", 512, "Width of the projector's hidden layer.", low=16, high=16384),
+        Param(
+            "proj_out_dim", 128, "Size of the embedding stored in the queue (paper: 128).", low=8, high=16384
+        ),
+    ),
+    factory=MoCo,
+    optim=OptimDefaults(optimizer="adamw", lr=1e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
+    preview_kind="views",
+)
+MoCo.spec = SPEC

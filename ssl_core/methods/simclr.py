@@ -1,0 +1,69 @@
+"""SimCLR: contrast two views of each image against every other image in the batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ssl_core.augment import simclr_views
+from ssl_core.data.base import DataInfo
+from ssl_core.losses import nt_xent
+from ssl_core.methods._joint import JointEmbeddingMethod
+from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
+from ssl_core.models.heads import simclr_projector
+from ssl_core.params import Param, params
+
+
+class SimCLR(JointEmbeddingMethod):
+    def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
+        super().__init__(backbone, hparams, info, simclr_views())
+        self.projector = simclr_projector(
+            self.feature_dim, hparams["proj_hidden_dim"], hparams["proj_out_dim"]
+        )
+
+    def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
+        v1, v2 = self.make_views(images, ctx.generator)
+        z1 = self.projector(self.backbone(v1))
+        z2 = self.projector(self.backbone(v2))
+        return StepOutput(nt_xent(z1, z2, self.hparams["temperature"]))
+
+
+SPEC = MethodSpec(
+    name="simclr",
+    title="SimCLR",
+    family="contrastive",
+    summary="Pull two views of an image together and push all other images in the batch away.",
+    description=(
+        "SimCLR learns by playing a matching game. Every image is augmented twice (cropped, recoloured, "
+        "blurred), and the network must recognise which two views came from the same picture among "
+        "all the others in the batch. To win, it has to ignore what the augmentations change and keep "
+        "what they preserve, such as shapes and objects. It is simple and robust, but benefits from large "
+        "batches, because every other image in the batch serves as a negative example."
+    ),
+    paper="Chen et al., A Simple Framework for Contrastive Learning of Visual Representations, ICML 2020",
+    params=params(
+        Param(
+            "temperature",
+            0.5,
+            "Softmax temperature of the NT-Xent loss. Lower values focus on the hardest negatives; "
+            "0.5 suits small batches, 0.1-0.2 large ones.",
+            low=0.01,
+            high=2.0,
+            log_scale=True,
+        ),
+        Param("proj_hidden_dim", 512, "Width of the projector's hidden layer.", low=16, high=16384),
+        Param(
+            "proj_out_dim",
+            128,
+            "Size of the projected embedding the loss compares (the paper uses 128).",
+            low=8,
+            high=16384,
+        ),
+    ),
+    factory=SimCLR,
+    optim=OptimDefaults(optimizer="adamw", lr=2e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
+    preview_kind="views",
+)
+SimCLR.spec = SPEC
