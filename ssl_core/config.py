@@ -20,7 +20,7 @@ else:  # pragma: no cover
 @dataclass
 class DataConfig:
     spec: str = "digits"
-    image_size: int | None = None  # None keeps the source's own size (digits: 8)
+    image_size: int | None = None  # None: the source's natural size (digits: 8; folders: see data/folder.py)
     channels: int | None = None  # None keeps the source's own channel count
     val_fraction: float = 0.2
     memory_budget_mb: int = 2048  # larger datasets stream from disk through a DataLoader
@@ -123,7 +123,9 @@ class RunConfig:
     def validate(self, source: str = "config") -> None:
         d, t = self.data, self.train
         _check_range(source, "data.image_size", d.image_size, 4, 1024)
-        _check_range(source, "data.channels", d.channels, 1, 4)
+        _check_range(source, "data.channels", d.channels, 1, 3)
+        if d.channels == 2:
+            raise UserError(f"{source}: data.channels must be 1 (grayscale) or 3 (colour).", field="data.channels")
         _check_range(source, "data.val_fraction", d.val_fraction, 0.0, 0.9)
         _check_range(source, "data.memory_budget_mb", d.memory_budget_mb, 1, 1 << 20)
         _check_range(source, "data.num_workers", d.num_workers, 0, 64)

@@ -86,6 +86,12 @@ class SetupTab(QWidget):
         reason = self.method.unavailable_reason()
         if reason:
             raise UserError(reason, field="method.name")
+        cfg = self.snapshot(runs_dir)
+        cfg.validate("Setup")
+        return cfg
+
+    def snapshot(self, runs_dir: str) -> RunConfig:
+        """The settings as shown, unchecked (for remembering them between sessions)."""
         cfg = RunConfig()
         cfg.runs_dir = str(runs_dir)
         cfg.data.spec = self.data.spec()
@@ -94,7 +100,6 @@ class SetupTab(QWidget):
         cfg.method.backbone = self.method.backbone_name()
         cfg.method.params = self.method.overrides()
         self.training.apply_to(cfg)
-        cfg.validate("Setup")
         return cfg
 
     def load_config(self, cfg: RunConfig) -> Any:

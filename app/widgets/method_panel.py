@@ -128,6 +128,7 @@ class MethodPanel(QWidget):
             self.backbone.addItem(spec.title, name)
             self.backbone.setItemData(self.backbone.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
         self.tree.expandAll()
+        self.set_method("simclr" if "simclr" in _methods() else next(iter(_methods().names()), ""))
 
     def _items(self):
         for i in range(self.tree.topLevelItemCount()):

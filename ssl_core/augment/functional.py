@@ -18,9 +18,6 @@ from torch import Tensor
 # ITU-R 601-2 luma weights, the same as torchvision's rgb_to_grayscale.
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)
 
-# hsv -> rgb offsets: channel value = v - v*s*clamp(min(k, 4 - k), 0, 1), k = (n + 6h) mod 6.
-_HSV_OFFSETS = (5.0, 3.0, 1.0)
-
 
 def colour_channels(channels: int) -> int:
     """How many leading channels are colour (3 for RGB/RGBA, 1 for gray/gray+alpha)."""
@@ -108,42 +105,58 @@ def adjust_saturation(x: Tensor, factor: Tensor) -> Tensor:
     return join_colour(_blend(colour, grayscale_of(colour), per_sample(factor, x)), extra)
 
 
+def _hue_sextants(rgb: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(hue in sixths of a turn, in [-1, 5), max channel, max - min), each (B, 1, H, W).
+
+    Hue is left unwrapped; callers reduce it modulo 6. Where max == min the hue is arbitrary (0 here)
+    and has no effect, because every channel then equals max.
+    """
+    r, g, b = rgb[:, 0:1], rgb[:, 1:2], rgb[:, 2:3]
+    maxc = rgb.amax(dim=1, keepdim=True)
+    delta = maxc - rgb.amin(dim=1, keepdim=True)
+    inv = 1.0 / torch.where(delta == 0, torch.ones_like(delta), delta)
+    # Ties resolve red first, then green, as in torchvision and Pillow.
+    h6 = torch.where(
+        maxc == r,
+        (g - b) * inv,
+        torch.where(maxc == g, (b - r) * inv + 2.0, (r - g) * inv + 4.0),
+    )
+    return h6, maxc, delta
+
+
+def _from_hue_sextants(h6: Tensor, maxc: Tensor, delta: Tensor) -> Tensor:
+    """Inverse of _hue_sextants: channel = max - (max - min) * clamp(min(k, 4 - k), 0, 1), k = (n + h6) mod 6."""
+    # 5, 3, 1 built on the device: a host tensor would mean a copy to the GPU on every call.
+    offsets = (5.0 - 2.0 * torch.arange(3, device=h6.device, dtype=h6.dtype)).view(1, 3, 1, 1)
+    k = (offsets + h6).remainder_(6.0)
+    ramp = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
+    return (maxc - delta * ramp).clamp_(0.0, 1.0)
+
+
 def rgb_to_hsv(rgb: Tensor) -> Tensor:
     """(B, 3, H, W) RGB in [0, 1] -> HSV with all three in [0, 1] (hue as a fraction of a turn)."""
-    r, g, b = rgb.unbind(dim=1)
-    maxc, _ = rgb.max(dim=1)
-    minc, _ = rgb.min(dim=1)
-    delta = maxc - minc
-    flat = delta == 0
-    safe_delta = torch.where(flat, torch.ones_like(delta), delta)  # avoids 0/0; hue is 0 there anyway
+    h6, maxc, delta = _hue_sextants(rgb)
+    hue = torch.where(delta == 0, torch.zeros_like(h6), h6 / 6.0).remainder(1.0)
     sat = delta / torch.where(maxc == 0, torch.ones_like(maxc), maxc)
-    # Ties resolve red first, then green, as in torchvision and Pillow.
-    hue = torch.where(
-        maxc == r,
-        (g - b) / safe_delta,
-        torch.where(maxc == g, (b - r) / safe_delta + 2.0, (r - g) / safe_delta + 4.0),
-    )
-    hue = torch.where(flat, torch.zeros_like(hue), hue)
-    hue = (hue / 6.0).remainder(1.0)
-    return torch.stack([hue, sat, maxc], dim=1)
+    return torch.cat([hue, sat, maxc], dim=1)
 
 
 def hsv_to_rgb(hsv: Tensor) -> Tensor:
     h, s, v = hsv[:, 0:1], hsv[:, 1:2], hsv[:, 2:3]
-    offsets = torch.tensor(_HSV_OFFSETS, device=hsv.device, dtype=hsv.dtype).view(1, 3, 1, 1)
-    k = (offsets + 6.0 * h).remainder(6.0)
-    ramp = torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
-    return (v - v * s * ramp).clamp(0.0, 1.0)
+    return _from_hue_sextants(6.0 * h, v, v * s)
 
 
 def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
-    """Rotate hue by `shift` turns (in [-0.5, 0.5]) per sample; a no-op for gray images."""
+    """Rotate hue by `shift` turns (in [-0.5, 0.5]) per sample; a no-op for gray images.
+
+    Same result as an HSV round trip (torchvision's adjust_hue), but saturation and value are never
+    formed: a hue rotation keeps each pixel's max and min channel, so only the hue is computed.
+    """
     colour, extra = split_colour(x)
     if colour.shape[1] == 1:
         return x
-    hsv = rgb_to_hsv(colour)
-    hue = (hsv[:, 0:1] + per_sample(shift, x)).remainder(1.0)
-    return join_colour(hsv_to_rgb(torch.cat([hue, hsv[:, 1:]], dim=1)), extra)
+    h6, maxc, delta = _hue_sextants(colour)
+    return join_colour(_from_hue_sextants(h6 + 6.0 * per_sample(shift, x), maxc, delta), extra)
 
 
 def to_grayscale(x: Tensor, mask: Tensor) -> Tensor:
@@ -158,8 +171,9 @@ def to_grayscale(x: Tensor, mask: Tensor) -> Tensor:
 def solarize(x: Tensor, mask: Tensor, threshold: float = 0.5) -> Tensor:
     """Invert (v -> 1 - v) colour values at or above `threshold` in the samples where mask is True."""
     colour, extra = split_colour(x)
-    invert = (colour >= threshold) & mask.to(x.device).view(-1, 1, 1, 1)
-    return join_colour(torch.where(invert, 1.0 - colour, colour), extra)
+    # A per-sample threshold (above any value for unselected samples) needs one comparison, not two.
+    limit = torch.where(mask.to(x.device), threshold, 2.0).to(x.dtype).view(-1, 1, 1, 1)
+    return join_colour(torch.where(colour >= limit, 1.0 - colour, colour), extra)
 
 
 def add_noise(x: Tensor, noise: Tensor, std: Tensor) -> Tensor:

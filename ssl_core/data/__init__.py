@@ -1,9 +1,9 @@
 """Data sources: named by a spec string (digits, folder:PATH, npz:PATH, npy:PATH, torchvision:NAME[:ROOT]).
 
-    source = open_source("folder:~/pictures", image_size=32)
-    print(describe(source))
-    train, val = split_indices(len(source), 0.2, seed=0, labels=source.labels())
-    pipeline = ssl_core.data.loader.BatchPipeline(source, train, 256, device, memory_budget_bytes=2**31)
+source = open_source("folder:~/pictures", image_size=32)
+print(describe(source))
+train, val = split_indices(len(source), 0.2, seed=0, labels=source.labels())
+pipeline = ssl_core.data.loader.BatchPipeline(source, train, 256, device, memory_budget_bytes=2**31)
 """
 
 from ssl_core.data.base import DataInfo, DataSource, SkippedFile, TensorSource

@@ -28,7 +28,9 @@ _CHANNEL_COUNTS = (1, 3, 4)
 
 def _existing_file(argument: str, scheme: str) -> Path:
     if not argument.strip():
-        raise UserError(f"{scheme}: needs a file path, e.g. {scheme}:~/data/images.{scheme}", field="data.spec")
+        raise UserError(
+            f"{scheme}: needs a file path, e.g. {scheme}:~/data/images.{scheme}", field="data.spec"
+        )
     path = user_path(argument)
     if not path.exists():
         raise UserError(f"{path} does not exist; check the path in {scheme}:{argument}.", path=str(path))
@@ -44,29 +46,42 @@ def _load(path: Path, scheme: str):
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as exc:
-        if "pickle" in str(exc).lower():
+        text = str(exc).lower()
+        if "object arrays" in text:
             raise UserError(
                 f"{path} holds Python objects (dtype=object), which are not loaded for safety; save plain "
                 "numeric arrays, e.g. np.savez(path, images=uint8_array, labels=int_array).",
                 path=str(path),
             ) from None
-        raise UserError(f"{path} is not a valid .{scheme} file ({exc}); re-save it with NumPy.", path=str(path)) from None
+        if "pickle" in text:  # not a NumPy file at all: NumPy would fall back to unpickling it
+            raise UserError(
+                f"{path} is not a NumPy .{scheme} file (and pickled files are not loaded for safety); save the "
+                "arrays with np.save or np.savez.",
+                path=str(path),
+            ) from None
+        raise UserError(
+            f"{path} is not a valid .{scheme} file ({exc}); re-save it with NumPy.", path=str(path)
+        ) from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise UserError(f"{path} cannot be read as a .{scheme} file ({exc}); re-save it with NumPy.", path=str(path)) from None
+        raise UserError(
+            f"{path} cannot be read as a .{scheme} file ({exc}); re-save it with NumPy.", path=str(path)
+        ) from None
 
 
 def _member(npz, key: str, path: Path) -> np.ndarray:
     try:
         return npz[key]
     except ValueError as exc:  # object arrays inside an npz only fail when the member is read
-        if "pickle" in str(exc).lower():
+        if "object arrays" in str(exc).lower() or "pickle" in str(exc).lower():
             raise UserError(
                 f"{path}: array {key!r} holds Python objects (dtype=object); save it as a numeric array.",
                 path=str(path),
             ) from None
         raise UserError(f"{path}: array {key!r} cannot be read ({exc}).", path=str(path)) from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise UserError(f"{path}: array {key!r} is damaged ({exc}); re-save the file.", path=str(path)) from None
+        raise UserError(
+            f"{path}: array {key!r} is damaged ({exc}); re-save the file.", path=str(path)
+        ) from None
 
 
 def _to_nchw(arr: np.ndarray, where: str) -> tuple[np.ndarray, bool]:
@@ -102,9 +117,13 @@ def arrays_source(
     nchw, channels_first = _to_nchw(images, where)
     n = nchw.shape[0]
     if n == 0:
-        raise UserError(f"{where}: the images array holds zero samples; it needs at least 2 images.", path=where)
+        raise UserError(
+            f"{where}: the images array holds zero samples; it needs at least 2 images.", path=where
+        )
     if nchw.shape[2] == 0 or nchw.shape[3] == 0:
-        raise UserError(f"{where}: images have zero height or width (shape {tuple(images.shape)}).", path=where)
+        raise UserError(
+            f"{where}: images have zero height or width (shape {tuple(images.shape)}).", path=where
+        )
     notes = []
     if channels_first:
         notes.append("read as channels-first (N, C, H, W)")
@@ -157,7 +176,9 @@ def open_npy(spec: str, argument: str, options: OpenOptions) -> DataSource:
     loaded = _load(path, "npy")
     if not isinstance(loaded, np.ndarray):
         loaded.close()
-        raise UserError(f"{path} is an .npz archive, not a single array; use npz:{path} instead.", path=str(path))
+        raise UserError(
+            f"{path} is an .npz archive, not a single array; use npz:{path} instead.", path=str(path)
+        )
     return arrays_source(loaded, None, spec=spec, name=path.stem, where=str(path), options=options)
 
 

@@ -93,6 +93,8 @@ def resize_square(images: torch.Tensor, size: int) -> torch.Tensor:
     scale = size / min(h, w)
     nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
     top, left = (nh - size) // 2, (nw - size) // 2
+    if (nh, nw) == (h, w):  # only a crop is needed: exact, no resampling
+        return images[:, :, top : top + size, left : left + size].contiguous()
     out = torch.empty((n, c, size, size), dtype=torch.uint8)
     per_image = 4 * c * max(h * w, nh * nw)
     chunk = max(1, _RESIZE_CHUNK_BYTES // per_image)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 
@@ -11,18 +13,29 @@ from ssl_core.data.spec import OpenOptions, SourceKind
 from ssl_core.errors import UserError
 
 
-def open_digits(spec: str, argument: str, options: OpenOptions) -> DataSource:
-    if argument.strip():
-        raise UserError(f"{spec}: digits takes nothing after the colon; write just: digits", field="data.spec")
+@lru_cache(maxsize=1)
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """(1797, 8, 8) uint8 and (1797,) int64, read once per process (the GUI reopens digits often)."""
     from sklearn.datasets import load_digits  # imported here: sklearn is slow to import
 
     bunch = load_digits()
     # Pixel values are 0..16; spread them over 0..255.
     images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)
-    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    images.flags.writeable = False
+    labels = bunch.target.astype(np.int64)
+    labels.flags.writeable = False
+    return images, labels
+
+
+def open_digits(spec: str, argument: str, options: OpenOptions) -> DataSource:
+    if argument.strip():
+        raise UserError(
+            f"{spec}: digits takes nothing after the colon; write just: digits", field="data.spec"
+        )
+    images, labels = _digits_arrays()
     return in_memory_source(
-        torch.from_numpy(images).unsqueeze(1),
-        labels,
+        torch.from_numpy(images.copy()).unsqueeze(1),
+        torch.from_numpy(labels.copy()),
         [str(i) for i in range(10)],
         spec=spec,
         name="digits",

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -100,7 +100,9 @@ def scan_folder(root: Path) -> FolderScan:
                     else:
                         found.other_files.append(entry.path)
                 elif entry.is_symlink() and is_image_name(entry.name):
-                    found.skipped.append(SkippedFile(entry.path, "broken symbolic link (its target is missing)"))
+                    found.skipped.append(
+                        SkippedFile(entry.path, "broken symbolic link (its target is missing)")
+                    )
             except OSError as exc:
                 found.skipped.append(SkippedFile(entry.path, f"cannot be read ({exc.strerror or exc})"))
     found.files.sort(key=lambda p: p.relative_to(root).as_posix())
@@ -188,15 +190,20 @@ def _layout(root: Path, files: list[Path]) -> tuple[list[Path], list[str] | None
             names.append(p[0])
         else:
             skipped.append(
-                SkippedFile(str(f), "lies directly in the data folder while class subfolders exist; move it into "
-                            "a class subfolder to use it")
+                SkippedFile(
+                    str(f),
+                    "lies directly in the data folder while class subfolders exist; move it into "
+                    "a class subfolder to use it",
+                )
             )
     return kept, names, skipped
 
 
 def _no_images_error(root: Path, scan: FolderScan) -> UserError:
     if not scan.other_files and not scan.skipped:
-        return UserError(f"The folder {root} is empty; put image files in it (or in class subfolders).", path=str(root))
+        return UserError(
+            f"The folder {root} is empty; put image files in it (or in class subfolders).", path=str(root)
+        )
     if not scan.other_files:
         return UserError(
             f"No usable images in {root}: {scan.skipped[0].path}: {scan.skipped[0].reason}.", path=str(root)
@@ -225,7 +232,11 @@ def open_folder(spec: str, argument: str, options: OpenOptions) -> DataSource:
     if not root.exists():
         raise UserError(f"The folder {root} does not exist; check the path in {spec}.", path=str(root))
     if not root.is_dir():
-        hint = f" (for arrays use {root.suffix.lstrip('.')}:{root})" if root.suffix.lower() in (".npz", ".npy") else ""
+        hint = (
+            f" (for arrays use {root.suffix.lstrip('.')}:{root})"
+            if root.suffix.lower() in (".npz", ".npy")
+            else ""
+        )
         raise UserError(f"{root} is a file, but folder: expects a folder of images{hint}.", path=str(root))
 
     scan = scan_folder(root)
@@ -277,8 +288,10 @@ def open_folder(spec: str, argument: str, options: OpenOptions) -> DataSource:
         index = {c: i for i, c in enumerate(class_names)}
         labels = torch.tensor([index[c] for _, c, _ in good], dtype=torch.long)
         notes.append("labels from class subfolders")
-    for s in skipped:
-        log.warning("skipped %s: %s", s.path, s.reason)
+    if skipped:  # one line, not one per file: a folder may hold thousands of bad files
+        log.info(
+            "%s: skipped %d file(s), e.g. %s: %s", root, len(skipped), skipped[0].path, skipped[0].reason
+        )
     info = DataInfo(
         spec=spec,
         name=root.resolve().name or str(root),

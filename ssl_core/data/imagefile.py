@@ -56,7 +56,9 @@ def _check_pixels(width: int, height: int) -> None:
 
 def _is_gray_palette(img: Image.Image) -> bool:
     palette = img.getpalette("RGB") or []
-    return bool(palette) and all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette) - 2, 3))
+    return bool(palette) and all(
+        palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette) - 2, 3)
+    )
 
 
 def probe(path: Path) -> ImageHeader:
@@ -84,7 +86,9 @@ def probe(path: Path) -> ImageHeader:
     except BadImage:
         raise
     except Image.DecompressionBombError as exc:
-        raise BadImage(f"too many pixels; it may be a decompression bomb, so it was not decoded ({exc})") from None
+        raise BadImage(
+            f"too many pixels; it may be a decompression bomb, so it was not decoded ({exc})"
+        ) from None
     except UnidentifiedImageError:
         raise BadImage("not an image Pillow can read (unknown format or damaged header)") from None
     except _DECODE_ERRORS as exc:
@@ -146,7 +150,9 @@ def decode(path: Path, size: int, channels: int) -> np.ndarray:
     except BadImage:
         raise
     except Image.DecompressionBombError as exc:
-        raise BadImage(f"too many pixels; it may be a decompression bomb, so it was not decoded ({exc})") from None
+        raise BadImage(
+            f"too many pixels; it may be a decompression bomb, so it was not decoded ({exc})"
+        ) from None
     except UnidentifiedImageError:
         raise BadImage("not an image Pillow can read (unknown format or damaged header)") from None
     except _DECODE_ERRORS as exc:

@@ -33,7 +33,9 @@ _FILL_CHUNK = 256  # images per read when filling the resident tensor from a dec
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The order of epoch `epoch`: a permutation of range(n) that depends only on (seed, epoch, n)."""
     # SeedSequence mixes the pair well, so neighbouring seeds/epochs give unrelated orders.
-    state = np.random.SeedSequence([int(seed) % (1 << 64), int(epoch) % (1 << 64)]).generate_state(1, np.uint64)
+    state = np.random.SeedSequence([int(seed) % (1 << 64), int(epoch) % (1 << 64)]).generate_state(
+        1, np.uint64
+    )
     generator = torch.Generator().manual_seed(int(state[0]))
     return torch.randperm(n, generator=generator)
 
@@ -93,7 +95,9 @@ class BatchPipeline:
                 field="data.spec",
             )
         if drop_last and batch_size < 2:
-            raise UserError(f"train.batch_size = {batch_size}; a batch needs at least 2 images.", field="train.batch_size")
+            raise UserError(
+                f"train.batch_size = {batch_size}; a batch needs at least 2 images.", field="train.batch_size"
+            )
         if batch_size < 1:
             raise UserError(f"batch_size = {batch_size}; use 1 or more.", field="train.batch_size")
         self.batch_size = min(int(batch_size), n)  # more than the data: the whole set is one batch
@@ -116,8 +120,11 @@ class BatchPipeline:
             self._loader = self._make_loader(self._sampler)
         log.info(
             "%d images (%.1f MB) %s, batch %d, %d step(s) per epoch",
-            n, self.nbytes / 2**20, f"resident on {self.device}" if self.resident else "streamed",
-            self.batch_size, self.steps_per_epoch(),
+            n,
+            self.nbytes / 2**20,
+            f"resident on {self.device}" if self.resident else "streamed",
+            self.batch_size,
+            self.steps_per_epoch(),
         )
 
     # ---- shape of an epoch ------------------------------------------------------------------------

@@ -49,7 +49,8 @@ def parse_spec(spec: str) -> tuple[SourceKind, str]:
         kind = DATA_SOURCES.get(scheme)
         if kind.argument and not argument.strip():
             raise UserError(
-                f"{kind.scheme}: needs {kind.argument} after the colon, e.g. {kind.example}", field="data.spec"
+                f"{kind.scheme}: needs {kind.argument} after the colon, e.g. {kind.example}",
+                field="data.spec",
             )
         return kind, argument
     inferred = _infer_from_path(text)  # also catches Windows paths such as C:\data
@@ -59,7 +60,9 @@ def parse_spec(spec: str) -> tuple[SourceKind, str]:
         return DATA_SOURCES.get("torchvision"), text
     if scheme.lower() in DATA_SOURCES:  # e.g. "folder" alone
         kind = DATA_SOURCES.get(scheme)
-        raise UserError(f"{kind.scheme}: needs {kind.argument} after a colon, e.g. {kind.example}", field="data.spec")
+        raise UserError(
+            f"{kind.scheme}: needs {kind.argument} after a colon, e.g. {kind.example}", field="data.spec"
+        )
     looks_like_path = sep == "" and ("/" in text or "\\" in text or Path(text).suffix)
     if looks_like_path:
         raise UserError(

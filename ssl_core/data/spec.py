@@ -30,8 +30,10 @@ class OpenOptions:
     def __post_init__(self) -> None:
         if self.image_size is not None:
             size = self.image_size
-            if isinstance(size, bool) or not isinstance(size, int) or not (
-                MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE
+            if (
+                isinstance(size, bool)
+                or not isinstance(size, int)
+                or not (MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE)
             ):
                 raise UserError(
                     f"data.image_size = {size!r} is out of range; use a whole number from "

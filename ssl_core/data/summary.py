@@ -39,7 +39,9 @@ def describe(source: DataSource) -> str:
         ]
         more = info.num_classes - len(shown)
         lines.append(
-            f"  labels:   {info.num_classes} classes: " + ", ".join(shown) + (f", ... and {more} more" if more else "")
+            f"  labels:   {info.num_classes} classes: "
+            + ", ".join(shown)
+            + (f", ... and {more} more" if more else "")
         )
     else:
         lines.append("  labels:   none (unlabelled; probes and kNN need labels)")

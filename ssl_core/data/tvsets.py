@@ -50,7 +50,12 @@ SETS: dict[str, TorchvisionSet] = {
     "cifar100": TorchvisionSet("CIFAR100", "CIFAR100", "NHWC", "targets", {"train": True}),
     "stl10": TorchvisionSet("STL10", "STL10", "NCHW", "labels", {"split": "train"}),
     "stl10-unlabeled": TorchvisionSet(
-        "STL10-unlabeled", "STL10", "NCHW", "labels", {"split": "train+unlabeled"}, labelled=False,
+        "STL10-unlabeled",
+        "STL10",
+        "NCHW",
+        "labels",
+        {"split": "train+unlabeled"},
+        labelled=False,
         note="train + unlabeled splits, labels not used",
     ),
 }
@@ -83,10 +88,15 @@ def _as_nchw(data: Any, layout: str) -> torch.Tensor:
 def open_torchvision(spec: str, argument: str, options: OpenOptions) -> DataSource:
     name, _, root_text = argument.partition(":")
     if not name.strip():
-        raise UserError(f"torchvision: needs a dataset name, e.g. torchvision:CIFAR10; known: {_known()}.", field="data.spec")
+        raise UserError(
+            f"torchvision: needs a dataset name, e.g. torchvision:CIFAR10; known: {_known()}.",
+            field="data.spec",
+        )
     entry = find_set(name)
     if entry is None:
-        raise UserError(f"Unknown torchvision dataset {name!r}; choose one of: {_known()}.", field="data.spec")
+        raise UserError(
+            f"Unknown torchvision dataset {name!r}; choose one of: {_known()}.", field="data.spec"
+        )
     root = user_path(root_text) if root_text.strip() else default_root()
     import torchvision.datasets  # imported here: slow to import and rarely needed
 
@@ -115,9 +125,16 @@ def open_torchvision(spec: str, argument: str, options: OpenOptions) -> DataSour
     labels, class_names = None, []
     if entry.labelled:
         labels = torch.as_tensor(np.asarray(getattr(dataset, entry.labels_attr)), dtype=torch.long)
-        class_names = [str(c) for c in getattr(dataset, "classes", [])] or [str(i) for i in range(int(labels.max()) + 1)]
+        class_names = [str(c) for c in getattr(dataset, "classes", [])] or [
+            str(i) for i in range(int(labels.max()) + 1)
+        ]
     return in_memory_source(
-        images, labels, class_names, spec=spec, name=entry.title, options=options,
+        images,
+        labels,
+        class_names,
+        spec=spec,
+        name=entry.title,
+        options=options,
         notes=[f"{entry.note}, from {root}"],
     )
 

@@ -53,7 +53,11 @@ def anomaly_scores(
             batch = images_uint8[start : start + batch_size].to(device).float().mul_(scale)
             scores = method.anomaly_scores(batch)
             if scores.shape != (batch.shape[0],):
-                raise ValueError(f"{type(method).__name__}.anomaly_scores returned shape {tuple(scores.shape)}")
+                raise ValueError(
+                    f"{type(method).__name__}.anomaly_scores returned shape {tuple(scores.shape)}"
+                )
             out.append(scores.float().cpu().numpy())
-            report(progress, min(n, start + batch_size) / n, f"Anomaly scores {min(n, start + batch_size)}/{n}")
+            report(
+                progress, min(n, start + batch_size) / n, f"Anomaly scores {min(n, start + batch_size)}/{n}"
+            )
     return np.concatenate(out).astype(np.float32) if out else np.zeros(0, dtype=np.float32)

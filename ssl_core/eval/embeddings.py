@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 EncodeFn = Callable[[torch.Tensor], torch.Tensor]
 # Per-checkpoint arrays in run_dir/eval/; each name carries the checkpoint key.
-STALE_PATTERNS = ("embeddings-*.npy", "labels-*.npy", "projection-*.npy", "anomaly-*.npy")
+STALE_PATTERNS = ("embeddings-*.npy", "labels-*.npy", "heldout-*.npy", "projection-*.npy", "anomaly-*.npy")
 
 
 def _owner_module(encoder: nn.Module | EncodeFn) -> nn.Module | None:
@@ -105,11 +105,15 @@ def extract_embeddings(
             if cuda:
                 batch = batch.pin_memory()
             x = batch.to(device, non_blocking=cuda).float().mul_(scale)
-            autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
+            autocast = (
+                torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
+            )
             with autocast:
                 out = fn(x)
             chunks.append(out.float().reshape(out.shape[0], -1).cpu().numpy())
-            report(progress, min(n, start + batch_size) / n, f"Embedding images {min(n, start + batch_size)}/{n}")
+            report(
+                progress, min(n, start + batch_size) / n, f"Embedding images {min(n, start + batch_size)}/{n}"
+            )
     if not chunks:
         return np.zeros((0, 0), dtype=np.float32)
     return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
@@ -141,7 +145,9 @@ def encode_source(
             check_cancel(cancel)
             images, _ = source.read(indices[start : start + chunk])
 
-            def chunk_progress(fraction: float, message: str, start: int = start, size: int = len(images)) -> None:
+            def chunk_progress(
+                fraction: float, message: str, start: int = start, size: int = len(images)
+            ) -> None:
                 done = start + fraction * size
                 report(progress, done / n, f"Embedding images {int(done)}/{n}")
 
@@ -175,7 +181,10 @@ def pixel_features_of_source(
 ) -> np.ndarray:
     """`raw_pixel_features` of a DataSource's images, read `chunk` at a time."""
     indices = torch.as_tensor(indices, dtype=torch.long)
-    parts = [raw_pixel_features(source.read(indices[s : s + chunk])[0], max_side) for s in range(0, len(indices), chunk)]
+    parts = [
+        raw_pixel_features(source.read(indices[s : s + chunk])[0], max_side)
+        for s in range(0, len(indices), chunk)
+    ]
     return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ssl_core.errors import UserError
 from ssl_core.eval.metrics import check_features, check_labels, infer_num_classes, summarise
 from ssl_core.eval.progress import CancelToken, check_cancel
 
@@ -60,7 +61,9 @@ def knn_predict(
     preds = []
     for start in range(0, test_feats.shape[0], block):
         check_cancel(cancel)
-        query = torch.nn.functional.normalize(torch.from_numpy(test_feats[start : start + block]).to(device), dim=1)
+        query = torch.nn.functional.normalize(
+            torch.from_numpy(test_feats[start : start + block]).to(device), dim=1
+        )
         sims, idx = (query @ train.T).topk(k, dim=1)
         weights = (sims / temperature).exp()
         scores = torch.zeros(query.shape[0], num_classes, device=device, dtype=weights.dtype)
@@ -85,8 +88,6 @@ def knn_classify(
 ) -> KNNResult:
     """Weighted kNN accuracy, per-class accuracy and confusion matrix on the held-out features."""
     if k < 1:
-        from ssl_core.errors import UserError
-
         raise UserError(f"k = {k} is too small; use at least 1 neighbour (20 is usual).", field="k")
     if temperature <= 0:
         raise ValueError(f"temperature must be positive; got {temperature}")

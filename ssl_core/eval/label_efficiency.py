@@ -28,13 +28,17 @@ def check_fractions(fractions: Sequence[float]) -> tuple[float, ...]:
     """Fractions as floats in (0, 1]; a UserError naming the first bad value otherwise."""
     values = list(fractions)
     if not values:
-        raise UserError("fractions is empty; give at least one label fraction in (0, 1], e.g. 0.1.", field="fractions")
+        raise UserError(
+            "fractions is empty; give at least one label fraction in (0, 1], e.g. 0.1.", field="fractions"
+        )
     checked = []
     for value in values:
         try:
             f = float(value)
         except (TypeError, ValueError):
-            raise UserError(f"Label fraction {value!r} is not a number; use values in (0, 1].", field="fractions") from None
+            raise UserError(
+                f"Label fraction {value!r} is not a number; use values in (0, 1].", field="fractions"
+            ) from None
         if not (0.0 < f <= 1.0) or math.isnan(f):
             raise UserError(
                 f"Label fraction {value!r} is outside (0, 1]; use e.g. 0.01 for 1% of the labels, 1 for all.",
@@ -129,13 +133,30 @@ def label_efficiency(
                 num_classes=classes, solver=probe_solver, cancel=cancel, what=what,
             )  # fmt: skip
             knn = knn_classify(
-                train_feats[idx], y_train[idx], test_feats, y_test, k=k, num_classes=classes, cancel=cancel, what=what
+                train_feats[idx],
+                y_train[idx],
+                test_feats,
+                y_test,
+                k=k,
+                num_classes=classes,
+                cancel=cancel,
+                what=what,
             )
             probe_acc.append(probe.accuracy)
             knn_acc.append(knn.accuracy)
             used.append(len(idx))
             solvers.add(probe.solver)
             done += 1
-            report(progress, done / total, f"Label fraction {fraction:g}, seed {seed}: probe {probe.accuracy:.3f}")
+            report(
+                progress,
+                done / total,
+                f"Label fraction {fraction:g}, seed {seed}: probe {probe.accuracy:.3f}",
+            )
         rows.append(efficiency_row(fraction, used, probe_acc, knn_acc, solvers))
-    return {"fractions": list(fractions), "seeds": list(seeds), "k": int(k), "num_classes": classes, "rows": rows}
+    return {
+        "fractions": list(fractions),
+        "seeds": list(seeds),
+        "k": int(k),
+        "num_classes": classes,
+        "rows": rows,
+    }

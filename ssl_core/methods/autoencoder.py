@@ -9,7 +9,7 @@ from torch import nn
 
 from ssl_core.data.base import DataInfo
 from ssl_core.methods.base import MethodSpec, OptimDefaults, Preview, SSLMethod, StepContext, StepOutput
-from ssl_core.models.decoders import ConvDecoder, eval_mode, per_sample_error, pixel_loss, to_preview
+from ssl_core.models.decoders import ConvDecoder, channel_means, eval_mode, per_sample_error, pixel_loss, to_preview
 from ssl_core.params import Param, params
 
 
@@ -23,7 +23,11 @@ class Autoencoder(SSLMethod):
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
         super().__init__(backbone, hparams, info)
         self.decoder = ConvDecoder(
-            self.feature_dim, info.channels, (info.height, info.width), width=int(hparams["decoder_width"])
+            self.feature_dim,
+            info.channels,
+            (info.height, info.width),
+            width=int(hparams["decoder_width"]),
+            out_mean=channel_means(backbone, info.channels),
         )
 
     @property

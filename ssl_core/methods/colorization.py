@@ -10,7 +10,7 @@ from torch import nn
 from ssl_core.augment.functional import grayscale_of, join_colour, split_colour
 from ssl_core.data.base import DataInfo
 from ssl_core.methods.base import MethodSpec, OptimDefaults, Preview, SSLMethod, StepContext, StepOutput
-from ssl_core.models.decoders import ConvDecoder, eval_mode, per_sample_error, pixel_loss, to_preview
+from ssl_core.models.decoders import ConvDecoder, channel_means, eval_mode, per_sample_error, pixel_loss, to_preview
 from ssl_core.params import Param, params
 
 
@@ -37,7 +37,12 @@ class Colorization(SSLMethod):
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
         super().__init__(backbone, hparams, info)
         self.decoder = ConvDecoder(
-            self.feature_dim, 3, (info.height, info.width), width=int(hparams["decoder_width"]), skip_channels=1
+            self.feature_dim,
+            3,
+            (info.height, info.width),
+            width=int(hparams["decoder_width"]),
+            skip_channels=1,
+            out_mean=channel_means(backbone, 3),
         )
 
     def colorize(self, images: torch.Tensor) -> torch.Tensor:

@@ -27,15 +27,25 @@ PERMUTATION_SEED = 2016  # fixed, so the permutation set (and so the class label
 
 @functools.lru_cache(maxsize=8)
 def _hamming_permutations(count: int, seed: int) -> tuple[tuple[int, ...], ...]:
-    all_perms = np.array(list(itertools.permutations(range(TILES))), dtype=np.int8)
+    n = math.factorial(TILES)
+    flat = itertools.chain.from_iterable(itertools.permutations(range(TILES)))
+    all_perms = np.fromiter(flat, dtype=np.int8, count=n * TILES).reshape(n, TILES)
+    columns = np.ascontiguousarray(all_perms.T)  # one contiguous row per position: fast comparisons
+
+    def distances(perm: np.ndarray) -> np.ndarray:
+        same = np.zeros(n, dtype=np.uint8)
+        for position in range(TILES):
+            same += columns[position] == perm[position]
+        return TILES - same
+
     rng = np.random.default_rng(seed)
-    chosen = [int(rng.integers(len(all_perms)))]
-    min_dist = (all_perms != all_perms[chosen[0]]).sum(axis=1)
+    chosen = [int(rng.integers(n))]
+    min_dist = distances(all_perms[chosen[0]])
     for _ in range(count - 1):
         best = np.flatnonzero(min_dist == min_dist.max())
         j = int(rng.choice(best))
         chosen.append(j)
-        np.minimum(min_dist, (all_perms != all_perms[j]).sum(axis=1), out=min_dist)
+        np.minimum(min_dist, distances(all_perms[j]), out=min_dist)
     return tuple(tuple(int(v) for v in all_perms[j]) for j in chosen)
 
 

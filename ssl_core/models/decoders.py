@@ -7,7 +7,7 @@ loss use the numerically safe `binary_cross_entropy_with_logits` (plain BCE is r
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -27,6 +27,8 @@ class ConvDecoder(nn.Module):
     transposed convolutions) until the image size is reached; odd sizes are met by one final bilinear
     resize. With `skip_channels`, an extra full-resolution input (e.g. a grayscale image for colorization)
     is concatenated before the last convolutions, so the decoder can align its output to local detail.
+    `out_mean` (per output channel, in [0, 1]) starts the output at the data's mean colour instead of
+    0.5 grey, which saves the first hundred steps or so on mostly dark or light images.
     """
 
     def __init__(
@@ -36,6 +38,7 @@ class ConvDecoder(nn.Module):
         image_size: int | tuple[int, int],
         width: int = 64,
         skip_channels: int = 0,
+        out_mean: Sequence[float] | None = None,
     ):
         super().__init__()
         self.out_size = _size_pair(image_size)
@@ -60,6 +63,10 @@ class ConvDecoder(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(last, out_channels, 1),
         )
+        if out_mean is not None:
+            mean = torch.as_tensor(list(out_mean), dtype=torch.float32).clamp(0.01, 0.99)
+            with torch.no_grad():
+                self.head[-1].bias.copy_(torch.logit(mean).expand(out_channels))
 
     def forward(self, z: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
         h = self.fc(z).view(z.shape[0], -1, self.start, self.start)
@@ -125,6 +132,14 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
     finally:
         for m, training in modes:
             m.training = training
+
+
+def channel_means(backbone: nn.Module, channels: int) -> list[float] | None:
+    """The per-channel input mean a backbone normalises with (an Encoder keeps it as a buffer), if any."""
+    value = getattr(backbone, "mean", None)
+    if isinstance(value, torch.Tensor) and value.numel() >= channels:
+        return value.detach().flatten()[:channels].tolist()
+    return None
 
 
 def to_preview(x: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,6 @@ from ssl_core.data import folder as folder_module
 from ssl_core.errors import UserError
 
 
-
 def save_image(path, array: np.ndarray, mode: str | None = None, **save_kwargs):
     """Write `array` (H, W) or (H, W, C) as an image file; the format follows the suffix."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -289,7 +288,9 @@ def test_progress_is_reported(tmp_path):
     for i in range(5):
         save_image(tmp_path / "p" / f"{i}.png", gray(8, 8, i))
     calls = []
-    open_source(f"folder:{tmp_path / 'p'}", progress=lambda phase, done, total: calls.append((phase, done, total)))
+    open_source(
+        f"folder:{tmp_path / 'p'}", progress=lambda phase, done, total: calls.append((phase, done, total))
+    )
     assert ("scanning", 5, 5) in calls and ("decoding", 5, 5) in calls
 
 

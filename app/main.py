@@ -1,0 +1,62 @@
+"""Entry point: `ssl-workbench` (console script) and `python -m app`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtWidgets import QApplication
+
+from app import dialogs
+from app.resources import app_icon
+from app.settings import APPLICATION, ORGANIZATION, Prefs
+from app.theme import ThemeManager
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="ssl-workbench", description="SSL Workbench desktop app.")
+    parser.add_argument("--settings", type=Path, help="keep preferences in this INI file (portable use, tests)")
+    parser.add_argument("--runs-dir", type=Path, help="folder for runs (default: the last one used)")
+    parser.add_argument("--theme", choices=["system", "light", "dark"], help="override the colour theme")
+    parser.add_argument("--no-umap-warmup", action="store_true", help="do not pre-compile UMAP at start-up")
+    parser.add_argument("--verbose", action="store_true", help="log debug messages")
+    args, _qt_args = parser.parse_known_args(argv)
+    return args
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        QCoreApplication.setOrganizationName(ORGANIZATION)
+        QCoreApplication.setApplicationName(APPLICATION)
+        app = QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationDisplayName("SSL Workbench")
+    app.setWindowIcon(app_icon())
+    app.setDesktopFileName("ssl-workbench")
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = create_app([sys.argv[0]])
+    prefs = Prefs.open(args.settings)
+    theme = ThemeManager(app, args.theme or prefs.get("theme", "system"))
+    theme.apply()
+
+    from app.main_window import MainWindow  # after the theme, so widgets start with its colours
+
+    window = MainWindow(prefs, runs_dir=args.runs_dir, warm_umap=not args.no_umap_warmup)
+    dialogs.install_excepthook(lambda: window)
+    app.aboutToQuit.connect(lambda: window.runner.wait_all(15_000))
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,536 @@
+"""The main window: tabs, menus and shortcuts, and the wiring between the training session, the tabs
+and the run store. It holds no computation; each tab owns its widgets and each job runs in a worker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QStyle, QTabWidget, QWidget
+
+from app import dialogs
+from app.help import IntroDialog, about
+from app.resources import app_icon
+from app.settings import Prefs, default_runs_dir
+from app.tabs.embeddings_tab import EmbeddingsTab, warm_up_umap
+from app.tabs.evaluate_tab import EvaluateTab
+from app.tabs.runs_tab import RunsTab
+from app.tabs.setup_tab import SetupTab
+from app.tabs.train_tab import TrainTab
+from app.tabs.views_tab import ViewsTab
+from app.theme import MODES, theme_manager
+from app.training import IDLE, PAUSED, RUNNING, STARTING, TrainingSession
+from app.workers import JobRunner, Worker
+from ssl_core.config import RunConfig
+from ssl_core.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    from ssl_core.runs.store import read_metrics
+
+    return read_metrics(run_dir)
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        prefs: Prefs,
+        runs_dir: str | Path | None = None,
+        warm_umap: bool = True,
+        preview_interval_s: float | None = 1.0,
+        parent: QWidget | None = None,
+    ):
+        super().__init__(parent)
+        self.prefs = prefs
+        self.setWindowTitle("SSL Workbench")
+        self.setWindowIcon(app_icon())
+        self.runs_dir = Path(runs_dir or prefs.get("runs_dir") or default_runs_dir())
+        self.current_run: Path | None = None
+        self._closing = False
+        self._history_worker: Worker | None = None
+
+        self.runner = JobRunner(self)
+        self.session = TrainingSession(self.runner, parent=self)
+        self.session.preview_interval_s = preview_interval_s
+        self.actions: dict[str, QAction] = {}
+        self._make_actions()
+
+        self.setup_tab = SetupTab(self.runner, self.actions["start"])
+        self.train_tab = TrainTab(self.actions)
+        self.views_tab = ViewsTab(self.runner)
+        self.embeddings_tab = EmbeddingsTab(self.runner)
+        self.evaluate_tab = EvaluateTab(self.runner)
+        self.runs_tab = RunsTab(self.runner)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("main_tabs")
+        self.tabs.setDocumentMode(True)
+        for widget, title, tip in (
+            (self.setup_tab, "Setup", "Choose data, method and training settings."),
+            (self.train_tab, "Train", "Start, pause or stop training and watch the loss."),
+            (self.views_tab, "Views", "What the method sees: augmented views, reconstructions or puzzles."),
+            (self.embeddings_tab, "Embeddings", "Every image as a point; similar images end up close together."),
+            (self.evaluate_tab, "Evaluate", "How useful the learned features are, with few and many labels."),
+            (self.runs_tab, "Runs", "Saved runs: open, resume, compare, delete, export."),
+        ):
+            index = self.tabs.addTab(widget, title)
+            self.tabs.setTabToolTip(index, tip)
+        self.setCentralWidget(self.tabs)
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+        self._make_menus()
+        self._make_toolbar()
+        self._make_status_bar()
+        self._connect()
+        self.runs_tab.set_runs_dir(self.runs_dir)
+        self._restore_prefs()
+        self._update_actions()
+        if warm_umap:
+            # A daemon thread: numba's compile can't be interrupted, and quitting must not wait for it.
+            threading.Thread(target=self._warm_up, name="umap-warmup", daemon=True).start()
+
+    # ---- construction ------------------------------------------------------------------------
+    def _action(self, key: str, text: str, slot, shortcut: str | QKeySequence | None = None,
+                icon: QStyle.StandardPixmap | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if icon is not None:
+            action.setIcon(self.style().standardIcon(icon))
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.actions[key] = action
+        self.addAction(action)
+        return action
+
+    def _make_actions(self) -> None:
+        sp = QStyle.StandardPixmap
+        self._action("start", "Start training", self.start_training, "Ctrl+R", sp.SP_MediaPlay,
+                     "Train the chosen method on the chosen data (Ctrl+R).")
+        self._action("pause", "Pause", self.session.pause, None, sp.SP_MediaPause, "Pause after the current step.")
+        self._action("resume", "Resume", self.session.resume, None, sp.SP_MediaSeekForward, "Continue training.")
+        self._action("stop", "Stop", self.stop_training, "Esc", sp.SP_MediaStop,
+                     "Stop after the current step and save a checkpoint; the run can be resumed (Esc).")
+        self._action("open_data", "Open data…", lambda: self.setup_tab.data.open_button.showMenu(), "Ctrl+O",
+                     sp.SP_DialogOpenButton, "Open an image folder, an array file or a dataset.")
+        self._action("save_config", "Save experiment config…", self.save_config, "Ctrl+S", sp.SP_DialogSaveButton,
+                     "Save these settings as a TOML file (also usable with ssl-core train --config).")
+        self._action("load_config", "Load experiment config…", self.load_config, "Ctrl+Shift+O", None,
+                     "Load settings from a TOML config file.")
+        self._action("runs_dir", "Choose runs folder…", self.choose_runs_dir, None, None,
+                     "Where runs (checkpoints, curves, results) are saved.")
+        self._action("export_plot", "Embedding plot as PNG…", lambda: self.embeddings_tab.export_plot("png"))
+        self._action("export_svg", "Embedding plot as SVG…", lambda: self.embeddings_tab.export_plot("svg"))
+        self._action("export_csv", "Embeddings as CSV…", lambda: self.embeddings_tab.export_embeddings("csv"))
+        self._action("export_npy", "Embeddings as NPY…", lambda: self.embeddings_tab.export_embeddings("npy"))
+        self._action("export_backbone", "Backbone weights of the current run…", self.export_backbone)
+        self._action("quit", "Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action("intro", "What is self-supervised learning?", self.show_intro, "F1", sp.SP_DialogHelpButton)
+        self._action("about", "About SSL Workbench", lambda: about(self))
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for key in ("open_data", None, "save_config", "load_config", None, "runs_dir"):
+            file_menu.addSeparator() if key is None else file_menu.addAction(self.actions[key])
+        export = file_menu.addMenu("Export")
+        for key in ("export_plot", "export_svg", "export_csv", "export_npy", None, "export_backbone"):
+            export.addSeparator() if key is None else export.addAction(self.actions[key])
+        file_menu.addSeparator()
+        file_menu.addAction(self.actions["quit"])
+
+        run_menu = bar.addMenu("&Run")
+        for key in ("start", "pause", "resume", "stop"):
+            run_menu.addAction(self.actions[key])
+
+        view_menu = bar.addMenu("&View")
+        theme_menu = view_menu.addMenu("Theme")
+        self.theme_group = QActionGroup(self)
+        for mode in MODES:
+            action = QAction({"system": "Follow the system", "light": "Light", "dark": "Dark"}[mode], self)
+            action.setCheckable(True)
+            action.setData(mode)
+            action.triggered.connect(lambda _=False, m=mode: self.set_theme(m))
+            self.theme_group.addAction(action)
+            theme_menu.addAction(action)
+            self.actions[f"theme_{mode}"] = action
+        view_menu.addSeparator()
+        for i in range(self.tabs.count()):
+            action = QAction(self.tabs.tabText(i), self)
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            action.triggered.connect(lambda _=False, k=i: self.tabs.setCurrentIndex(k))
+            view_menu.addAction(action)
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.actions["intro"])
+        help_menu.addAction(self.actions["about"])
+
+    def _make_toolbar(self) -> None:
+        toolbar = self.addToolBar("Run")
+        toolbar.setObjectName("run_toolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for key in ("open_data", "save_config", None, "start", "pause", "resume", "stop", None, "intro"):
+            toolbar.addSeparator() if key is None else toolbar.addAction(self.actions[key])
+
+    def _make_status_bar(self) -> None:
+        self.run_label = QLabel("No run open")
+        self.run_label.setObjectName("status_run")
+        self.statusBar().addPermanentWidget(self.run_label)
+
+    def _connect(self) -> None:
+        s = self.session
+        s.state_changed.connect(self._state_changed)
+        s.run_started.connect(self._run_started)
+        s.steps.connect(self.train_tab.add_steps)
+        s.epoch_ended.connect(self.train_tab.epoch_ended)
+        s.checkpoint_saved.connect(self.train_tab.checkpoint_saved)
+        s.warning.connect(lambda text: self.train_tab.append_log(text, "warning"))
+        s.preview.connect(lambda ev: self.views_tab.show_preview(ev.preview, ev.step))
+        s.run_finished.connect(self._run_finished)
+        s.run_failed.connect(self._run_failed)
+        s.job_error.connect(self._job_error)
+        s.ended.connect(self._training_ended)
+        self.setup_tab.method.method_changed.connect(self._method_changed)
+        self.views_tab.request.connect(self.compute_views)
+        self.runs_tab.open_requested.connect(self.open_run)
+        self.runs_tab.resume_requested.connect(self.resume_run)
+        self.runs_tab.deleted.connect(self._run_deleted)
+        self.runner.changed.connect(self._update_actions)
+        self.setup_tab.data.loading_changed.connect(lambda _: self._update_actions())
+        self.evaluate_tab.evaluated.connect(lambda _: self.runs_tab.refresh())
+        manager = theme_manager()
+        if manager is not None:
+            for action in self.theme_group.actions():
+                action.setChecked(action.data() == manager.mode)
+
+    # ---- training ----------------------------------------------------------------------------
+    def start_training(self) -> Worker | None:
+        if self.session.busy:
+            return None
+        try:
+            config = self.setup_tab.config(str(self.runs_dir))
+        except UserError as exc:
+            dialogs.show_error(self, exc, title="Cannot start training")
+            return None
+        self._pending_epochs = config.train.epochs
+        self.tabs.setCurrentWidget(self.train_tab)
+        self.train_tab.clear()
+        self.train_tab.set_status("Preparing data and model…")
+        return self.session.start(config)
+
+    _pending_epochs = 0
+
+    def stop_training(self) -> None:
+        if self.session.busy:
+            self.session.stop()
+            self.train_tab.set_status("Stopping after the current step and saving a checkpoint…")
+
+    def resume_run(self, run_dir: Path) -> Worker | None:
+        """Continue a saved run: show its settings and curves first, then train on."""
+        if self.session.busy:
+            return None
+        try:
+            config = RunConfig.load(Path(run_dir) / "config.toml")
+        except UserError as exc:
+            dialogs.show_error(self, exc, title="Cannot resume this run")
+            return None
+        self.setup_tab.load_config(config)
+        self._pending_epochs = config.train.epochs
+        self.tabs.setCurrentWidget(self.train_tab)
+        self.train_tab.set_status(f"Resuming {Path(run_dir).name}…")
+        # Curves first, then training: live steps then simply continue the loaded history.
+        worker = Worker(read_history, Path(run_dir))
+        worker.returned.connect(self.train_tab.load_history)
+        worker.finished.connect(lambda: self._resume_after_history(Path(run_dir)))
+        self._set_current_run(Path(run_dir))
+        return self.runner.start(worker, "history")
+
+    def _resume_after_history(self, run_dir: Path) -> None:
+        if not self._closing and not self.session.busy:
+            self.session.resume_run(run_dir)
+
+    def _state_changed(self, state: str) -> None:
+        texts = {STARTING: "Starting…", RUNNING: "Training", PAUSED: "Paused"}
+        if state in texts:
+            self.statusBar().showMessage(texts[state])
+        if state == PAUSED:
+            self.train_tab.set_status("Paused. Press Resume to continue, or Stop to end the run.")
+        elif state == RUNNING and self.current_run is not None:
+            self.train_tab.set_status(f"Training {self.current_run.name}")
+        self._update_actions()
+
+    def _run_started(self, event: Any) -> None:
+        self._set_current_run(Path(event.run_dir))
+        self.train_tab.run_started(event, self._pending_epochs)
+        self.runs_tab.refresh()
+
+    def _run_finished(self, event: Any) -> None:
+        self.train_tab.finished(event)
+        self.statusBar().showMessage(f"Run {Path(event.run_dir).name} {event.status}.", 8000)
+        self.runs_tab.refresh()
+        self.runs_tab.select_run(Path(event.run_dir))
+        self.embeddings_tab.set_run(None)  # the checkpoint changed: old embeddings are stale
+        self.embeddings_tab.set_run(Path(event.run_dir))
+        self.evaluate_tab.run_dir = None
+        self.evaluate_tab.set_run(Path(event.run_dir))
+
+    def _run_failed(self, event: Any) -> None:
+        self.train_tab.failed(event.message)
+        self.runs_tab.refresh()
+        if not self._closing:
+            dialogs.show_failure(self, event.message, event.traceback, event.user_error, "Training stopped")
+
+    def _job_error(self, exc: BaseException, tb: str) -> None:
+        self.train_tab.failed(str(exc))
+        if not self._closing:
+            dialogs.show_error(self, exc, tb, title="Cannot train")
+
+    def _training_ended(self) -> None:
+        self._update_actions()
+        if self._closing:
+            self.close()
+
+    # ---- runs --------------------------------------------------------------------------------
+    def _set_current_run(self, run_dir: Path | None) -> None:
+        self.current_run = run_dir
+        self.run_label.setText(f"Run: {run_dir.name}" if run_dir else "No run open")
+        self.setWindowTitle(f"SSL Workbench — {run_dir.name}" if run_dir else "SSL Workbench")
+
+    def open_run(self, run_dir: Path) -> Worker | None:
+        """Show a saved run: its settings, curves, preview, embeddings and evaluation results."""
+        if self.session.busy:
+            return None
+        try:
+            config = RunConfig.load(Path(run_dir) / "config.toml")
+        except UserError as exc:
+            dialogs.show_error(self, exc, title="Cannot open this run")
+            return None
+        self.setup_tab.load_config(config)
+        self._set_current_run(Path(run_dir))
+        self.train_tab.set_status(f"Opened run {Path(run_dir).name}.")
+        self.embeddings_tab.set_run(Path(run_dir))
+        self.evaluate_tab.set_run(Path(run_dir))
+        if (Path(run_dir) / "checkpoints" / "last.pt").is_file():
+            self.views_tab.compute(config, Path(run_dir))
+        worker = Worker(read_history, Path(run_dir))
+        worker.returned.connect(self._history_loaded)
+        worker.errored.connect(lambda exc, tb: dialogs.show_error(self, exc, tb, "Cannot read the run's curves"))
+        self.statusBar().showMessage(f"Opened {Path(run_dir).name}", 5000)
+        return self.runner.start(worker, "history")
+
+    def _history_loaded(self, records: list[dict[str, Any]]) -> None:
+        self.train_tab.load_history(records)
+        if records:
+            last = records[-1]
+            self.train_tab.progress.setRange(0, 1)
+            self.train_tab.progress.setValue(1)
+            self.train_tab.progress.setFormat(f"Saved run: {int(last['step']):,} steps")
+
+    def _run_deleted(self, run_dir: Path) -> None:
+        if self.current_run == run_dir:
+            self._set_current_run(None)
+            self.embeddings_tab.set_run(None)
+            self.evaluate_tab.set_run(None)
+
+    def export_backbone(self) -> None:
+        if self.current_run is None:
+            dialogs.present(self, "user", "No run", "Train a model or open a run first, then export its backbone.")
+            return
+        self.runs_tab.select_run(self.current_run)
+        self.runs_tab.export_selected()
+
+    # ---- views -------------------------------------------------------------------------------
+    def _method_changed(self, name: str) -> None:
+        from ssl_core.methods import METHODS
+
+        self.views_tab.set_kind(METHODS.get(name).preview_kind)
+
+    def compute_views(self) -> Worker | None:
+        try:
+            config = self.setup_tab.config(str(self.runs_dir))
+        except UserError as exc:
+            dialogs.show_error(self, exc, title="Cannot make a preview")
+            return None
+        run_dir = None
+        run = self.current_run
+        if run is not None and not self.session.busy and (run / "checkpoints" / "last.pt").is_file():
+            try:
+                if RunConfig.load(run / "config.toml").method.name == config.method.name:
+                    run_dir = run  # the trained model of this method
+            except UserError:
+                pass
+        return self.views_tab.compute(config, run_dir)
+
+    # ---- tabs, actions -----------------------------------------------------------------------
+    def _tab_changed(self, index: int) -> None:
+        widget = self.tabs.widget(index)
+        run = self.current_run
+        ready = run is not None and not self.session.busy and (run / "checkpoints" / "last.pt").is_file()
+        if widget is self.embeddings_tab and ready:
+            self.embeddings_tab.set_run(run)
+            self.embeddings_tab.compute(run)
+        elif widget is self.views_tab and not self.views_tab.rows() and not self.session.busy:
+            self.compute_views()
+
+    def _update_actions(self) -> None:
+        state = self.session.state
+        busy = state != IDLE or self.runner.running("history")
+        a = self.actions
+        a["start"].setEnabled(not busy and not self.setup_tab.data.loading)
+        a["pause"].setEnabled(state == RUNNING)
+        a["resume"].setEnabled(state == PAUSED)
+        a["stop"].setEnabled(state in (STARTING, RUNNING, PAUSED))
+        for key in ("load_config", "runs_dir", "open_data"):
+            a[key].setEnabled(not busy)
+        self.setup_tab.setEnabled(not busy)  # settings of a running job can't change under it
+        self.embeddings_tab.compute_button.setEnabled(not busy and self.embeddings_tab.run_dir is not None
+                                                      and self.embeddings_tab.embed_worker is None)
+        self.evaluate_tab.button.setEnabled(not busy and self.evaluate_tab.run_dir is not None
+                                            and self.evaluate_tab.worker is None)
+        in_use = {p for p in (self.current_run,) if p is not None and busy}
+        in_use |= {self.embeddings_tab.run_dir} if self.embeddings_tab.busy and self.embeddings_tab.run_dir else set()
+        in_use |= {self.evaluate_tab.run_dir} if self.evaluate_tab.busy and self.evaluate_tab.run_dir else set()
+        self.runs_tab.set_locked(in_use, busy)
+
+    # ---- files -------------------------------------------------------------------------------
+    def save_config(self, path: str | None = None) -> Path | None:
+        try:
+            config = self.setup_tab.config(str(self.runs_dir))
+        except UserError as exc:
+            dialogs.show_error(self, exc, title="Cannot save these settings")
+            return None
+        if not path:
+            start = str(Path(self.prefs.get("last_config_dir", str(Path.home()))) / "experiment.toml")
+            path, _ = QFileDialog.getSaveFileName(self, "Save experiment config", start, "TOML config (*.toml)")
+            if not path:
+                return None
+        out = Path(path)
+        config.save(out)
+        self.prefs.set("last_config_dir", str(out.parent))
+        self.statusBar().showMessage(f"Saved {out}", 5000)
+        return out
+
+    def load_config(self, path: str | None = None) -> RunConfig | None:
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Load experiment config",
+                                                  self.prefs.get("last_config_dir", str(Path.home())),
+                                                  "TOML config (*.toml)")
+            if not path:
+                return None
+        try:
+            config = RunConfig.load(path)
+        except UserError as exc:
+            dialogs.show_error(self, exc, title="Cannot load this config")
+            return None
+        self.setup_tab.load_config(config)
+        self.prefs.set("last_config_dir", str(Path(path).parent))
+        self.tabs.setCurrentWidget(self.setup_tab)
+        self.statusBar().showMessage(f"Loaded {path}", 5000)
+        return config
+
+    def choose_runs_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Runs folder", str(self.runs_dir))
+        if folder:
+            self.set_runs_dir(Path(folder))
+
+    def set_runs_dir(self, folder: Path) -> None:
+        self.runs_dir = Path(folder)
+        self.prefs.set("runs_dir", str(self.runs_dir))
+        self.runs_tab.set_runs_dir(self.runs_dir)
+
+    # ---- help, theme -------------------------------------------------------------------------
+    def show_intro(self) -> None:
+        IntroDialog(self).exec()
+
+    def set_theme(self, mode: str) -> None:
+        manager = theme_manager()
+        if manager is not None:
+            manager.set_mode(mode)
+        self.prefs.set("theme", mode)
+
+    def _warm_up(self) -> None:
+        try:
+            warm_up_umap()
+        except Exception:  # only a speed-up: a failure here must not disturb the user
+            log.debug("UMAP warm-up failed", exc_info=True)
+
+    # ---- preferences -------------------------------------------------------------------------
+    def _restore_prefs(self) -> None:
+        p = self.prefs
+        geometry = p.get_bytes("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1320, 860)
+        state = p.get_bytes("window/state")
+        if state is not None:
+            self.restoreState(state)
+        splitter = p.get_bytes("setup/splitter")
+        if splitter is not None:
+            self.setup_tab.splitter.restoreState(splitter)
+        self.setup_tab.data.set_recent(p.get("data/recent", []) or [])
+        self.setup_tab.method.restore_edited_settings(p.get("setup/method_params", {}) or {})
+        raw = p.get("setup/config")
+        config = None
+        if isinstance(raw, dict):
+            try:
+                config = RunConfig.from_dict(raw, source="saved settings")
+            except UserError as exc:  # settings from an older version: start from the defaults
+                log.info("Ignoring saved setup: %s", exc)
+        if config is not None and config.method.name:
+            self.setup_tab.load_config(config)
+        else:
+            self.setup_tab.data.open_spec("digits")
+        tab = p.get("window/tab", 0)
+        if isinstance(tab, int) and 0 <= tab < self.tabs.count():
+            self.tabs.blockSignals(True)
+            self.tabs.setCurrentIndex(tab)
+            self.tabs.blockSignals(False)
+
+    def save_prefs(self) -> None:
+        p = self.prefs
+        p.set_bytes("window/geometry", self.saveGeometry())
+        p.set_bytes("window/state", self.saveState())
+        p.set_bytes("setup/splitter", self.setup_tab.splitter.saveState())
+        p.set("window/tab", self.tabs.currentIndex())
+        p.set("data/recent", self.setup_tab.data.recent)
+        p.set("setup/method_params", self.setup_tab.method.edited_settings())
+        p.set("setup/config", self.setup_tab.snapshot(str(self.runs_dir)).to_dict())
+        p.set("runs_dir", str(self.runs_dir))
+        p.sync()
+
+    # ---- closing -----------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        if self.runner.running():
+            if not self._closing:
+                if self.session.busy and not dialogs.ask(
+                    self,
+                    "Quit while training?",
+                    "Training is still running. Stop it and quit?\n\nThe run is saved at the current step "
+                    "and can be resumed later from the Runs tab.",
+                ):
+                    event.ignore()
+                    return
+                self._closing = True
+                self.save_prefs()
+                self.session.stop()
+                self.embeddings_tab.cancel()
+                self.evaluate_tab.cancel()
+                self.runner.cancel()
+                self.setEnabled(False)
+                self.statusBar().showMessage("Stopping running jobs, then quitting…")
+                self.runner.idle.connect(self.close)
+            event.ignore()  # closes again once the last job ended
+            return
+        if not self._closing:
+            self.save_prefs()
+        event.accept()

@@ -1,0 +1,291 @@
+"""Evaluate: linear probe and kNN on frozen features at 1/10/100% of the labels, compared with the same
+network at random initialisation and with raw pixels; plus the confusion matrix of the probe."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import dialogs
+from app.theme import series_color
+from app.widgets.confusion import ConfusionMatrix
+from app.widgets.curves import follow_theme
+from app.workers import JobRunner, Worker
+
+FEATURE_SETS = [
+    ("pretrained", "Self-supervised (this run)"),
+    ("random_init", "Same network, random weights"),
+    ("raw_pixels", "Raw pixels"),
+]
+EXPLAIN = (
+    "How useful are the learned features? The trained network is frozen and a simple classifier is fitted "
+    "on its features using <b>1%, 10% and 100%</b> of the labels: a <b>linear probe</b> (one linear layer) and a "
+    "<b>k-nearest-neighbour</b> vote. Good self-supervised features beat the same network with random "
+    "weights and the raw pixels, especially with few labels. Accuracy is measured on held-out images."
+)
+
+
+@dataclass
+class ReportView:
+    """What the tab draws, read from an evaluation report's dictionary."""
+
+    fractions: list[float]
+    series: dict[str, dict[str, tuple[list[float], list[float]]]]  # feature set -> probe/knn -> (means, stds)
+    confusion: np.ndarray | None
+    class_names: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def accuracy(self, feature_set: str, kind: str = "probe", fraction: float = 1.0) -> float | None:
+        means, _ = self.series.get(feature_set, {}).get(kind, ([], []))
+        for f, m in zip(self.fractions, means, strict=False):
+            if math.isclose(f, fraction):
+                return m
+        return None
+
+
+def _find(d: Any, key: str) -> Any:
+    """Depth-first search for a key in nested dicts (the report's layout may nest results)."""
+    if isinstance(d, dict):
+        if key in d:
+            return d[key]
+        for value in d.values():
+            found = _find(value, key)
+            if found is not None:
+                return found
+    return None
+
+
+def parse_report(d: dict[str, Any]) -> ReportView:
+    series: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+    fractions: list[float] = []
+    for key, _ in FEATURE_SETS:
+        block = _find(d, key)
+        if not isinstance(block, dict):
+            continue
+        rows = block.get("rows") or _find(block, "rows") or []
+        if not rows:
+            continue
+        fractions = [float(r["fraction"]) for r in rows]
+        series[key] = {
+            kind: ([float(r[kind]["mean"]) for r in rows], [float(r[kind].get("std", 0.0)) for r in rows])
+            for kind in ("probe", "knn")
+            if all(kind in r for r in rows)
+        }
+    confusion = _find(d.get("pretrained", d), "confusion")
+    names = _find(d, "class_names") or []
+    return ReportView(
+        fractions=fractions,
+        series=series,
+        confusion=np.asarray(confusion) if confusion is not None else None,
+        class_names=[str(n) for n in names],
+        raw=d,
+    )
+
+
+def run_evaluation(run_dir: Path, progress=None, cancel=None) -> dict[str, Any]:
+    from ssl_core.eval import evaluate_run
+
+    report = evaluate_run(run_dir, progress=progress, cancel=cancel)
+    return report.to_dict() if hasattr(report, "to_dict") else dict(report)
+
+
+def saved_report(run_dir: Path) -> dict[str, Any] | None:
+    path = Path(run_dir) / "eval" / "report.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+class LabelEfficiencyChart(pg.PlotWidget):
+    """Accuracy against the share of labels used, one line with error bars per feature set."""
+
+    def __init__(self, title: str, parent=None):
+        super().__init__(parent)
+        item = self.getPlotItem()
+        item.setTitle(title)
+        item.setLabel("left", "accuracy (%)")
+        item.setLabel("bottom", "labels used")
+        item.showGrid(x=False, y=True, alpha=0.2)
+        item.setMouseEnabled(x=False, y=False)
+        self.legend = item.addLegend(offset=(10, -10))
+        self.setMinimumHeight(220)
+        follow_theme(self)
+        self.items: list[Any] = []
+
+    def show_view(self, view: ReportView, kind: str) -> None:
+        for it in self.items:
+            self.removeItem(it)
+        self.items = []
+        self.legend.clear()
+        xs = np.arange(len(view.fractions), dtype=float)
+        for i, (key, title) in enumerate(FEATURE_SETS):
+            if kind not in view.series.get(key, {}):
+                continue
+            means, stds = view.series[key][kind]
+            y = 100.0 * np.asarray(means)
+            err = 100.0 * np.asarray(stds)
+            color = series_color(i)
+            line = self.plot(xs, y, pen=pg.mkPen(color, width=2), symbol="o", symbolSize=8, symbolPen=None,
+                             symbolBrush=color, name=title)
+            bars = pg.ErrorBarItem(x=xs, y=y, top=err, bottom=err, beam=0.12, pen=pg.mkPen(color, width=1.5))
+            self.addItem(bars)
+            self.items += [line, bars]
+        axis = self.getPlotItem().getAxis("bottom")
+        axis.setTicks([[(float(x), f"{f * 100:g}%") for x, f in zip(xs, view.fractions, strict=True)]])
+        self.setXRange(-0.3, max(0.3, len(xs) - 0.7), padding=0)
+        self.setYRange(0, 100, padding=0.02)
+
+
+class EvaluateTab(QWidget):
+    busy_changed = Signal(bool)
+    evaluated = Signal(object)  # ReportView
+
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.runner = runner
+        self.run_dir: Path | None = None
+        self.worker: Worker | None = None
+        self.view: ReportView | None = None
+
+        explain = QLabel(EXPLAIN)
+        explain.setWordWrap(True)
+        explain.setProperty("role", "banner")
+        self.button = QPushButton("Evaluate")
+        self.button.setObjectName("evaluate_button")
+        self.button.setProperty("role", "primary")
+        self.button.clicked.connect(self.evaluate)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.hide()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
+        self.headline = QLabel("No evaluation yet.")
+        self.headline.setObjectName("eval_headline")
+        self.headline.setWordWrap(True)
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        top = QHBoxLayout()
+        top.addWidget(self.button)
+        top.addWidget(self.cancel_button)
+        top.addWidget(self.progress, 1)
+
+        self.probe_chart = LabelEfficiencyChart("Linear probe")
+        self.probe_chart.setObjectName("probe_chart")
+        self.knn_chart = LabelEfficiencyChart("k-nearest neighbours")
+        self.knn_chart.setObjectName("knn_chart")
+        self.confusion = ConfusionMatrix()
+        self.confusion.setObjectName("confusion_matrix")
+        charts = QSplitter(Qt.Orientation.Horizontal)
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.probe_chart)
+        left.addWidget(self.knn_chart)
+        charts.addWidget(left)
+        charts.addWidget(self.confusion)
+        charts.setStretchFactor(0, 3)
+        charts.setStretchFactor(1, 2)
+        charts.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(explain)
+        layout.addLayout(top)
+        layout.addWidget(self.headline)
+        layout.addWidget(charts, 1)
+        self._update_controls()
+
+    @property
+    def busy(self) -> bool:
+        return self.worker is not None
+
+    def set_run(self, run_dir: Path | None) -> None:
+        """Show the run's saved results, if any."""
+        if run_dir == self.run_dir and self.view is not None:
+            return
+        self.cancel()
+        self.run_dir = run_dir
+        self.view = None
+        report = saved_report(run_dir) if run_dir is not None else None
+        if report is not None:
+            self.show_report(report)
+        else:
+            self.probe_chart.show_view(ReportView([], {}, None), "probe")
+            self.knn_chart.show_view(ReportView([], {}, None), "knn")
+            self.confusion.set_matrix(np.zeros((0, 0)), [])
+            self.headline.setText("Press Evaluate to measure how useful the learned features are."
+                                  if run_dir else "Train a model or open a run first.")
+        self._update_controls()
+
+    def evaluate(self) -> Worker | None:
+        if self.run_dir is None or self.worker is not None:
+            return None
+        worker = Worker(run_evaluation, self.run_dir, inject=("progress", "cancel"))
+        worker.progress.connect(self._progress)
+        worker.returned.connect(self.show_report)
+        worker.errored.connect(lambda exc, tb: dialogs.show_error(self.window(), exc, tb, "Cannot evaluate"))
+        worker.finished.connect(self._done)
+        self.worker = worker
+        self.progress.setValue(0)
+        self.progress.setFormat("Starting…")
+        self.progress.show()
+        self.cancel_button.show()
+        self.busy_changed.emit(True)
+        self.runner.start(worker, "evaluate")
+        self._update_controls()
+        return worker
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.quit()
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.progress.setFormat(f"{message}  {fraction * 100:.0f}%")
+
+    def _done(self) -> None:
+        self.worker = None
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.busy_changed.emit(False)
+        self._update_controls()
+
+    def _update_controls(self) -> None:
+        self.button.setEnabled(self.run_dir is not None and self.worker is None)
+
+    def show_report(self, report: dict[str, Any]) -> None:
+        view = parse_report(report)
+        self.view = view
+        self.probe_chart.show_view(view, "probe")
+        self.knn_chart.show_view(view, "knn")
+        if view.confusion is not None:
+            self.confusion.set_matrix(view.confusion, view.class_names, "Linear probe, all labels: confusion matrix")
+        parts = []
+        for kind, title in (("probe", "Linear probe"), ("knn", "kNN")):
+            acc = view.accuracy("pretrained", kind)
+            if acc is None:
+                continue
+            text = f"{title}: <b>{acc * 100:.1f}%</b>"
+            base = [(t, view.accuracy(k, kind)) for k, t in FEATURE_SETS[1:]]
+            extras = [f"{t.lower()} {a * 100:.1f}%" for t, a in base if a is not None]
+            if extras:
+                text += " (" + "; ".join(extras) + ")"
+            parts.append(text)
+        self.headline.setText("With all labels — " + " &nbsp;·&nbsp; ".join(parts) if parts else "No accuracies in this report.")
+        self.evaluated.emit(view)

@@ -1,0 +1,267 @@
+"""Runs: the run store as a table; open, resume, compare loss curves, delete, export backbone weights."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import dialogs
+from app.theme import series_color
+from app.widgets.curves import EmaSmoother, make_plot
+from app.workers import JobRunner, Worker
+
+COLUMNS = ["Run", "Method", "Data", "Created", "Epochs", "Steps", "Final loss", "Probe accuracy", "Status"]
+PATH_ROLE = Qt.ItemDataRole.UserRole
+
+
+def _created(text: str) -> str:
+    try:
+        return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        return text or ""
+
+
+class NumberItem(QTableWidgetItem):
+    """Sorts by value, not by text."""
+
+    def __init__(self, value: float | None, text: str):
+        super().__init__(text)
+        self.value = value if value is not None and not (isinstance(value, float) and math.isnan(value)) else -math.inf
+        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        return self.value < getattr(other, "value", -math.inf)
+
+
+def load_curves(run_dirs: list[Path]) -> dict[str, tuple[list[int], list[float]]]:
+    from ssl_core.runs.store import read_metrics
+
+    out = {}
+    for run_dir in run_dirs:
+        records = read_metrics(run_dir)
+        out[Path(run_dir).name] = ([int(r["step"]) for r in records], [float(r.get("loss", math.nan)) for r in records])
+    return out
+
+
+class RunsTab(QWidget):
+    open_requested = Signal(object)  # Path
+    resume_requested = Signal(object)  # Path
+    deleted = Signal(object)  # Path
+
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.runner = runner
+        self.runs_dir: Path | None = None
+        self.records: list[Any] = []
+        self.locked: set[Path] = set()  # runs a job is using right now (not deletable/resumable)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("runs_table")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSortingEnabled(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.itemDoubleClicked.connect(lambda _: self.open_selected())
+
+        self.folder_label = QLabel()
+        self.folder_label.setProperty("role", "muted")
+        self.buttons: dict[str, QPushButton] = {}
+        row = QHBoxLayout()
+        for key, text, tip, slot in (
+            ("refresh", "Refresh", "Read the runs folder again.", self.refresh),
+            ("open", "Open", "Show this run's settings, curves, embeddings and results.", self.open_selected),
+            ("resume", "Resume", "Continue training this run from its last checkpoint.", self.resume_selected),
+            ("compare", "Compare", "Plot the loss curves of the selected runs together.", self.compare_selected),
+            ("export", "Export backbone…", "Save the trained backbone's weights to a file.", self.export_selected),
+            ("delete", "Delete…", "Delete the selected runs from disk.", self.delete_selected),
+        ):
+            button = QPushButton(text)
+            button.setObjectName(f"runs_{key}")
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            self.buttons[key] = button
+            row.addWidget(button)
+        row.addStretch(1)
+        row.addWidget(self.folder_label)
+
+        self.compare_plot = make_plot("Loss of the selected runs (smoothed)", "loss")
+        self.compare_plot.setObjectName("compare_plot")
+        self.compare_plot.addLegend(offset=(-10, 10))
+        self._compare_items: list[Any] = []
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.compare_plot)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(split, 1)
+        self._update_buttons()
+
+    # ---- table -------------------------------------------------------------------------------
+    def set_runs_dir(self, runs_dir: Path) -> None:
+        self.runs_dir = Path(runs_dir)
+        self.folder_label.setText(f"Folder: {self.runs_dir}")
+        self.refresh()
+
+    def refresh(self) -> None:
+        from ssl_core.runs.store import list_runs
+
+        selected = set(self.selected_paths())
+        self.records = list_runs(self.runs_dir) if self.runs_dir is not None else []
+        self.table.setSortingEnabled(False)
+        self.table.setRowCount(len(self.records))
+        for i, rec in enumerate(self.records):
+            loss = rec.final_loss
+            probe = rec.probe_accuracy
+            cells = [
+                QTableWidgetItem(rec.run_id),
+                QTableWidgetItem(rec.method),
+                QTableWidgetItem(rec.data),
+                QTableWidgetItem(_created(rec.created)),
+                NumberItem(rec.epochs, str(rec.epochs)),
+                NumberItem(rec.steps, f"{rec.steps:,}"),
+                NumberItem(loss, f"{loss:.4g}" if isinstance(loss, int | float) else "–"),
+                NumberItem(probe, f"{probe * 100:.1f}%" if isinstance(probe, int | float) else "–"),
+                QTableWidgetItem(rec.status),
+            ]
+            cells[0].setData(PATH_ROLE, str(rec.path))
+            cells[0].setToolTip(str(rec.path))
+            for j, cell in enumerate(cells):
+                self.table.setItem(i, j, cell)
+        self.table.setSortingEnabled(True)
+        for i in range(self.table.rowCount()):
+            if Path(self.table.item(i, 0).data(PATH_ROLE)) in selected:
+                self.table.selectRow(i)
+        self._update_buttons()
+
+    def selected_paths(self) -> list[Path]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [Path(self.table.item(r, 0).data(PATH_ROLE)) for r in rows if self.table.item(r, 0) is not None]
+
+    def select_run(self, run_dir: Path) -> None:
+        for i in range(self.table.rowCount()):
+            if Path(self.table.item(i, 0).data(PATH_ROLE)) == Path(run_dir):
+                self.table.selectRow(i)
+                return
+
+    def set_locked(self, paths: set[Path], busy: bool) -> None:
+        """Runs in use by a job can't be deleted or resumed; while training, nothing can be resumed."""
+        self.locked = {Path(p) for p in paths}
+        self._busy = busy
+        self._update_buttons()
+
+    _busy = False
+
+    def _update_buttons(self) -> None:
+        paths = self.selected_paths()
+        one = len(paths) == 1
+        free = not any(p in self.locked for p in paths)
+        self.buttons["open"].setEnabled(one and not self._busy)
+        self.buttons["resume"].setEnabled(one and free and not self._busy)
+        self.buttons["compare"].setEnabled(len(paths) >= 1)
+        self.buttons["export"].setEnabled(one)
+        self.buttons["delete"].setEnabled(bool(paths) and free and not self._busy)
+
+    # ---- actions -----------------------------------------------------------------------------
+    def open_selected(self) -> None:
+        paths = self.selected_paths()
+        if len(paths) == 1 and not self._busy:
+            self.open_requested.emit(paths[0])
+
+    def resume_selected(self) -> None:
+        paths = self.selected_paths()
+        if len(paths) == 1:
+            self.resume_requested.emit(paths[0])
+
+    def delete_selected(self) -> None:
+        from ssl_core.runs.store import delete_run
+
+        paths = [p for p in self.selected_paths() if p not in self.locked]
+        if not paths:
+            return
+        names = "\n".join(f"  • {p.name}" for p in paths[:10]) + ("\n  …" if len(paths) > 10 else "")
+        if not dialogs.ask(self.window(), "Delete runs",
+                           f"Delete {len(paths)} run(s) and all their checkpoints and results?\n\n{names}\n\n"
+                           "This cannot be undone."):
+            return
+        for path in paths:
+            try:
+                delete_run(path)
+            except Exception as exc:  # noqa: BLE001 - shown to the user, others still get deleted
+                dialogs.show_error(self.window(), exc, title="Cannot delete a run")
+            else:
+                self.deleted.emit(path)
+        self.refresh()
+
+    def export_selected(self, path: str | None = None) -> Path | None:
+        from ssl_core.runs.store import export_backbone
+
+        paths = self.selected_paths()
+        if len(paths) != 1:
+            return None
+        run = paths[0]
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Export backbone weights", f"{run.name}-backbone.pt",
+                                                  "PyTorch weights (*.pt)")
+            if not path:
+                return None
+        try:
+            out = export_backbone(run, path)
+        except Exception as exc:  # noqa: BLE001 - a UserError (no checkpoint) or a bug, both shown
+            dialogs.show_error(self.window(), exc, title="Cannot export the backbone")
+            return None
+        dialogs.present(self.window(), "info", "Backbone exported", f"Saved the backbone weights to {out}.")
+        return Path(out)
+
+    def compare_selected(self) -> Worker | None:
+        paths = self.selected_paths()
+        if not paths:
+            return None
+        worker = Worker(load_curves, paths)
+        worker.returned.connect(self.show_curves)
+        worker.errored.connect(lambda exc, tb: dialogs.show_error(self.window(), exc, tb, "Cannot read the curves"))
+        return self.runner.start(worker, "compare")
+
+    def show_curves(self, curves: dict[str, tuple[list[int], list[float]]]) -> None:
+        for item in self._compare_items:
+            self.compare_plot.removeItem(item)
+        self._compare_items = []
+        legend = self.compare_plot.getPlotItem().legend
+        if legend is not None:
+            legend.clear()
+        for i, (name, (steps, losses)) in enumerate(curves.items()):
+            smooth = EmaSmoother(0.9)(losses)
+            item = self.compare_plot.plot(steps, smooth, pen=pg.mkPen(series_color(i), width=2), name=name)
+            self._compare_items.append(item)
+        self.compare_plot.autoRange()
+
+    def compared_names(self) -> list[str]:
+        return [item.name() for item in self._compare_items]

@@ -1,0 +1,63 @@
+"""Headless evaluation: frozen embeddings, linear probe, kNN, label efficiency, baselines, projections.
+
+Everything here is a plain function or dataclass (no Qt, no threads). Long jobs take
+`progress(fraction, message)` and a `cancel` object with `is_set()`, and raise `Cancelled`.
+"""
+
+from ssl_core.eval.anomaly import anomaly_scores, has_anomaly_scores
+from ssl_core.eval.embeddings import (
+    EmbeddingCache,
+    encode_source,
+    extract_embeddings,
+    file_digest,
+    raw_pixel_features,
+)
+from ssl_core.eval.knn import KNNResult, knn_classify, knn_predict
+from ssl_core.eval.label_efficiency import label_efficiency, stratified_subsample
+from ssl_core.eval.probe import ProbeResult, choose_solver, linear_probe, standardise
+from ssl_core.eval.progress import Cancelled, CancelToken, ProgressFn
+from ssl_core.eval.projection import exact_knn, project_pca, project_umap, trustworthiness
+from ssl_core.eval.run import (
+    EmbedResult,
+    EvalReport,
+    FeatureEval,
+    embed_run,
+    evaluate_run,
+    format_report,
+    load_embedding,
+    read_report,
+)
+
+__all__ = [
+    "CancelToken",
+    "Cancelled",
+    "EmbedResult",
+    "EmbeddingCache",
+    "EvalReport",
+    "FeatureEval",
+    "KNNResult",
+    "ProbeResult",
+    "ProgressFn",
+    "anomaly_scores",
+    "choose_solver",
+    "embed_run",
+    "encode_source",
+    "evaluate_run",
+    "exact_knn",
+    "extract_embeddings",
+    "file_digest",
+    "format_report",
+    "has_anomaly_scores",
+    "knn_classify",
+    "knn_predict",
+    "label_efficiency",
+    "linear_probe",
+    "load_embedding",
+    "project_pca",
+    "project_umap",
+    "raw_pixel_features",
+    "read_report",
+    "standardise",
+    "stratified_subsample",
+    "trustworthiness",
+]

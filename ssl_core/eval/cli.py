@@ -1,0 +1,117 @@
+"""`ssl-core eval RUN_DIR` and `ssl-core embed RUN_DIR`: registered by ssl_core.cli.main."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ssl_core.eval.knn import DEFAULT_K
+from ssl_core.eval.label_efficiency import DEFAULT_FRACTIONS, DEFAULT_SEEDS
+from ssl_core.eval.projection import MAX_UMAP_POINTS
+
+
+class _ProgressBar:
+    """Progress callback -> a tqdm bar on stderr (fraction + current stage)."""
+
+    def __init__(self, quiet: bool):
+        self.bar = None
+        if not quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=1000, file=sys.stderr, dynamic_ncols=True, mininterval=0.25,
+                bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
+            )  # fmt: skip
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if self.bar is None:
+            return
+        self.bar.set_description_str(message, refresh=False)
+        self.bar.update(max(0, int(fraction * 1000) - self.bar.n))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ssl_core.eval.run import evaluate_run, format_report
+
+    bar = _ProgressBar(args.quiet or args.json)
+    try:
+        result = evaluate_run(
+            args.run_dir, fractions=args.fractions, seeds=args.seeds, k=args.k,
+            include_baselines=not args.no_baselines, progress=bar, batch_size=args.batch_size,
+        )  # fmt: skip
+    finally:
+        bar.close()
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_report(result))
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from ssl_core.eval.run import embed_run
+
+    bar = _ProgressBar(args.quiet or args.json)
+    try:
+        result = embed_run(
+            args.run_dir, projection=args.projection, max_points=args.max_points,
+            n_neighbors=args.n_neighbors, min_dist=args.min_dist, seed=args.seed, fast=args.fast,
+            batch_size=args.batch_size, progress=bar,
+        )  # fmt: skip
+    finally:
+        bar.close()
+    info = result.to_dict()
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(
+            f"Embedded {info['n_images']} images ({info['dim']} dims) in {info['seconds']:.1f} s; "
+            f"projection: {info['projection']} ({info['projected_points']} points)"
+        )
+        for name, path in info["paths"].items():
+            print(f"  {name}: {path}")
+    return 0
+
+
+def add_eval_parsers(subparsers) -> None:
+    """Register the `eval` and `embed` subcommands on an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "eval",
+        help="linear probe, kNN and label efficiency of a run, against random-init and raw-pixel baselines",
+    )
+    p.add_argument("run_dir")
+    p.add_argument(
+        "--fractions", type=float, nargs="+", default=list(DEFAULT_FRACTIONS), metavar="F",
+        help="label fractions in (0, 1] (default: 0.01 0.1 1)",
+    )  # fmt: skip
+    p.add_argument(
+        "--seeds", type=int, nargs="+", default=list(DEFAULT_SEEDS), metavar="S",
+        help="seeds for the label subsamples (default: 0 1 2)",
+    )  # fmt: skip
+    p.add_argument("--k", type=int, default=DEFAULT_K, help=f"kNN neighbours (default: {DEFAULT_K})")
+    p.add_argument("--no-baselines", action="store_true", help="skip the random-init and raw-pixel baselines")
+    p.add_argument("--batch-size", type=int, default=512, help="images per encoder batch")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_eval)
+
+    p = subparsers.add_parser("embed", help="save a run's embeddings and a 2-D projection (UMAP or PCA)")
+    p.add_argument("run_dir")
+    p.add_argument("--projection", choices=("umap", "pca", "none"), default="umap")
+    p.add_argument(
+        "--max-points", type=int, default=MAX_UMAP_POINTS,
+        help=f"UMAP a random subset above this many images (at most {MAX_UMAP_POINTS:,})",
+    )  # fmt: skip
+    p.add_argument("--n-neighbors", type=int, default=15)
+    p.add_argument("--min-dist", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--fast", action=argparse.BooleanOptionalAction, default=None,
+        help="PCA + exact torch kNN before UMAP (default: automatic by size)",
+    )  # fmt: skip
+    p.add_argument("--batch-size", type=int, default=512, help="images per encoder batch")
+    p.add_argument("--json", action="store_true", help="print what was saved as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_embed)
