@@ -44,8 +44,7 @@ from ssl_core.runs.atomic import atomic_write_text
 IMAGE_SIZE = 32
 CHANNELS = 3
 TEMPERATURE = 0.5
-SECTION_START = "<!-- bench_train_throughput:start -->"
-SECTION_END = "<!-- bench_train_throughput:end -->"
+SECTION_ID = "bench_train_throughput"
 DEFAULT_RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
@@ -59,6 +58,7 @@ class Settings:
     device: torch.device
     seed: int
     command: str = "python bench/bench_train_throughput.py"
+    section_id: str = SECTION_ID  # runs with other thread counts keep their own section of RESULTS.md
 
 
 @dataclass
@@ -258,15 +258,27 @@ def machine_description(device: torch.device) -> str:
         f"torch {torch.__version__}, torchvision {torchvision.__version__}, Python {platform.python_version()}",
         f"OS: {platform.platform()}",
     ]
+    if hasattr(os, "getloadavg"):  # other work on the machine skews CPU numbers; say how busy it was
+        parts.append(
+            "load average (1, 5, 15 min) at the end: " + ", ".join(f"{v:.1f}" for v in os.getloadavg())
+        )
     return "\n".join(f"- {p}" for p in parts)
+
+
+def section_markers(section_id: str) -> tuple[str, str]:
+    return f"<!-- {section_id}:start -->", f"<!-- {section_id}:end -->"
 
 
 def results_section(rows: list[Row], s: Settings) -> str:
     when = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    start, end = section_markers(s.section_id)
+    title = "## Training throughput: SimCLR, small CNN, 32 px"
+    if s.section_id != SECTION_ID:
+        title += f" ({s.section_id.removeprefix(SECTION_ID + '-')})"
     return "\n".join(
         [
-            SECTION_START,
-            "## Training throughput: SimCLR, small CNN, 32 px",
+            start,
+            title,
             "",
             f"`{s.command}` on {when}: batch {s.batch_size}, "
             f"{s.num_images} synthetic 32x32 RGB images, {s.warmup} warm-up steps then {s.steps} timed steps. "
@@ -276,17 +288,18 @@ def results_section(rows: list[Row], s: Settings) -> str:
             machine_description(s.device),
             "",
             format_table(rows),
-            SECTION_END,
+            end,
         ]
     )
 
 
-def write_results(path: Path, section: str) -> None:
-    """Replace this benchmark's section of the results file (or add it), leaving other sections alone."""
+def write_results(path: Path, section: str, section_id: str = SECTION_ID) -> None:
+    """Replace this run's section of the results file (or add it), leaving other sections alone."""
+    start, end = section_markers(section_id)
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if SECTION_START in text and SECTION_END in text:
-        head, _, rest = text.partition(SECTION_START)
-        _, _, tail = rest.partition(SECTION_END)
+    if start in text and end in text:
+        head, _, rest = text.partition(start)
+        _, _, tail = rest.partition(end)
         text = head + section + tail
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
@@ -302,6 +315,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: cores, at most 8)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads of the main process (default: torch's choice); on a busy machine "
+        "1 can be much faster, since every parallel op waits for its slowest thread",
+    )
     p.add_argument("--quick", action="store_true", help="one tiny iteration (smoke test); no results file")
     p.add_argument("--results", type=Path, default=None, help=f"results file (default {DEFAULT_RESULTS})")
     return p.parse_args(argv)
@@ -309,6 +329,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     workers = args.workers if args.workers is not None else min(8, os.cpu_count() or 1)
     if args.quick:
         s = Settings(
@@ -333,14 +355,16 @@ def main(argv: list[str] | None = None) -> int:
     s.command = " ".join(
         ["python bench/bench_train_throughput.py", *(argv if argv is not None else sys.argv[1:])]
     )
+    if args.threads is not None:
+        s.section_id = f"{SECTION_ID}-threads{args.threads}"
     if s.num_images < s.batch_size:
         sys.exit(f"--images ({s.num_images}) must be at least --batch-size ({s.batch_size}).")
     rows = run_benchmark(s)
     section = results_section(rows, s)
-    print("\n".join(line for line in section.splitlines() if line not in (SECTION_START, SECTION_END)))
+    print("\n".join(line for line in section.splitlines() if line not in section_markers(s.section_id)))
     results = args.results if args.results is not None else (None if args.quick else DEFAULT_RESULTS)
     if results is not None:
-        write_results(results, section)
+        write_results(results, section, s.section_id)
         print(f"\nwritten to {results}")
     return 0
 

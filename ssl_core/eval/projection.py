@@ -11,9 +11,9 @@ UMAP has two paths that produce the same kind of map:
   Python-level metric callback: 27 s for 3,000 points on 2 CPU cores against 5 s for the fast path, and
   4.4 s against 3.0 s at 1,000 points.
 
-Cancellation is checked between stages, between kNN blocks, and after every optimisation epoch
-(umap-learn reports epochs through tqdm; we pass it a tiny stream object whose `write` polls the cancel
-token and raises `Cancelled`). Stages that umap-learn runs as one call (its own NN-descent on the plain
+Cancellation is checked between stages, between kNN blocks, and before every optimisation epoch
+(umap-learn loops over epochs with `tqdm(range(n_epochs), **tqdm_kwds)`; we wrap `umap.layouts.tqdm`
+so that a call carrying our hook object iterates the epochs through it, see `_EpochHook`). Stages that umap-learn runs as one call (its own NN-descent on the plain
 path, the graph construction and the spectral initialisation) cannot be interrupted; on 50,000 points
 they take a few seconds (see bench/RESULTS.md).
 """
@@ -21,14 +21,14 @@ they take a few seconds (see bench/RESULTS.md).
 from __future__ import annotations
 
 import logging
-import re
+import threading
 import warnings
 
 import numpy as np
 import torch
 
 from ssl_core.errors import UserError
-from ssl_core.eval.progress import Cancelled, CancelToken, ProgressFn, check_cancel, report, sub_progress
+from ssl_core.eval.progress import CancelToken, ProgressFn, check_cancel, report, sub_progress
 
 log = logging.getLogger(__name__)
 
@@ -117,30 +117,66 @@ def exact_knn(
     return all_idx, all_dist
 
 
-class _EpochStream:
-    """A file-like object for umap-learn's tqdm epoch bar: reports progress and polls cancellation."""
+class _EpochHook:
+    """Handed to umap-learn as `tqdm_kwds={"file": hook}`; our wrapper of `umap.layouts.tqdm` recognises
+    it and iterates the epochs itself: progress after each epoch, cancellation before each one.
 
-    _COUNT = re.compile(r"(\d+)/(\d+)")
+    (Raising from inside a real tqdm bar's `write` would leave tqdm's global lock held, since
+    `tqdm.refresh` does not release it on errors; a plain generator holds no locks.)
+    """
 
     def __init__(self, progress: ProgressFn | None, cancel: CancelToken | None):
         self.progress = progress
         self.cancel = cancel
-        self.raised = False
-        self.epochs_seen = 0
+        self.epochs_done = 0
 
+    def iterate(self, epochs):
+        total = max(1, len(epochs))
+        every = max(1, total // 200)  # at most ~200 progress reports per run
+        report(self.progress, 0.0, f"UMAP optimisation, epoch 0/{total}")
+        for i, epoch in enumerate(epochs):
+            check_cancel(self.cancel)
+            yield epoch
+            self.epochs_done = i + 1
+            if self.epochs_done % every == 0 or self.epochs_done == total:
+                report(
+                    self.progress,
+                    self.epochs_done / total,
+                    f"UMAP optimisation, epoch {self.epochs_done}/{total}",
+                )
+
+    # A file-like face, in case a umap-learn version hands the hook to a real tqdm bar.
     def write(self, text: str) -> int:
-        if self.cancel is not None and self.cancel.is_set() and not self.raised:
-            self.raised = True  # raise once; tqdm writes again while closing
-            raise Cancelled("cancelled during UMAP optimisation")
-        match = self._COUNT.search(text)
-        if match:
-            done, total = int(match.group(1)), int(match.group(2))
-            self.epochs_seen = max(self.epochs_seen, done)
-            report(self.progress, done / max(1, total), f"UMAP optimisation, epoch {done}/{total}")
         return len(text)
 
     def flush(self) -> None:
         pass
+
+
+_PATCH_LOCK = threading.Lock()
+
+
+def _install_epoch_hook() -> bool:
+    """Wrap `umap.layouts.tqdm` once so that calls carrying an `_EpochHook` go to it (others are untouched)."""
+    import umap.layouts as layouts
+
+    with _PATCH_LOCK:
+        original = getattr(layouts, "tqdm", None)
+        if original is None:
+            log.warning("umap-learn has no layouts.tqdm; UMAP epochs cannot be cancelled or reported")
+            return False
+        if getattr(original, "_ssl_epoch_hook", False):
+            return True
+
+        def tqdm_or_hook(iterable=None, *args, **kwargs):
+            hook = kwargs.get("file")
+            if isinstance(hook, _EpochHook):
+                return hook.iterate(iterable)
+            return original(iterable, *args, **kwargs)
+
+        tqdm_or_hook._ssl_epoch_hook = True
+        layouts.tqdm = tqdm_or_hook
+        return True
 
 
 def project_umap(
@@ -189,20 +225,15 @@ def project_umap(
         epochs_from = 0.2
     check_cancel(cancel)
     report(progress, epochs_from - 0.05, "Building the UMAP graph and initial layout")
-    stream = _EpochStream(sub_progress(progress, epochs_from, 1.0), cancel)
+    _install_epoch_hook()
+    hook = _EpochHook(sub_progress(progress, epochs_from, 1.0), cancel)
     reducer = umap.UMAP(
         n_neighbors=n_neighbors,
         min_dist=min_dist,
         n_components=2,
         random_state=seed,
         n_epochs=n_epochs,
-        tqdm_kwds={
-            "disable": False,
-            "file": stream,
-            "bar_format": "{n}/{total}",
-            "mininterval": 0.0,
-            "miniters": 1,
-        },
+        tqdm_kwds={"file": hook},
         **kwargs,
     )
     with warnings.catch_warnings():

@@ -9,7 +9,14 @@ from torch import nn
 
 from ssl_core.data.base import DataInfo
 from ssl_core.methods.base import MethodSpec, OptimDefaults, Preview, SSLMethod, StepContext, StepOutput
-from ssl_core.models.decoders import ConvDecoder, channel_means, eval_mode, per_sample_error, pixel_loss, to_preview
+from ssl_core.models.decoders import (
+    ConvDecoder,
+    channel_means,
+    eval_mode,
+    per_sample_error,
+    pixel_loss,
+    to_preview,
+)
 from ssl_core.params import Param, params
 
 
@@ -48,7 +55,7 @@ class Autoencoder(SSLMethod):
     def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
         logits = self.reconstruct_logits(self.make_input(images, ctx.generator))
         loss = pixel_loss(logits, images, self.loss_kind)
-        return StepOutput(loss, {"reconstruction": loss.detach()})
+        return StepOutput(loss)
 
     @torch.no_grad()
     def preview(self, images: torch.Tensor, generator: torch.Generator) -> Preview:

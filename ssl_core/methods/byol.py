@@ -66,7 +66,8 @@ SPEC = MethodSpec(
             "base_momentum",
             0.99,
             "Starting momentum of the target network; it rises along a cosine to 1.0 by the end of "
-            "training (paper: 0.996 for long ImageNet runs; 0.99 suits short runs).",
+            "training. Higher values make the target change more slowly (paper: 0.996 for long ImageNet "
+            "runs). For runs of only a few hundred steps, 0.9-0.96 lets the target keep up.",
             low=0.9,
             high=1.0,
         ),

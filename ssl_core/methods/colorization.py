@@ -10,7 +10,14 @@ from torch import nn
 from ssl_core.augment.functional import grayscale_of, join_colour, split_colour
 from ssl_core.data.base import DataInfo
 from ssl_core.methods.base import MethodSpec, OptimDefaults, Preview, SSLMethod, StepContext, StepOutput
-from ssl_core.models.decoders import ConvDecoder, channel_means, eval_mode, per_sample_error, pixel_loss, to_preview
+from ssl_core.models.decoders import (
+    ConvDecoder,
+    channel_means,
+    eval_mode,
+    per_sample_error,
+    pixel_loss,
+    to_preview,
+)
 from ssl_core.params import Param, params
 
 
@@ -53,7 +60,7 @@ class Colorization(SSLMethod):
     def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
         target = images[:, :3]
         loss = pixel_loss(self.colorize(images), target, str(self.hparams["loss"]))
-        return StepOutput(loss, {"colour_error": loss.detach()})
+        return StepOutput(loss)
 
     @torch.no_grad()
     def preview(self, images: torch.Tensor, generator: torch.Generator) -> Preview:

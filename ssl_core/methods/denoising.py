@@ -38,7 +38,11 @@ class DenoisingAutoencoder(Autoencoder):
             recon = self.reconstruct(corrupted)
         return Preview(
             "reconstruction",
-            {"input": to_preview(images), "corrupted": to_preview(corrupted), "reconstruction": to_preview(recon)},
+            {
+                "input": to_preview(images),
+                "corrupted": to_preview(corrupted),
+                "reconstruction": to_preview(recon),
+            },
         )
 
 

@@ -25,7 +25,9 @@ class Inpainting(Autoencoder):
     """
 
     def hide(self, images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        return corrupt.random_region(images, float(self.hparams["region_fraction"]), generator, fill=HOLE_FILL)
+        return corrupt.random_region(
+            images, float(self.hparams["region_fraction"]), generator, fill=HOLE_FILL
+        )
 
     def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
         hidden, mask = self.hide(images, ctx.generator)

@@ -70,7 +70,7 @@ def cell_size(image_size: int, requested: int = 0) -> int:
 class Jigsaw(SSLMethod):
     """Shared backbone on each of the 9 shuffled tiles -> concatenated features -> permutation classifier.
 
-    Images are resized to a 3x3 grid of `cell` px cells (8 px digits are upsampled to 30 px, so each
+    Images are resized to a square 3x3 grid of `cell` px cells (8 px digits are upsampled to 30 px, so each
     tile is 8 px rather than 2-3 px). Each tile is a random crop of its cell that leaves a gap of about
     `gap_fraction` of the cell, so neighbouring tiles do not share edges the network could match instead
     of understanding content. The backbone pools globally, so it accepts tiles of any size.
@@ -121,7 +121,9 @@ class Jigsaw(SSLMethod):
         return self.head(features.reshape(b, -1)).float()
 
     def _puzzle(self, images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        labels = torch.randint(len(self.permutations), (images.shape[0],), generator=generator, device=generator.device)
+        labels = torch.randint(
+            len(self.permutations), (images.shape[0],), generator=generator, device=generator.device
+        )
         labels = labels.to(images.device)
         return self.shuffle(self.cut_tiles(images, generator), labels), labels
 
@@ -130,7 +132,7 @@ class Jigsaw(SSLMethod):
         logits = self.logits(shuffled)
         loss = F.cross_entropy(logits, labels)
         accuracy = (logits.argmax(dim=1) == labels).float().mean()
-        return StepOutput(loss, {"jigsaw_loss": loss.detach(), "accuracy": accuracy.detach()})
+        return StepOutput(loss, {"accuracy": accuracy.detach()})
 
     @staticmethod
     def assemble(tiles: torch.Tensor, border: int = 1) -> torch.Tensor:

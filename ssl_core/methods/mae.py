@@ -88,6 +88,7 @@ class MAE(SSLMethod):
                 f"decoder_heads = {hparams['decoder_heads']}.",
                 field="method.params(mae).decoder_dim",
             )
+        mean = _stats(backbone, "mean", info.channels)
         encoder = ViTEncoder(
             info.channels,
             (info.height, info.width),
@@ -95,13 +96,16 @@ class MAE(SSLMethod):
             dim=dim,
             depth=int(hparams["depth"]),
             heads=heads,
-            mean=_stats(backbone, "mean", info.channels),
+            mean=mean,
             std=_stats(backbone, "std", info.channels),
         )
         super().__init__(encoder, {**hparams, "patch_size": patch}, info)
         if backbone is not None and not isinstance(backbone, ViTEncoder):
-            log.info("MAE uses its own ViT encoder (patch %d px); the %s backbone is not used.", patch,
-                     getattr(backbone, "name", type(backbone).__name__))
+            log.info(
+                "MAE uses its own ViT encoder (patch %d px); the %s backbone is not used.",
+                patch,
+                getattr(backbone, "name", type(backbone).__name__),
+            )
         self.patch = patch
         self.decoder = MAEDecoder(
             dim,
@@ -110,6 +114,8 @@ class MAE(SSLMethod):
             dim=int(hparams["decoder_dim"]),
             depth=int(hparams["decoder_depth"]),
             heads=int(hparams["decoder_heads"]),
+            # Start predictions at the data's mean pixel (normalised targets have mean 0 already).
+            out_bias=None if hparams["norm_pix_loss"] or mean is None else mean,
         )
 
     # ---- core --------------------------------------------------------------------------------------
@@ -137,7 +143,7 @@ class MAE(SSLMethod):
         target, _, _ = self._targets(images)
         per_patch = (pred - target).pow(2).mean(dim=-1)
         loss = (per_patch * mask).sum() / mask.sum()
-        return StepOutput(loss, {"masked_mse": loss.detach()})
+        return StepOutput(loss)
 
     def _pixels(self, pred: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         """Predicted patches back to pixel values in image layout (undoing per-patch normalisation).
@@ -149,25 +155,35 @@ class MAE(SSLMethod):
         return unpatchify(pred * std + mean, self.patch, self.info.channels, self.backbone.grid)
 
     @torch.no_grad()
-    def preview(self, images: torch.Tensor, generator: torch.Generator) -> Preview:
-        b = images.shape[0]
+    def reconstruct(
+        self, images: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hide patches at random (drawn from `generator`) and predict them, in eval mode.
+
+        Returns the predicted image (B, C, H, W) in pixel units (every patch predicted; only the hidden
+        ones were trained) and the pixel mask (B, 1, H, W), bool, True where a patch was hidden.
+        """
+        ids_keep, ids_restore, mask = random_masking(
+            images.shape[0],
+            self.backbone.num_patches,
+            float(self.hparams["mask_ratio"]),
+            generator,
+            images.device,
+        )
         with eval_mode(self):
-            ids_keep, ids_restore, mask = random_masking(
-                b, self.backbone.num_patches, float(self.hparams["mask_ratio"]), generator, images.device
-            )
-            recon = self._pixels(self._predict(images, ids_keep, ids_restore), images)
-        hidden = self._mask_image(mask, images)
-        masked = images * (1 - hidden) + 0.5 * hidden  # hidden patches shown in mid grey
-        pasted = images * (1 - hidden) + recon * hidden  # visible patches are the originals
+            predicted = self._pixels(self._predict(images, ids_keep, ids_restore), images)
+        per_pixel = mask[..., None].expand(-1, -1, self.patch * self.patch)
+        return predicted, unpatchify(per_pixel, self.patch, 1, self.backbone.grid).bool()
+
+    @torch.no_grad()
+    def preview(self, images: torch.Tensor, generator: torch.Generator) -> Preview:
+        predicted, hidden = self.reconstruct(images, generator)
+        masked = images.masked_fill(hidden, 0.5)  # hidden patches shown in mid grey
+        pasted = torch.where(hidden, predicted.to(images.dtype), images)  # visible patches are the originals
         return Preview(
             "reconstruction",
             {"input": to_preview(images), "masked": to_preview(masked), "reconstruction": to_preview(pasted)},
         )
-
-    def _mask_image(self, mask: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-        """(B, L) patch mask -> (B, 1, H, W) pixel mask."""
-        per_pixel = mask[..., None].expand(-1, -1, self.patch * self.patch)
-        return unpatchify(per_pixel, self.patch, 1, self.backbone.grid).to(images.dtype)
 
     @torch.no_grad()
     def anomaly_scores(self, images: torch.Tensor) -> torch.Tensor:
@@ -192,9 +208,7 @@ class MAE(SSLMethod):
                 hidden[visible] = 0
                 ids_shuffle = torch.cat([visible, order[hidden[order].bool()]])
                 ids_restore = ids_shuffle.argsort()
-                pred = self._predict(
-                    images, ids_shuffle[:keep].expand(b, -1), ids_restore.expand(b, -1)
-                )
+                pred = self._predict(images, ids_shuffle[:keep].expand(b, -1), ids_restore.expand(b, -1))
                 pixels = patchify(self._pixels(pred, images), self.patch)
                 err = (pixels - target).pow(2).mean(dim=-1)  # (B, L)
                 err_sum += (err * hidden).sum(dim=1)
@@ -246,7 +260,9 @@ SPEC = MethodSpec(
             low=1,
             high=24,
         ),
-        Param("num_heads", 3, "Attention heads in each encoder block; must divide embed_dim.", low=1, high=16),
+        Param(
+            "num_heads", 3, "Attention heads in each encoder block; must divide embed_dim.", low=1, high=16
+        ),
         Param(
             "decoder_dim",
             128,
@@ -261,7 +277,13 @@ SPEC = MethodSpec(
             low=1,
             high=12,
         ),
-        Param("decoder_heads", 4, "Attention heads in each decoder block; must divide decoder_dim.", low=1, high=16),
+        Param(
+            "decoder_heads",
+            4,
+            "Attention heads in each decoder block; must divide decoder_dim.",
+            low=1,
+            high=16,
+        ),
     ),
     factory=MAE,
     # The paper: AdamW, base lr 1.5e-4 per 256 images, weight decay 0.05, 40 warm-up epochs of 800.

@@ -57,7 +57,7 @@ class RotationPrediction(SSLMethod):
         logits = self.head(self.backbone(inputs)).float()
         loss = F.cross_entropy(logits, turns)
         accuracy = (logits.argmax(dim=1) == turns).float().mean()
-        return StepOutput(loss, {"rotation_loss": loss.detach(), "accuracy": accuracy.detach()})
+        return StepOutput(loss, {"accuracy": accuracy.detach()})
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> torch.Tensor:

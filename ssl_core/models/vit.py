@@ -130,7 +130,9 @@ class ViTEncoder(nn.Module):
             raise ValueError(f"image size {h}x{w} is not divisible by patch size {patch_size}")
         if dim % heads:
             raise ValueError(f"embedding dimension {dim} is not divisible by {heads} heads")
+        self.name = "vit"  # as an Encoder's `.name`: what exported weights belong to
         self.in_channels = in_channels
+        self.image_size = (h, w)
         self.patch_size = patch_size
         self.grid = (h // patch_size, w // patch_size)
         self.num_patches = self.grid[0] * self.grid[1]
@@ -162,7 +164,11 @@ class ViTEncoder(nn.Module):
 
 
 class MAEDecoder(nn.Module):
-    """Lightweight MAE decoder: visible tokens + mask tokens, back in place, -> pixels per patch."""
+    """Lightweight MAE decoder: visible tokens + mask tokens, back in place, -> pixels per patch.
+
+    `out_bias` (one value per image channel) sets the starting prediction; pixels within a patch are
+    laid out (row, column, channel) as in `patchify`, so it repeats once per pixel.
+    """
 
     def __init__(
         self,
@@ -173,6 +179,7 @@ class MAEDecoder(nn.Module):
         depth: int = 2,
         heads: int = 4,
         mlp_ratio: float = 4.0,
+        out_bias: Sequence[float] | None = None,
     ):
         super().__init__()
         if dim % heads:
@@ -185,6 +192,13 @@ class MAEDecoder(nn.Module):
         self.pred = nn.Linear(dim, patch_pixels)
         self.apply(_init_weights)
         nn.init.normal_(self.mask_token, std=0.02)
+        # Small output weights: predictions start near the bias instead of with a spread of ~1.4,
+        # which for raw [0, 1] pixel targets would cost the whole first epoch to undo.
+        nn.init.trunc_normal_(self.pred.weight, std=0.02)
+        if out_bias is not None:  # e.g. the mean pixel per channel, so early predictions are not far off
+            bias = torch.as_tensor(list(out_bias), dtype=torch.float32)
+            with torch.no_grad():
+                self.pred.bias.copy_(bias.repeat(patch_pixels // len(bias)))
 
     def forward(self, latent: torch.Tensor, ids_restore: torch.Tensor) -> torch.Tensor:
         x = self.embed(latent)

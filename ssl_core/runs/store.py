@@ -200,7 +200,12 @@ def export_backbone(run_dir: str | Path, out_path: str | Path) -> Path:
         out = out / f"{paths.root.name}-backbone.pt"
     save_checkpoint(
         out,
-        {"backbone": config.method.backbone, "method": config.method.name, "state_dict": weights},
+        {
+            "backbone": str(state.get("backbone_name", config.method.backbone)),
+            "method": config.method.name,
+            "method_params": dict(config.method.params),
+            "state_dict": weights,
+        },
     )
     return out
 

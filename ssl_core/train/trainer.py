@@ -370,6 +370,8 @@ class Trainer:
             "rng": _rng_state(generator, device),
             "step": self.step,
             "epoch": epoch,
+            # MAE swaps the configured backbone for its ViT: record what the weights really are.
+            "backbone_name": str(getattr(method.backbone, "name", self.config.method.backbone)),
             "format": 1,
         }
         save_checkpoint(path, state)

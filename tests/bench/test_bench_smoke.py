@@ -37,8 +37,12 @@ def test_results_section_is_replaced_not_appended(tmp_path):
     bench = _load_script()
     path = tmp_path / "RESULTS.md"
     path.write_text("# Benchmark results\n\nOther benchmark.\n")
+    start, end = bench.section_markers(bench.SECTION_ID)
     for run in ("first", "second"):
-        bench.write_results(path, f"{bench.SECTION_START}\n{run}\n{bench.SECTION_END}")
+        bench.write_results(path, f"{start}\n{run}\n{end}")
+    other_start, other_end = bench.section_markers(bench.SECTION_ID + "-threads1")
+    bench.write_results(path, f"{other_start}\nsingle thread\n{other_end}", bench.SECTION_ID + "-threads1")
     text = path.read_text()
     assert "Other benchmark." in text and "second" in text and "first" not in text
-    assert text.count(bench.SECTION_START) == 1
+    assert "single thread" in text
+    assert text.count(start) == 1

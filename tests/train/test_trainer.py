@@ -136,3 +136,19 @@ def test_batch_larger_than_dataset_is_clamped_with_a_warning(tiny_config, tmp_pa
     result = trainer.run()
     assert result.status == "completed"
     assert any("larger than the" in getattr(e, "message", "") for e in events)
+
+
+def test_exported_backbone_reloads_into_a_fresh_backbone(tiny_config, tmp_path):
+    from ssl_core.models.backbones import build_backbone
+    from ssl_core.runs.store import export_backbone
+
+    result = Trainer(tiny_config("train.max_steps=2")).run()
+    out = export_backbone(result.run_dir, tmp_path)
+    state = torch.load(out, weights_only=True)
+    assert state["backbone"] == "small_cnn" and state["method"] == "simclr"
+    fresh = build_backbone("small_cnn", in_channels=1, image_size=8)
+    fresh.load_state_dict(state["state_dict"])  # strict: every weight and the normalisation buffers
+    loaded = load_run(result.run_dir)
+    x = torch.rand(3, 1, 8, 8)
+    fresh.eval()
+    assert torch.allclose(fresh(x), loaded.method.backbone(x), atol=1e-6)

@@ -1,0 +1,379 @@
+"""Evaluation benchmark: embedding extraction, UMAP fast path against plain umap-learn, probe solvers.
+
+Three tables, each row measured next to its reference in the same run:
+
+* embedding extraction (images/s): `extract_embeddings` (batches of 512, inference mode, eval mode
+  restored) against a plain loop over batches of 32 under `torch.no_grad`;
+* UMAP of synthetic clustered 64-d data at 5k / 20k / 50k points: the fast path (PCA to 50 dims + exact
+  torch kNN graph) against plain umap-learn (NN-descent), with wall time, the longest stage that cannot
+  be cancelled, and trustworthiness (k=10, on a 5,000-point subsample) of both maps;
+* linear-probe solvers: scikit-learn lbfgs against the torch L-BFGS solver at several n x dim, with the
+  solver `choose_solver` picks.
+
+    python bench/bench_umap.py                  # full run, writes its section of bench/RESULTS.md
+    python bench/bench_umap.py --quick          # tiny smoke run, no results file
+    python bench/bench_umap.py --sizes 5000 20000 --plain-max 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+
+from ssl_core.device import select_device
+from ssl_core.eval import extract_embeddings, linear_probe, project_umap, trustworthiness
+from ssl_core.eval.probe import TORCH_MIN_ELEMENTS, choose_solver
+from ssl_core.models.backbones import build_backbone
+from ssl_core.runs.atomic import atomic_write_text
+
+SECTION_START = "<!-- bench_umap:start -->"
+SECTION_END = "<!-- bench_umap:end -->"
+DEFAULT_RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+# ---- data -------------------------------------------------------------------------------------
+def clustered(n: int, dim: int = 64, classes: int = 10, seed: int = 0) -> np.ndarray:
+    """Ten clusters, each a noisy 5-d sheet in 64-d (a stand-in for SSL embeddings)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, dim)) * 4
+    basis = rng.normal(size=(classes, 5, dim))
+    y = rng.integers(0, classes, n)
+    z = rng.normal(size=(n, 5))
+    x = centres[y] + np.einsum("nk,nkd->nd", z, basis[y]) * 0.7 + rng.normal(size=(n, dim)) * 0.3
+    return x.astype(np.float32)
+
+
+def probe_data(n: int, dim: int, classes: int = 10, seed: int = 0):
+    """Overlapping classes with ReLU-like sparsity, so L-BFGS needs a realistic number of iterations."""
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(99).normal(size=(classes, dim)) * 0.15
+    y = rng.integers(0, classes, n)
+    x = np.maximum(centres[y] + rng.normal(size=(n, dim)), 0).astype(np.float32)
+    return x, y
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# ---- extraction -------------------------------------------------------------------------------
+@dataclass
+class ExtractRow:
+    backbone: str
+    images: int
+    method: str
+    images_per_sec: float
+    reference: float
+
+
+def naive_extract(model: torch.nn.Module, images: torch.Tensor, device: torch.device) -> np.ndarray:
+    model.eval().to(device)
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(images), 32):
+            x = images[start : start + 32].to(device).float() / 255
+            out.append(model(x).cpu().numpy())
+    return np.concatenate(out)
+
+
+def bench_extraction(device: torch.device, sizes: dict[str, int]) -> list[ExtractRow]:
+    rows = []
+    for name, n in sizes.items():
+        images = torch.randint(
+            0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+        )
+        model = build_backbone(name, 3, 32).to(device)
+        naive_extract(model, images[:64], device)  # warm-up (allocator, cudnn autotune)
+        extract_embeddings(model, images[:64], device=device)
+        timings = {}
+        for label, fn in (
+            ("loop, batch 32, no_grad", lambda m=model: naive_extract(m, images, device)),
+            ("extract_embeddings, batch 512", lambda m=model: extract_embeddings(m, images, device=device)),
+        ):
+            _sync(device)
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            timings[label] = n / (time.perf_counter() - start)
+        ref = timings["loop, batch 32, no_grad"]
+        rows += [ExtractRow(name, n, label, ips, ref) for label, ips in timings.items()]
+        print(
+            f"extraction {name}: " + ", ".join(f"{k}: {v:,.0f} img/s" for k, v in timings.items()), flush=True
+        )
+    return rows
+
+
+# ---- UMAP -------------------------------------------------------------------------------------
+@dataclass
+class UmapRow:
+    n: int
+    path: str
+    seconds: float | None
+    knn_seconds: float | None
+    uninterruptible: float | None  # longest stretch without a cancellation check
+    epochs_seconds: float | None
+    trust: float | None
+    note: str = ""
+
+
+def timed_umap(x: np.ndarray, fast: bool) -> tuple[np.ndarray, dict[str, float]]:
+    marks: list[tuple[float, float, str]] = []
+    start = time.perf_counter()
+    y = project_umap(x, seed=0, fast=fast, progress=lambda f, m: marks.append((time.perf_counter(), f, m)))
+    end = time.perf_counter()
+    graph = next(t for t, _, m in marks if m.startswith("Building"))
+    first_epoch = next(t for t, _, m in marks if "epoch 0/" in m)
+    times = [start] + [t for t, _, _ in marks] + [end]
+    return y, {
+        "total": end - start,
+        "knn": graph - start,
+        "uninterruptible": max(b - a for a, b in zip(times, times[1:], strict=False)),
+        "epochs": end - first_epoch,
+    }
+
+
+def warm_up_umap() -> float:
+    """Compile umap-learn's and pynndescent's numba code once, so that the rows time the work itself."""
+    start = time.perf_counter()
+    x = clustered(4200, seed=9)  # above 4,096 points plain umap uses NN-descent, as in the timed rows
+    project_umap(x, fast=True, n_epochs=5)
+    project_umap(x, fast=False, n_epochs=5)
+    return time.perf_counter() - start
+
+
+def bench_umap(sizes: list[int], plain_max: int) -> list[UmapRow]:
+    rows = []
+    for n in sizes:
+        x = clustered(n)
+        y_fast, t_fast = timed_umap(x, fast=True)
+        trust_fast = trustworthiness(x, y_fast)
+        rows.append(
+            UmapRow(n, "fast: PCA-50 + exact torch kNN", t_fast["total"], t_fast["knn"], t_fast["uninterruptible"],
+                    t_fast["epochs"], trust_fast)
+        )  # fmt: skip
+        print(f"UMAP {n}: fast {t_fast['total']:.1f} s, trust {trust_fast:.4f}", flush=True)
+        if n <= plain_max:
+            y_plain, t_plain = timed_umap(x, fast=False)
+            trust_plain = trustworthiness(x, y_plain)
+            rows.append(
+                UmapRow(n, "plain umap-learn (NN-descent)", t_plain["total"], t_plain["knn"],
+                        t_plain["uninterruptible"], t_plain["epochs"], trust_plain)
+            )  # fmt: skip
+            print(f"UMAP {n}: plain {t_plain['total']:.1f} s, trust {trust_plain:.4f}", flush=True)
+        else:
+            rows.append(UmapRow(n, "plain umap-learn (NN-descent)", None, None, None, None, None,
+                                f"skipped (above --plain-max {plain_max})"))  # fmt: skip
+    return rows
+
+
+# ---- probe solvers ----------------------------------------------------------------------------
+@dataclass
+class ProbeRow:
+    n: int
+    dim: int
+    sklearn_s: float
+    torch_s: float
+    sklearn_acc: float
+    torch_acc: float
+    chosen: str
+
+
+def bench_probe(sizes: list[tuple[int, int]]) -> list[ProbeRow]:
+    x, y = probe_data(200, 16)
+    linear_probe(x, y, x, y, solver="torch")  # warm-up
+    rows = []
+    for n, dim in sizes:
+        x, y = probe_data(n, dim)
+        xt, yt = probe_data(2000, dim, seed=1)
+        results = {}
+        for solver in ("sklearn", "torch"):
+            start = time.perf_counter()
+            r = linear_probe(x, y, xt, yt, solver=solver)
+            results[solver] = (time.perf_counter() - start, r.accuracy)
+        rows.append(
+            ProbeRow(n, dim, results["sklearn"][0], results["torch"][0], results["sklearn"][1], results["torch"][1],
+                     choose_solver(n, dim))
+        )  # fmt: skip
+        print(
+            f"probe {n}x{dim}: sklearn {results['sklearn'][0]:.2f} s, torch {results['torch'][0]:.2f} s",
+            flush=True,
+        )
+    return rows
+
+
+# ---- output -----------------------------------------------------------------------------------
+def _f(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def extraction_table(rows: list[ExtractRow]) -> str:
+    lines = ["| backbone | images | method | images/s | vs reference |", "|---|---:|---|---:|---:|"]
+    for r in rows:
+        ratio = r.images_per_sec / r.reference
+        tag = " (reference)" if r.method.startswith("loop") else ""
+        lines.append(
+            f"| {r.backbone} | {r.images:,} | {r.method} | {r.images_per_sec:,.0f} | {ratio:.2f}x{tag} |"
+        )
+    return "\n".join(lines)
+
+
+def umap_table(rows: list[UmapRow]) -> str:
+    lines = [
+        "| points | path | total s | kNN s | longest uncancellable s | epochs s | trustworthiness | vs plain |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    plain = {r.n: r for r in rows if r.path.startswith("plain")}
+    for r in rows:
+        ref = plain.get(r.n)
+        if r.seconds is None:
+            vs = r.note
+        elif r.path.startswith("plain"):
+            vs = "1.00x (reference)"
+        elif ref is not None and ref.seconds is not None:
+            vs = f"{ref.seconds / r.seconds:.2f}x faster, trust {r.trust - ref.trust:+.4f}"
+        else:
+            vs = "-"
+        lines.append(
+            f"| {r.n:,} | {r.path} | {_f(r.seconds, '.1f')} | {_f(r.knn_seconds, '.1f')} | "
+            f"{_f(r.uninterruptible, '.2f')} | {_f(r.epochs_seconds, '.1f')} | {_f(r.trust, '.4f')} | {vs} |"
+        )
+    return "\n".join(lines)
+
+
+def probe_table(rows: list[ProbeRow]) -> str:
+    lines = [
+        "| n x dim | sklearn lbfgs s | torch L-BFGS s | torch vs sklearn | accuracy (sk / torch) | auto picks |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.n:,} x {r.dim} | {r.sklearn_s:.2f} | {r.torch_s:.2f} | {r.sklearn_s / r.torch_s:.2f}x | "
+            f"{r.sklearn_acc:.3f} / {r.torch_acc:.3f} | {r.chosen} |"
+        )
+    return "\n".join(lines)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_description(device: torch.device) -> str:
+    import umap
+
+    parts = [
+        f"CPU: {cpu_model()}, {os.cpu_count()} logical cores (torch threads: {torch.get_num_threads()})",
+        f"device: {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+        f"torch {torch.__version__}, torchvision {torchvision.__version__}, umap-learn {umap.__version__}, "
+        f"Python {platform.python_version()}",
+    ]
+    if hasattr(os, "getloadavg"):  # other work on the machine skews CPU numbers; say how busy it was
+        parts.append(
+            "load average (1, 5, 15 min) at the end: " + ", ".join(f"{v:.1f}" for v in os.getloadavg())
+        )
+    return "\n".join(f"- {p}" for p in parts)
+
+
+def write_results(path: Path, section: str) -> None:
+    """Replace this benchmark's section of the results file (or add it), leaving other sections alone."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    if SECTION_START in text and SECTION_END in text:
+        head, _, rest = text.partition(SECTION_START)
+        _, _, tail = rest.partition(SECTION_END)
+        text = head + section + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    atomic_write_text(path, text)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000, 50000], help="UMAP point counts")
+    p.add_argument(
+        "--plain-max", type=int, default=50000, help="skip plain umap-learn above this many points"
+    )
+    p.add_argument("--device", default="auto", help="device for extraction: auto, cpu, cuda, mps")
+    p.add_argument("--quick", action="store_true", help="tiny smoke run; no results file")
+    p.add_argument("--results", type=Path, default=None, help=f"results file (default {DEFAULT_RESULTS})")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    warnings.filterwarnings("ignore")
+    device = select_device(args.device)
+    command = " ".join(["python bench/bench_umap.py", *(argv if argv is not None else sys.argv[1:])])
+    if args.quick:
+        extract_sizes, umap_sizes, probe_sizes = {"small_cnn": 128}, [1000], [(500, 32)]
+    else:
+        extract_sizes = {"small_cnn": 4096, "resnet18": 512}
+        umap_sizes, probe_sizes = args.sizes, [(1437, 64), (10000, 256), (20000, 512), (50000, 512)]
+    started = time.perf_counter()
+    stages: list[tuple[str, Callable[[], object]]] = [
+        ("extraction", lambda: bench_extraction(device, extract_sizes)),
+        ("compile", warm_up_umap),
+        ("umap", lambda: bench_umap(umap_sizes, args.plain_max)),
+        ("probe", lambda: bench_probe(probe_sizes)),
+    ]
+    out = {}
+    for name, fn in stages:
+        out[name] = fn()
+    total = time.perf_counter() - started
+    when = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    section = "\n".join(
+        [
+            SECTION_START,
+            "## Evaluation: embedding extraction, UMAP fast path, linear-probe solvers",
+            "",
+            f"`{command}` on {when}, {total / 60:.1f} min in all. UMAP input: synthetic clustered 64-d data "
+            "(10 clusters, each a noisy 5-d sheet); seed 0; umap-learn defaults (15 neighbours, min_dist 0.1, "
+            f"500 epochs up to 10,000 points, 200 above). Numba compilation ({out['compile']:.0f} s) was done "
+            "before the timed rows. 'Longest uncancellable' is the longest stretch between two cancellation "
+            "checks (graph construction + spectral initialisation; for plain umap-learn also NN-descent). "
+            "Trustworthiness: scikit-learn, k=10, on a seeded 5,000-point subsample.",
+            "",
+            machine_description(device),
+            "",
+            "### Embedding extraction (32x32 RGB, random weights)",
+            "",
+            extraction_table(out["extraction"]),
+            "",
+            "### UMAP: fast path against plain umap-learn",
+            "",
+            umap_table(out["umap"]),
+            "",
+            f"### Linear-probe solvers (10 classes, 2,000 held-out; auto switches to torch at n x dim >= "
+            f"{TORCH_MIN_ELEMENTS:,} on CPU, always on a GPU)",
+            "",
+            probe_table(out["probe"]),
+            SECTION_END,
+        ]
+    )
+    print("\n".join(line for line in section.splitlines() if line not in (SECTION_START, SECTION_END)))
+    results = args.results if args.results is not None else (None if args.quick else DEFAULT_RESULTS)
+    if results is not None:
+        write_results(results, section)
+        print(f"\nwritten to {results}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
