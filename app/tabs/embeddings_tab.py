@@ -42,24 +42,32 @@ SELECTION_SHOWN = 60
 
 @dataclass
 class EmbeddingResult:
+    """A run's embeddings (every image) plus 2-D projections of (a subsample of) them."""
+
     run_dir: Path
-    embeddings: np.ndarray  # (N, D) float32
-    indices: np.ndarray  # (N,) rows of the data source
-    labels: np.ndarray | None
+    key: str  # the checkpoint's digest: results of an older checkpoint are never mixed in
+    embeddings: np.ndarray  # (N, D) float32, in source order
+    labels: np.ndarray | None  # (N,)
+    anomaly: np.ndarray | None  # (N,) reconstruction error for generative methods
     class_names: list[str]
-    pca: np.ndarray  # (N, 2)
-    scores: np.ndarray | None = None  # anomaly scores for reconstruction methods
-    source: Any = None  # the DataSource, to read thumbnails
-    umap: np.ndarray | None = None
-    normed: np.ndarray = field(default=None, repr=False)  # rows scaled to unit length, for neighbours
+    source: Any  # the DataSource, to read thumbnails
+    projections: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # kind -> (rows, xy)
+    _normed: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
-    def __post_init__(self) -> None:
-        norms = np.linalg.norm(self.embeddings, axis=1, keepdims=True)
-        self.normed = self.embeddings / np.maximum(norms, 1e-12)
+    def class_text(self, y: int) -> str:
+        return self.class_names[y] if 0 <= y < len(self.class_names) else str(y)
 
-    def neighbours(self, i: int, k: int = NEIGHBOURS) -> np.ndarray:
-        """The k points most similar to point i (cosine similarity), nearest first, excluding i."""
-        sims = self.normed @ self.normed[i]
+    def label_of(self, row: int) -> str:
+        return self.class_text(int(self.labels[row])) if self.labels is not None else f"image {row}"
+
+    def neighbours(self, kind: str, i: int, k: int = NEIGHBOURS) -> np.ndarray:
+        """Positions (within projection `kind`) of the k points most similar to point i, by cosine."""
+        rows, _ = self.projections[kind]
+        if kind not in self._normed:
+            x = self.embeddings[rows]
+            self._normed[kind] = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        normed = self._normed[kind]
+        sims = normed @ normed[i]
         sims[i] = -np.inf
         k = min(k, len(sims) - 1)
         if k <= 0:
@@ -67,78 +75,51 @@ class EmbeddingResult:
         top = np.argpartition(-sims, k - 1)[:k]
         return top[np.argsort(-sims[top])]
 
-    def label_text(self, i: int) -> str:
-        if self.labels is None:
-            return f"image {int(self.indices[i])}"
-        return self.class_text(int(self.labels[i]))
-
-    def class_text(self, y: int) -> str:
-        return self.class_names[y] if 0 <= y < len(self.class_names) else str(y)
-
     def images(self, rows: np.ndarray | list[int]) -> np.ndarray:
-        rows = np.asarray(rows, dtype=int)
+        rows = np.asarray(rows, dtype=np.int64)
         if len(rows) == 0:
             return np.zeros((0, 1, 1, 1), dtype=np.uint8)
-        images, _ = self.source.read(torch.as_tensor(self.indices[rows], dtype=torch.long))
+        images, _ = self.source.read(torch.as_tensor(rows, dtype=torch.long))
         return to_uint8_nchw(images)
 
 
+def _subsample(n: int, max_points: int) -> np.ndarray:
+    if n <= max_points:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, size=max_points, replace=False))
+
+
 def compute_embeddings(run_dir: Path, max_points: int = MAX_POINTS, progress=None, cancel=None) -> EmbeddingResult:
-    """Embed (a fixed random subsample of) a run's images with its trained encoder; PCA at once."""
-    from ssl_core.eval.embeddings import EmbeddingCache, extract_embeddings, file_digest
-    from ssl_core.eval.progress import check_cancel
-    from ssl_core.eval.projection import project_pca
-    from ssl_core.runs.store import load_run
+    """Embeddings of every image of a run (saved ones when they match the checkpoint) with PCA at once."""
+    from ssl_core.data import open_source
+    from ssl_core.eval import embed_run, file_digest, load_embedding, project_pca
+    from ssl_core.config import RunConfig
+    from ssl_core.runs.store import RunPaths
 
-    progress = progress or (lambda f, m: None)
-    progress(0.0, "Loading the run")
-    loaded = load_run(run_dir)
-    source = loaded.source
-    n = len(source)
-    indices = np.arange(n)
-    if n > max_points:
-        indices = np.sort(np.random.default_rng(0).choice(n, size=max_points, replace=False))
-    check_cancel(cancel)
-    idx_t = torch.as_tensor(indices, dtype=torch.long)
-    labels_all = source.labels()
-    labels = labels_all[idx_t].numpy() if labels_all is not None else None
-
-    def embed() -> tuple[np.ndarray, np.ndarray | None]:
-        images, _ = source.read(idx_t)
-        feats = extract_embeddings(loaded.method, images, progress=lambda f, m: progress(0.1 + 0.7 * f, m),
-                                   cancel=cancel)
-        return feats, labels
-
-    key = f"{file_digest(loaded.checkpoint_path)}-{len(indices)}"
-    feats, _ = EmbeddingCache(run_dir).get_or_compute(key, "gui", embed, expected_rows=len(indices))
-    check_cancel(cancel)
-    scores = None
-    if callable(getattr(loaded.method, "anomaly_scores", None)):
-        scores = _anomaly_scores(loaded.method, source, idx_t, cancel, progress)
-    progress(0.95, "PCA")
-    pca = project_pca(feats)
-    progress(1.0, "Done")
-    return EmbeddingResult(
-        run_dir=Path(run_dir), embeddings=feats, indices=indices, labels=labels,
-        class_names=list(source.info.class_names), pca=pca, scores=scores, source=source,
+    paths = RunPaths(Path(run_dir))
+    config = RunConfig.load(paths.config)
+    key = file_digest(paths.checkpoint) if paths.checkpoint.is_file() else ""
+    saved = load_embedding(run_dir)
+    if saved is None or saved.checkpoint_key != key:
+        saved = embed_run(run_dir, projection="none", progress=progress, cancel=cancel)
+    source = open_source(config.data.spec, image_size=config.data.image_size, channels=config.data.channels)
+    result = EmbeddingResult(
+        run_dir=Path(run_dir), key=saved.checkpoint_key, embeddings=saved.embeddings, labels=saved.labels,
+        anomaly=saved.anomaly, class_names=list(source.info.class_names), source=source,
     )
+    rows = _subsample(len(saved.embeddings), max_points)
+    result.projections["pca"] = (rows, project_pca(saved.embeddings[rows]))
+    if saved.projection_kind == "umap" and saved.projection is not None and saved.indices is not None:
+        result.projections["umap"] = (np.asarray(saved.indices), np.asarray(saved.projection))
+    return result
 
 
-def _anomaly_scores(method, source, idx_t, cancel, progress) -> np.ndarray | None:
-    try:
-        from ssl_core.eval import anomaly_scores
-    except ImportError:
-        log.info("ssl_core.eval.anomaly_scores is not available; colouring by score is off")
-        return None
-    progress(0.85, "Anomaly scores")
-    images, _ = source.read(idx_t)
-    return np.asarray(anomaly_scores(method, images), dtype=np.float64)
+def run_umap(run_dir: Path, max_points: int = MAX_POINTS, progress=None, cancel=None) -> tuple[np.ndarray, np.ndarray]:
+    """UMAP of a run's embeddings (saved with the run, so reopening it shows the map at once)."""
+    from ssl_core.eval import embed_run
 
-
-def run_umap(embeddings: np.ndarray, progress=None, cancel=None) -> np.ndarray:
-    from ssl_core.eval.projection import project_umap
-
-    return project_umap(embeddings, progress=progress, cancel=cancel)
+    result = embed_run(run_dir, projection="umap", max_points=max_points, progress=progress, cancel=cancel)
+    return np.asarray(result.indices), np.asarray(result.projection)
 
 
 def warm_up_umap() -> None:
@@ -297,12 +278,12 @@ class EmbeddingsTab(QWidget):
 
     def _embedded(self, result: EmbeddingResult) -> None:
         self.result = result
-        has_scores = result.scores is not None
+        has_scores = result.anomaly is not None
         self.colour_by.model().item(1).setEnabled(has_scores)
         if not has_scores and self.colour_by.currentData() == "score":
             self.colour_by.setCurrentIndex(0)
         self._redraw()
-        if self.projection.currentData() == "umap":
+        if self.projection.currentData() == "umap" and "umap" not in result.projections:
             self.start_umap()
 
     def _embed_done(self) -> None:
@@ -315,9 +296,9 @@ class EmbeddingsTab(QWidget):
         if self.result is None or self.umap_worker is not None:
             return None
         result = self.result
-        worker = Worker(run_umap, result.embeddings, inject=("progress", "cancel"))
+        worker = Worker(run_umap, result.run_dir, inject=("progress", "cancel"))
         worker.progress.connect(self._progress)
-        worker.returned.connect(lambda xy, r=result: self._umap_ready(r, xy))
+        worker.returned.connect(lambda out, r=result: self._umap_ready(r, out))
         worker.errored.connect(lambda exc, tb: dialogs.show_error(self.window(), exc, tb, "UMAP failed"))
         worker.aborted.connect(lambda: self.scatter.set_message(""))
         worker.finished.connect(self._umap_done)
@@ -327,8 +308,8 @@ class EmbeddingsTab(QWidget):
         self._update_controls()
         return worker
 
-    def _umap_ready(self, result: EmbeddingResult, xy: np.ndarray) -> None:
-        result.umap = xy
+    def _umap_ready(self, result: EmbeddingResult, out: tuple[np.ndarray, np.ndarray]) -> None:
+        result.projections["umap"] = out
         if result is self.result:
             self._redraw()
 
@@ -369,58 +350,65 @@ class EmbeddingsTab(QWidget):
             w.setEnabled(has)
 
     # ---- drawing -----------------------------------------------------------------------------
-    def _coords(self) -> np.ndarray | None:
+    def shown_kind(self) -> str | None:
+        """The projection on screen: the chosen one when ready, else PCA."""
         r = self.result
         if r is None:
             return None
-        if self.projection.currentData() == "umap" and r.umap is not None:
-            return r.umap
-        return r.pca
+        kind = self.projection.currentData()
+        return kind if kind in r.projections else "pca"
 
     def _projection_changed(self) -> None:
-        if self.result is not None and self.projection.currentData() == "umap" and self.result.umap is None:
+        if self.result is not None and self.projection.currentData() == "umap" and "umap" not in self.result.projections:
             self.start_umap()
         self._redraw()
 
     def _redraw(self) -> None:
-        r, xy = self.result, self._coords()
-        if r is None or xy is None:
+        r, kind = self.result, self.shown_kind()
+        if r is None or kind is None:
             return
-        if self.colour_by.currentData() == "score" and r.scores is not None:
-            self.scatter.set_scores(xy, r.scores)
+        rows, xy = r.projections[kind]
+        if self.colour_by.currentData() == "score" and r.anomaly is not None:
+            self.scatter.set_scores(xy, r.anomaly[rows])
         else:
-            self.scatter.set_points(xy, r.labels, r.class_names)
-        shown = "UMAP" if xy is r.umap else "PCA"
-        self.scatter.setTitle(f"{len(xy):,} images · {shown}")
+            self.scatter.set_points(xy, r.labels[rows] if r.labels is not None else None, r.class_names)
+        self.scatter.setTitle(f"{len(xy):,} images · {kind.upper()}")
+        self.neighbours.set_images([])
+        self.selection.set_images([])
+
+    def _rows(self) -> np.ndarray:
+        kind = self.shown_kind()
+        return self.result.projections[kind][0] if kind else np.zeros(0, dtype=np.int64)
 
     def _hovered(self, i: int) -> None:
         r = self.result
         if r is None or i < 0:
             return
-        img = qimage(r.images([i])[0])
-        self.hover_image.setPixmap(scaled_pixmap(img, 112))
-        text = f"<b>{r.label_text(i)}</b><br>image #{int(r.indices[i])}"
-        if r.scores is not None:
-            text += f"<br>anomaly score {r.scores[i]:.4g}"
+        row = int(self._rows()[i])
+        self.hover_image.setPixmap(scaled_pixmap(qimage(r.images([row])[0]), 112))
+        text = f"<b>{r.label_of(row)}</b><br>image #{row}"
+        if r.anomaly is not None:
+            text += f"<br>anomaly score {r.anomaly[row]:.4g}"
         self.hover_text.setText(text)
 
     def _clicked(self, i: int) -> None:
-        r = self.result
-        if r is None:
+        r, kind = self.result, self.shown_kind()
+        if r is None or kind is None:
             return
-        near = r.neighbours(i)
-        rows = np.concatenate([[i], near])
-        captions = [f"★ {r.label_text(i)}"] + [r.label_text(j) for j in near]
+        positions = np.concatenate([[i], r.neighbours(kind, i)]).astype(int)
+        rows = self._rows()[positions]
+        captions = [f"★ {r.label_of(int(rows[0]))}"] + [r.label_of(int(j)) for j in rows[1:]]
         self.neighbours.set_images(qimages(r.images(rows)), captions)
-        self.neighbours_title.setText(f"<b>Nearest neighbours</b> of image #{int(r.indices[i])} (★)")
-        self.scatter.mark(rows)
+        self.neighbours_title.setText(f"<b>Nearest neighbours</b> of image #{int(rows[0])} (★)")
+        self.scatter.mark(positions)
 
-    def _selected(self, rows: np.ndarray) -> None:
+    def _selected(self, positions: np.ndarray) -> None:
         r = self.result
         if r is None:
             return
+        rows = self._rows()[positions]
         shown = rows[:SELECTION_SHOWN]
-        self.selection.set_images(qimages(r.images(shown)), [r.label_text(j) for j in shown])
+        self.selection.set_images(qimages(r.images(shown)), [r.label_of(int(j)) for j in shown])
         more = f", showing {len(shown)}" if len(rows) > len(shown) else ""
         summary = ""
         if r.labels is not None and len(rows):
@@ -428,7 +416,7 @@ class EmbeddingsTab(QWidget):
             top = sorted(zip(counts, values, strict=True), reverse=True)[:3]
             summary = " — mostly " + ", ".join(f"{r.class_text(int(v))} ({c})" for c, v in top)
         self.selection_title.setText(f"<b>Selection</b>: {len(rows)} images{more}{summary}")
-        self.scatter.mark(rows)
+        self.scatter.mark(positions)
 
     # ---- export ------------------------------------------------------------------------------
     def export_plot(self, fmt: str, path: str | None = None) -> Path | None:
@@ -456,15 +444,16 @@ class EmbeddingsTab(QWidget):
                 return None
         out = Path(path)
         if fmt == "npy":
-            np.save(out, r.embeddings, allow_pickle=False)
+            np.save(out, r.embeddings, allow_pickle=False)  # every image, in source order
         else:
-            xy = self._coords()
+            kind = self.shown_kind()
+            rows, xy = r.projections[kind]
             with out.open("w", newline="", encoding="utf-8") as fh:
                 writer = csv.writer(fh)
                 dims = r.embeddings.shape[1]
-                writer.writerow(["index", "label", "x", "y", *[f"e{j}" for j in range(dims)]])
-                for i in range(len(r.indices)):
-                    label = r.label_text(i) if r.labels is not None else ""
-                    writer.writerow([int(r.indices[i]), label, f"{xy[i, 0]:.6g}", f"{xy[i, 1]:.6g}",
-                                     *[f"{v:.6g}" for v in r.embeddings[i]]])
+                writer.writerow(["index", "label", f"{kind}_x", f"{kind}_y", *[f"e{j}" for j in range(dims)]])
+                for pos, row in enumerate(rows):
+                    label = r.label_of(int(row)) if r.labels is not None else ""
+                    writer.writerow([int(row), label, f"{xy[pos, 0]:.6g}", f"{xy[pos, 1]:.6g}",
+                                     *[f"{v:.6g}" for v in r.embeddings[row]]])
         return out

@@ -3,7 +3,6 @@ network at random initialisation and with raw pixels; plus the confusion matrix 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,41 +58,32 @@ class ReportView:
         return None
 
 
-def _find(d: Any, key: str) -> Any:
-    """Depth-first search for a key in nested dicts (the report's layout may nest results)."""
-    if isinstance(d, dict):
-        if key in d:
-            return d[key]
-        for value in d.values():
-            found = _find(value, key)
-            if found is not None:
-                return found
-    return None
-
-
 def parse_report(d: dict[str, Any]) -> ReportView:
+    """Read ssl_core.eval's report dict: features[name].label_efficiency.rows and probe.confusion."""
+    features = d.get("features") or {}
+    if isinstance(features, list):
+        features = {f.get("name"): f for f in features}
     series: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
-    fractions: list[float] = []
+    fractions = [float(f) for f in d.get("fractions", [])]
     for key, _ in FEATURE_SETS:
-        block = _find(d, key)
+        block = features.get(key)
         if not isinstance(block, dict):
             continue
-        rows = block.get("rows") or _find(block, "rows") or []
-        if not rows:
-            continue
-        fractions = [float(r["fraction"]) for r in rows]
+        rows = (block.get("label_efficiency") or {}).get("rows") or []
+        if rows:
+            fractions = [float(r["fraction"]) for r in rows]
         series[key] = {
             kind: ([float(r[kind]["mean"]) for r in rows], [float(r[kind].get("std", 0.0)) for r in rows])
             for kind in ("probe", "knn")
-            if all(kind in r for r in rows)
+            if rows and all(kind in r for r in rows)
         }
-    confusion = _find(d.get("pretrained", d), "confusion")
-    names = _find(d, "class_names") or []
+    pretrained = features.get("pretrained") or {}
+    confusion = (pretrained.get("probe") or {}).get("confusion")
     return ReportView(
         fractions=fractions,
         series=series,
         confusion=np.asarray(confusion) if confusion is not None else None,
-        class_names=[str(n) for n in names],
+        class_names=[str(n) for n in d.get("class_names", [])],
         raw=d,
     )
 
@@ -101,18 +91,13 @@ def parse_report(d: dict[str, Any]) -> ReportView:
 def run_evaluation(run_dir: Path, progress=None, cancel=None) -> dict[str, Any]:
     from ssl_core.eval import evaluate_run
 
-    report = evaluate_run(run_dir, progress=progress, cancel=cancel)
-    return report.to_dict() if hasattr(report, "to_dict") else dict(report)
+    return evaluate_run(run_dir, progress=progress, cancel=cancel).to_dict()
 
 
 def saved_report(run_dir: Path) -> dict[str, Any] | None:
-    path = Path(run_dir) / "eval" / "report.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    from ssl_core.eval import read_report
+
+    return read_report(run_dir)
 
 
 class LabelEfficiencyChart(pg.PlotWidget):

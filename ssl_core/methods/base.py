@@ -112,6 +112,9 @@ class SSLMethod(nn.Module):
         self.backbone = backbone
         self.hparams = dict(hparams)
         self.info = info
+        # Advice about this method on this data (e.g. a queue larger than the dataset); shown by the
+        # trainer as warnings in the CLI and the GUI's log.
+        self.setup_warnings: list[str] = []
 
     @property
     def feature_dim(self) -> int:

@@ -40,13 +40,12 @@ class MoCo(JointEmbeddingMethod):
         self.register_buffer("queue", F.normalize(torch.randn(size, out_dim), dim=1))
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
         if info.size and size > info.size:
-            log.warning(
-                "MoCo queue_size %d exceeds the %d images of %s: the queue will hold older keys of the "
-                "same images as negatives; consider a queue_size below the dataset size.",
-                size,
-                info.size,
-                info.name,
+            message = (
+                f"MoCo queue_size {size} exceeds the {info.size} images of {info.name}: the queue will hold "
+                "older keys of the same images as negatives; consider a queue_size below the dataset size."
             )
+            log.warning(message)
+            self.setup_warnings.append(message)
 
     @torch.no_grad()
     def _keys(self, views: torch.Tensor) -> torch.Tensor:

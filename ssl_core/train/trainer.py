@@ -119,7 +119,7 @@ class Trainer:
         method = parts.method
         n_train = len(parts.train_idx)
         hyper = resolve_hyper(cfg, parts.spec, n_train)
-        for message in hyper.warnings:
+        for message in [*hyper.warnings, *method.setup_warnings]:
             self.events.emit(TrainWarning(message))
         for skipped in parts.source.info.skipped[:20]:
             self.events.emit(TrainWarning(f"Skipped {skipped.path}: {skipped.reason}"))
