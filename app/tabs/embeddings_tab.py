@@ -424,13 +424,27 @@ class EmbeddingsTab(QWidget):
             path, _ = QFileDialog.getSaveFileName(self, "Export plot", f"embeddings.{fmt}", f"{fmt.upper()} (*.{fmt})")
             if not path:
                 return None
-        import pyqtgraph.exporters as exporters
+        if fmt == "svg":
+            # pyqtgraph 0.14's SVGExporter fails on the SVG paths newer Qt writes (pyqtgraph issue
+            # #3485), so the widget is painted straight into Qt's own SVG generator.
+            from PySide6.QtCore import QRect
+            from PySide6.QtGui import QPainter
+            from PySide6.QtSvg import QSvgGenerator
 
-        exporter_cls = exporters.SVGExporter if fmt == "svg" else exporters.ImageExporter
-        exporter = exporter_cls(self.scatter.getPlotItem())
-        if fmt == "png":
+            generator = QSvgGenerator()
+            generator.setFileName(str(path))
+            generator.setSize(self.scatter.size())
+            generator.setViewBox(QRect(0, 0, self.scatter.width(), self.scatter.height()))
+            generator.setTitle("SSL Workbench embeddings")
+            painter = QPainter(generator)
+            self.scatter.render(painter)
+            painter.end()
+        else:
+            import pyqtgraph.exporters as exporters
+
+            exporter = exporters.ImageExporter(self.scatter.getPlotItem())
             exporter.parameters()["width"] = max(1200, int(self.scatter.width()))
-        exporter.export(str(path))
+            exporter.export(str(path))
         return Path(path)
 
     def export_embeddings(self, fmt: str, path: str | None = None) -> Path | None:

@@ -117,7 +117,7 @@ def _fit_torch(
         return loss
 
     optimizer.step(closure)
-    iterations = int(optimizer.state[optimizer._params[0]].get("n_iter", 0))
+    iterations = int(optimizer.state[weight].get("n_iter", 0))
     return weight.detach(), bias.detach(), iterations
 
 

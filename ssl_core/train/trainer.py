@@ -21,7 +21,7 @@ from ssl_core.config import RunConfig
 from ssl_core.data.loader import BatchPipeline
 from ssl_core.device import autocast_dtype, select_device
 from ssl_core.errors import UserError
-from ssl_core.methods.base import StepContext
+from ssl_core.methods.base import StepContext, StepOutput
 from ssl_core.runs import store
 from ssl_core.runs.checkpoint import load_checkpoint, save_checkpoint
 from ssl_core.runs.metrics import MetricsWriter, truncate_metrics
@@ -36,18 +36,14 @@ from ssl_core.train.events import (
     RunFailed,
     RunFinished,
     RunStarted,
-    StepEnded,
     TrainWarning,
 )
 from ssl_core.train.optim import build_optimizer, build_scheduler, resolve_hyper
+from ssl_core.train.recorder import NonFiniteLoss, StepRecorder
 
 log = logging.getLogger(__name__)
 
 PREVIEW_IMAGES = 8
-
-
-class NonFiniteLoss(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -249,22 +245,24 @@ class Trainer:
         cfg = self.config
         start_epoch = self.step // steps_per_epoch
         start_batch = self.step % steps_per_epoch
-        last_loss = None
-        last_preview = 0.0
-        rate_window: list[tuple[float, int]] = []
+        # A GPU runs ahead of Python; reading every loss back would stall it (see recorder.py).
+        recorder = StepRecorder(metrics, self.events, total_steps, 0.25 if device.type == "cuda" else 0.0)
+        last_preview = time.perf_counter()
         method.train()
         for epoch in range(start_epoch, math.ceil(total_steps / steps_per_epoch)):
-            epoch_losses: list[float] = []
             batches = pipeline.epoch(epoch, cfg.train.seed, start_batch if epoch == start_epoch else 0)
             for images_u8, _ in batches:
                 if self.step >= total_steps:
                     break
-                self.control.wait_while_paused()
+                if self.control.paused:
+                    recorder.flush()
+                    self.control.wait_while_paused()
                 if self.control.stop_requested:
+                    recorder.flush()
                     self._checkpoint(method, optimizer, scheduler, scaler, generator, epoch, device)
-                    return last_loss, "stopped"
-                t0 = time.perf_counter()
-                loss_value, parts = self._step(
+                    return recorder.last_loss, "stopped"
+                lr = optimizer.param_groups[0]["lr"]
+                out = self._step(
                     method,
                     optimizer,
                     scheduler,
@@ -277,32 +275,14 @@ class Trainer:
                     total_steps,
                 )
                 self.step += 1
-                last_loss = loss_value
-                epoch_losses.append(loss_value)
-                now = time.perf_counter()
-                rate_window.append((now - t0, images_u8.shape[0]))
-                rate_window = rate_window[-20:]
-                seconds = sum(t for t, _ in rate_window)
-                ips = sum(n for _, n in rate_window) / max(seconds, 1e-9)
-                eta = (total_steps - self.step) * seconds / len(rate_window)
-                lr = optimizer.param_groups[0]["lr"]
-                metrics.append(
-                    {
-                        "step": self.step,
-                        "epoch": epoch,
-                        "loss": loss_value,
-                        "lr": lr,
-                        "parts": parts,
-                        "images_per_sec": round(ips, 2),
-                        "time": time.time(),
-                    }
-                )
-                self.events.emit(StepEnded(self.step, epoch, total_steps, loss_value, parts, lr, ips, eta))
-                if self.preview_interval_s is not None and now - last_preview >= self.preview_interval_s:
-                    last_preview = now
-                    self._emit_preview(method, preview_images, device)
-            if epoch_losses:
-                mean_loss = sum(epoch_losses) / len(epoch_losses)
+                recorder.add(self.step, epoch, out.loss, out.parts, lr, images_u8.shape[0])
+                if self.preview_interval_s is not None:
+                    now = time.perf_counter()
+                    if now - last_preview >= self.preview_interval_s:
+                        last_preview = now
+                        self._emit_preview(method, preview_images, device)
+            mean_loss = recorder.end_epoch()
+            if mean_loss is not None:
                 self.events.emit(EpochEnded(epoch, self.step, mean_loss))
             epoch_complete = self.step % steps_per_epoch == 0 or self.step >= total_steps
             if epoch_complete and (
@@ -313,14 +293,14 @@ class Trainer:
                     self.run_dir,
                     step=self.step,
                     epochs_done=self.step // steps_per_epoch,
-                    final_loss=last_loss,
+                    final_loss=recorder.last_loss,
                     updated=_now(),
                 )
             if self.step >= total_steps:
                 break
         if self.preview_interval_s is not None:
             self._emit_preview(method, preview_images, device)
-        return last_loss, "completed"
+        return recorder.last_loss, "completed"
 
     def _step(
         self,
@@ -334,22 +314,15 @@ class Trainer:
         amp_dtype,
         epoch,
         total_steps,
-    ):
+    ) -> StepOutput:
         images = images_u8.to(device, non_blocking=True).float().div_(255.0)
         if device.type == "cuda":
             images = images.contiguous(memory_format=torch.channels_last)
         ctx = StepContext(step=self.step, total_steps=total_steps, epoch=epoch, generator=generator)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             out = method.training_step(images, ctx)
-        loss = out.loss
-        if not torch.isfinite(loss.detach()):
-            raise NonFiniteLoss(
-                f"The loss became {loss.item()} at step {self.step + 1} (epoch {epoch + 1}); the run stopped and "
-                "its last good checkpoint is kept. Lower the learning rate (train.lr) or turn off mixed precision "
-                "(train.amp = false), then resume or start again."
-            )
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        scaler.scale(out.loss).backward()
         if self.config.train.grad_clip > 0:
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(method.parameters(), self.config.train.grad_clip)
@@ -357,8 +330,7 @@ class Trainer:
         scaler.update()
         scheduler.step()
         method.after_optimizer_step(ctx)
-        parts = {name: float(value) for name, value in out.parts.items()}
-        return float(loss.detach()), parts
+        return out
 
     def _checkpoint(self, method, optimizer, scheduler, scaler, generator, epoch, device) -> None:
         path = store.RunPaths(self.run_dir).checkpoint

@@ -1,0 +1,137 @@
+"""GUI test fixtures: offscreen Qt, a temporary settings file and runs folder, captured dialogs."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import shutil  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from ssl_core.config import RunConfig  # noqa: E402
+
+
+@dataclass
+class DialogLog:
+    """Every dialog the app tried to show; `answer` is what yes/no questions get."""
+
+    shown: list[tuple[str, str, str, str]] = field(default_factory=list)  # (kind, title, message, details)
+    questions: list[tuple[str, str]] = field(default_factory=list)
+    answer: bool = True
+
+    def kinds(self) -> list[str]:
+        return [k for k, *_ in self.shown]
+
+
+@pytest.fixture
+def dialog_log(monkeypatch) -> DialogLog:
+    from app import dialogs
+
+    log = DialogLog()
+
+    def present(parent, kind, title, message, details=""):
+        log.shown.append((kind, title, message, details))
+
+    def ask(parent, title, question):
+        log.questions.append((title, question))
+        return log.answer
+
+    monkeypatch.setattr(dialogs, "present", present)
+    monkeypatch.setattr(dialogs, "ask", ask)
+    return log
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _theme(qapp):
+    from app.theme import ThemeManager, theme_manager
+
+    if theme_manager() is None:
+        ThemeManager(qapp, "light").apply()
+
+
+@pytest.fixture
+def settings_path(tmp_path) -> Path:
+    return tmp_path / "settings" / "ssl-workbench.ini"
+
+
+@pytest.fixture
+def runs_dir(tmp_path) -> Path:
+    path = tmp_path / "runs"
+    path.mkdir()
+    return path
+
+
+def make_window(qtbot, settings_path: Path, runs_dir: Path, preview_interval_s: float | None = 0.2):
+    from app.main_window import MainWindow
+    from app.settings import Prefs
+
+    window = MainWindow(Prefs.open(settings_path), runs_dir=runs_dir, warm_umap=False,
+                        preview_interval_s=preview_interval_s)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.setup_tab.data.info is not None and not window.setup_tab.data.loading,
+                    timeout=30_000)
+    return window
+
+
+def close_window(qtbot, window) -> None:
+    """Close like a user would, answering yes, and wait until every job ended."""
+    window.embeddings_tab.cancel()
+    window.evaluate_tab.cancel()
+    window.session.stop()
+    window.close()
+    qtbot.waitUntil(lambda: not window.runner.running(), timeout=60_000)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
+
+
+@pytest.fixture
+def window(qtbot, settings_path, runs_dir, dialog_log):
+    win = make_window(qtbot, settings_path, runs_dir)
+    yield win
+    close_window(qtbot, win)
+
+
+def tiny_training(window, method: str = "simclr", max_steps: int = 6, batch_size: int = 128, epochs: int = 1):
+    """Settings for a run of a few steps on the bundled digits."""
+    setup = window.setup_tab
+    setup.method.set_method(method)
+    setup.training.epochs.setValue(epochs)
+    setup.training.max_steps.setValue(max_steps)
+    setup.training.batch_size.setValue(batch_size)
+    setup.training.seed.setValue(0)
+
+
+def train_and_wait(qtbot, window, timeout: int = 90_000) -> None:
+    with qtbot.waitSignal(window.session.ended, timeout=timeout):
+        assert window.start_training() is not None
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """One tiny SimCLR run on the digits, trained once by the engine for tests that open a run."""
+    from ssl_core.train.trainer import Trainer
+
+    root = tmp_path_factory.mktemp("shared-runs")
+    cfg = RunConfig()
+    cfg.runs_dir = str(root)
+    cfg.method.name = "simclr"
+    cfg.train.epochs = 1
+    cfg.train.max_steps = 6
+    cfg.train.batch_size = 128
+    cfg.data.num_workers = 0
+    result = Trainer(cfg).run()
+    assert result.status == "completed", result
+    return result.run_dir
+
+
+@pytest.fixture
+def copied_run(trained_run, runs_dir) -> Path:
+    """A private copy of the shared run, inside this test's runs folder."""
+    target = runs_dir / trained_run.name
+    shutil.copytree(trained_run, target)
+    return target
