@@ -75,6 +75,8 @@ class RunConfig:
             if key in sections:
                 kwargs[key] = _build_section(sections[key], value, f"{source}: [{key}]", key)
             elif key in ("runs_dir", "name"):
+                if isinstance(value, dict | list):
+                    raise UserError(f"{source}: {key} must be a string; got {value!r}.", field=key)
                 kwargs[key] = str(value)
             else:
                 known = ", ".join([*sections, "runs_dir", "name"])
@@ -86,12 +88,24 @@ class RunConfig:
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
         path = Path(path)
+        if path.is_dir():
+            raise UserError(f"Config file {path} is a folder; give the path of a .toml file.", path=str(path))
+        if path.exists() and not path.is_file():  # a pipe or a device: reading it could block
+            raise UserError(
+                f"Config file {path} is not a regular file; save the settings to a .toml file.",
+                path=str(path),
+            )
         if not path.is_file():
             raise UserError(f"Config file {path} does not exist; check the path.", path=str(path))
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UserError(f"Config file {path} is not valid TOML: {exc}.", path=str(path)) from None
+        except OSError as exc:
+            raise UserError(
+                f"Config file {path} cannot be read ({exc.strerror or exc}); check its permissions.",
+                path=str(path),
+            ) from None
         return cls.from_dict(raw, source=str(path))
 
     def save(self, path: str | Path) -> None:
@@ -125,7 +139,9 @@ class RunConfig:
         _check_range(source, "data.image_size", d.image_size, 4, 1024)
         _check_range(source, "data.channels", d.channels, 1, 3)
         if d.channels == 2:
-            raise UserError(f"{source}: data.channels must be 1 (grayscale) or 3 (colour).", field="data.channels")
+            raise UserError(
+                f"{source}: data.channels must be 1 (grayscale) or 3 (colour).", field="data.channels"
+            )
         _check_range(source, "data.val_fraction", d.val_fraction, 0.0, 0.9)
         _check_range(source, "data.memory_budget_mb", d.memory_budget_mb, 1, 1 << 20)
         _check_range(source, "data.num_workers", d.num_workers, 0, 64)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QObject, Slot
 
 from app.theme import Colors, current_colors, series_color, theme_manager
 
@@ -82,10 +83,16 @@ def make_plot(title: str, y_label: str, x_label: str = "step") -> pg.PlotWidget:
     return plot
 
 
-def follow_theme(plot: pg.PlotWidget) -> None:
-    """Recolour a plot now and whenever the theme changes."""
+class _ThemeFollower(QObject):
+    """Recolours its parent plot; as the plot's child it (and its connection) dies with the plot."""
 
-    def apply(colors: Colors) -> None:
+    def __init__(self, plot: pg.PlotWidget):
+        super().__init__(plot)
+        self.plot = plot
+
+    @Slot(object)
+    def apply(self, colors: Colors) -> None:
+        plot = self.plot
         plot.setBackground(colors.plot_bg)
         item = plot.getPlotItem()
         for axis in ("left", "bottom", "right", "top"):
@@ -98,10 +105,14 @@ def follow_theme(plot: pg.PlotWidget) -> None:
             legend.setLabelTextColor(colors.plot_fg)
             legend.setBrush(pg.mkBrush(colors.plot_bg + "c8"))
 
-    apply(current_colors())
+
+def follow_theme(plot: pg.PlotWidget) -> None:
+    """Recolour a plot now and whenever the theme changes."""
+    follower = _ThemeFollower(plot)
+    follower.apply(current_colors())
     manager = theme_manager()
     if manager is not None:
-        manager.changed.connect(apply)
+        manager.changed.connect(follower.apply)
 
 
 class CurveSet:

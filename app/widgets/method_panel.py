@@ -7,7 +7,7 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QBrush, QFont, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -164,10 +164,12 @@ class MethodPanel(QWidget):
     def set_data_info(self, info: Any) -> None:
         """Grey out methods that cannot run on this data and say why."""
         self._info = info
+        muted = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         for item in self._items():
             spec = _methods().get(item.data(0, NAME_ROLE))
             reason = spec.unavailable_reason(info)
-            item.setDisabled(bool(reason))
+            # Still selectable (a loaded config may name it before its data is open), but greyed.
+            item.setForeground(0, QBrush(muted) if reason else QBrush())
             item.setToolTip(0, reason or spec.summary)
         self._show_description()
 

@@ -39,12 +39,54 @@ def _existing_file(argument: str, scheme: str) -> Path:
             f"{path} is a folder; {scheme}: expects a .{scheme} file (for a folder of images use folder:{path}).",
             path=str(path),
         )
+    if not path.is_file():  # a pipe or a device: reading it could block forever
+        raise UserError(
+            f"{path} is not a regular file (it is a pipe, socket or device); save the arrays to a .{scheme} file.",
+            path=str(path),
+        )
     return path
+
+
+def _too_big(path: Path, what: str, exc: MemoryError) -> UserError:
+    return UserError(
+        f"{path}: {what} declares more data than can be loaded ({exc}); the file is damaged, or the "
+        "arrays are too large for memory - save a smaller subset.",
+        path=str(path),
+    )
+
+
+def _check_npy_size(path: Path) -> None:
+    """Refuse an .npy whose header declares more bytes than the file holds, before allocating them."""
+    with path.open("rb") as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+        except ValueError:
+            return  # not an .npy (maybe an .npz): np.load decides
+        try:
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        except (ValueError, SyntaxError, TypeError):
+            return  # np.load reports the damaged header
+        declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        available = path.stat().st_size - fh.tell()
+    if dtype.hasobject:
+        return  # np.load refuses object arrays with its own message
+    if declared > available:
+        raise UserError(
+            f"{path}: the header declares an array of shape {tuple(shape)} ({declared:,} bytes) but the file "
+            f"holds only {available:,} bytes; the file is truncated or damaged. Save it again with NumPy.",
+            path=str(path),
+        )
 
 
 def _load(path: Path, scheme: str):
     try:
+        _check_npy_size(path)
         return np.load(path, allow_pickle=False)
+    except MemoryError as exc:
+        raise _too_big(path, "the array", exc) from None
     except ValueError as exc:
         text = str(exc).lower()
         if "object arrays" in text:
@@ -71,6 +113,8 @@ def _load(path: Path, scheme: str):
 def _member(npz, key: str, path: Path) -> np.ndarray:
     try:
         return npz[key]
+    except MemoryError as exc:
+        raise _too_big(path, f"array {key!r}", exc) from None
     except ValueError as exc:  # object arrays inside an npz only fail when the member is read
         if "object arrays" in str(exc).lower() or "pickle" in str(exc).lower():
             raise UserError(

@@ -11,7 +11,7 @@ square whose side is the shorter side of the most common image size, capped at 6
 folder of 28x28 scans stays 28x28 while a folder of photos becomes 64x64. Each image's shorter side is
 resized to that and the centre is cropped.
 
-Files that cannot be used (empty, not an image, truncated, too many pixels, broken links) are skipped
+Files that cannot be used (empty, not an image, truncated, too many pixels, broken links, pipes) are skipped
 and listed in `info.skipped` with the reason. Folders whose decoded images fit in `EAGER_DECODE_BYTES`
 are decoded fully when opened, so every damaged file is caught then; larger folders only have their
 headers checked and are decoded while streaming, where a file that fails gives a black image and a
@@ -99,9 +99,13 @@ def scan_folder(root: Path) -> FolderScan:
                         found.files.append(Path(entry.path))
                     else:
                         found.other_files.append(entry.path)
-                elif entry.is_symlink() and is_image_name(entry.name):
+                elif entry.is_symlink() and is_image_name(entry.name) and not os.path.exists(entry.path):
                     found.skipped.append(
                         SkippedFile(entry.path, "broken symbolic link (its target is missing)")
+                    )
+                elif is_image_name(entry.name):  # a pipe, socket or device: opening it could block forever
+                    found.skipped.append(
+                        SkippedFile(entry.path, "not a regular file (a pipe, socket or device); not opened")
                     )
             except OSError as exc:
                 found.skipped.append(SkippedFile(entry.path, f"cannot be read ({exc.strerror or exc})"))

@@ -9,7 +9,11 @@ UMAP has two paths that produce the same kind of map:
   `precomputed_knn`. `fast=None` picks it above FAST_MIN_POINTS points. The threshold is low because
   umap-learn 0.5's own small-data path (below 4,096 points) computes all pairwise distances through a
   Python-level metric callback: 27 s for 3,000 points on 2 CPU cores against 5 s for the fast path, and
-  4.4 s against 3.0 s at 1,000 points.
+  4.4 s against 3.0 s at 1,000 points. Above that the fast path is kept for its guarantees: every
+  stretch between cancellation checks stays under ~1 s, and it skips NN-descent's numba compilation
+  (~20 s once per process, uncancellable). Its exact kNN is O(N^2 d): instant on a GPU, but on a 2-core
+  CPU at 50,000 points it takes ~16 s where NN-descent takes ~2 s once compiled; pass fast=False there
+  if raw CPU speed matters more than prompt cancellation (bench/RESULTS.md has the measurements).
 
 Cancellation is checked between stages, between kNN blocks, and before every optimisation epoch
 (umap-learn loops over epochs with `tqdm(range(n_epochs), **tqdm_kwds)`; we wrap `umap.layouts.tqdm`

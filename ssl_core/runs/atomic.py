@@ -1,24 +1,79 @@
-"""Atomic file writes: write a temporary file in the same folder, fsync, then rename over the target."""
+"""Atomic file writes: write a temporary file in the same folder, fsync, then rename over the target.
+
+A failed write (disk full, folder not writable) leaves the previous file untouched and raises
+DiskWriteError: a UserError (the CLI prints it as one line) that is also an OSError (for callers that
+catch those), naming the file and what to do.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from ssl_core.errors import UserError
+
+log = logging.getLogger(__name__)
+
+TEMP_SUFFIX = ".tmp"  # temporary files are ".<name>.<random>.tmp" next to their target
+
+_DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+_NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+class DiskWriteError(UserError, OSError):
+    """A file could not be written because of the disk or the folder, not because of a bug."""
+
+    def __init__(self, message: str, *, path: str, code: int | None = None):
+        UserError.__init__(self, message, path=path)
+        self.errno = code
+        self.filename = path
+
+    def __str__(self) -> str:  # OSError's own format would hide the message
+        return str(self.args[0]) if self.args else ""
+
+    @property
+    def disk_full(self) -> bool:
+        return self.errno in _DISK_FULL
+
+
+def write_error(exc: OSError, path: Path | str) -> DiskWriteError:
+    """Turn an OSError raised while writing `path` into a message that says what happened and what to do."""
+    if isinstance(exc, DiskWriteError):
+        return exc
+    reason = exc.strerror or str(exc)
+    if exc.errno in _DISK_FULL:
+        text = f"Cannot write {path}: the disk is full ({reason}). Free some disk space, then try again."
+    elif exc.errno in _NOT_WRITABLE:
+        text = (
+            f"Cannot write {path}: the folder is not writable ({reason}). Make it writable or choose "
+            "another folder, then try again."
+        )
+    else:
+        text = f"Cannot write {path} ({reason}). Check the disk and the folder, then try again."
+    return DiskWriteError(text, path=str(path), code=exc.errno)
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    except OSError as exc:
+        raise write_error(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)  # a half-written temporary file would only waste the space
+        raise write_error(exc, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -30,3 +85,26 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def remove_temp_files(folder: Path, names: tuple[str, ...] | None = None) -> list[Path]:
+    """Delete temporary files a killed process left in `folder` (only those of `names` when given).
+
+    Only call this where no other process may be writing at the same time (e.g. a run being resumed).
+    """
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for tmp in folder.glob(f".*{TEMP_SUFFIX}"):
+        target = tmp.name[1:].rsplit(".", 2)[0]  # ".last.pt.ab12cd.tmp" -> "last.pt"
+        if names is not None and target not in names:
+            continue
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError as exc:
+            log.warning("could not remove leftover temporary file %s: %s", tmp, exc)
+    if removed:
+        log.info("removed %d leftover temporary file(s) in %s", len(removed), folder)
+    return removed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,21 @@ import torch
 
 from ssl_core.errors import UserError
 from ssl_core.runs.atomic import atomic_write_bytes
+
+
+# What a damaged file can make torch.load raise (weights_only refusals are UnpicklingError).
+_LOAD_ERRORS = (
+    pickle.UnpicklingError,
+    RuntimeError,
+    EOFError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    UnicodeDecodeError,
+    zipfile.BadZipFile,
+)
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -27,10 +43,21 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
             path=str(path),
         )
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except OSError as exc:
+        raise UserError(
+            f"Checkpoint {path} cannot be read ({exc.strerror or exc}); check the file and the disk.",
+            path=str(path),
+        ) from None
+    except _LOAD_ERRORS as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
             f"Checkpoint {path} cannot be loaded safely ({first}); it is damaged or not from SSL Workbench.",
             path=str(path),
         ) from None
+    if not isinstance(state, dict):
+        raise UserError(
+            f"Checkpoint {path} holds a {type(state).__name__}, not a checkpoint; it is not from SSL Workbench.",
+            path=str(path),
+        )
+    return state

@@ -7,9 +7,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ssl_core.runs.atomic import atomic_write_text
+from ssl_core.runs.atomic import atomic_write_text, write_error
 
 log = logging.getLogger(__name__)
+
+METRICS_NAME = "metrics.jsonl"
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -47,12 +49,21 @@ class MetricsWriter:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._fh = self.path.open("a", encoding="utf-8")
+        try:
+            self._fh = self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise write_error(exc, self.path) from None
 
     def append(self, record: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(record) + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write(json.dumps(record) + "\n")
+            self._fh.flush()
+        except OSError as exc:
+            raise write_error(exc, self.path) from None
 
     def close(self) -> None:
         if not self._fh.closed:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError as exc:  # a full disk may refuse the last buffered bytes; the error is known
+                log.warning("%s: %s", self.path, exc)

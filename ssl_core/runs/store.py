@@ -169,7 +169,7 @@ def load_run(run_dir: str | Path, *, download: bool = False) -> LoadedRun:
     config = RunConfig.load(paths.config)
     state = load_checkpoint(paths.checkpoint)
     parts = build_components(config, download=download)
-    parts.method.load_state_dict(state["model"])
+    _load_weights(parts.method, state, paths.checkpoint)
     parts.method.eval()
     return LoadedRun(
         config=config,
@@ -183,6 +183,25 @@ def load_run(run_dir: str | Path, *, download: bool = False) -> LoadedRun:
     )
 
 
+def _load_weights(method: torch.nn.Module, state: dict[str, Any], path: Path) -> None:
+    """The checkpoint's model weights into `method`; a checkpoint that does not fit is a user error."""
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+        raise UserError(
+            f"Checkpoint {path} holds no model weights; it may be an exported backbone. Put the run's own "
+            "checkpoints/last.pt back, or train the run again.",
+            path=str(path),
+        )
+    try:
+        method.load_state_dict(state["model"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"Checkpoint {path} does not match the run's {CONFIG} ({first}); the config was probably edited "
+            "after training. Restore the original settings, or train the run again.",
+            path=str(path),
+        ) from None
+
+
 def delete_run(run_dir: str | Path) -> None:
     paths = require_run_dir(run_dir)
     shutil.rmtree(paths.root)
@@ -193,6 +212,11 @@ def export_backbone(run_dir: str | Path, out_path: str | Path) -> Path:
     paths = require_run_dir(run_dir)
     config = RunConfig.load(paths.config)
     state = load_checkpoint(paths.checkpoint)
+    if not isinstance(state.get("model"), dict):
+        raise UserError(
+            f"Checkpoint {paths.checkpoint} holds no model weights; it cannot be exported.",
+            path=str(paths.checkpoint),
+        )
     prefix = "backbone."
     weights = {k[len(prefix) :]: v for k, v in state["model"].items() if k.startswith(prefix)}
     out = Path(out_path)

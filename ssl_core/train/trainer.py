@@ -6,6 +6,8 @@ checkpoints atomically every epoch and on stop, and resumes from exactly the ste
 
 from __future__ import annotations
 
+import errno
+import gc
 import logging
 import math
 import os
@@ -23,9 +25,10 @@ from ssl_core.device import autocast_dtype, select_device
 from ssl_core.errors import UserError
 from ssl_core.methods.base import StepContext, StepOutput
 from ssl_core.runs import store
+from ssl_core.runs.atomic import DiskWriteError, remove_temp_files, write_error
 from ssl_core.runs.checkpoint import load_checkpoint, save_checkpoint
-from ssl_core.runs.metrics import MetricsWriter, truncate_metrics
-from ssl_core.runs.run_id import new_run_id
+from ssl_core.runs.metrics import METRICS_NAME, MetricsWriter, truncate_metrics
+from ssl_core.runs.run_id import new_run_id, safe_child
 from ssl_core.train.builder import Components, build_components
 from ssl_core.train.control import RunControl
 from ssl_core.train.events import (
@@ -44,6 +47,10 @@ from ssl_core.train.recorder import NonFiniteLoss, StepRecorder
 log = logging.getLogger(__name__)
 
 PREVIEW_IMAGES = 8
+_CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "step")
+# What each allocator says when it runs out (CUDA and MPS raise OutOfMemoryError or RuntimeError, the
+# CPU allocator a RuntimeError).
+_OOM_TEXTS = ("out of memory", "can't allocate memory", "cannot allocate memory")
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,10 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self._resuming = _resuming
         self.step = 0
+        self._checkpoint_step: int | None = None  # step of the newest checkpoint on disk
+        self._batch_size: int | None = None
+        self._image_shape: tuple[int, int, int] | None = None
+        self._device: torch.device | None = None
 
     @classmethod
     def resume(
@@ -85,36 +96,82 @@ class Trainer:
     ) -> Trainer:
         paths = store.require_run_dir(run_dir)
         config = RunConfig.load(paths.config)
+        summary = store.read_summary(paths.root)
+        pid = summary.get("pid")
+        if store.effective_status(summary) == "running" and pid != os.getpid():
+            # Two trainers appending to one run would interleave its metrics and checkpoints.
+            raise UserError(
+                f"The run {paths.root} is still being trained by process {pid}; stop that process first "
+                "(or wait for it to finish), then resume.",
+                path=str(paths.root),
+            )
         return cls(config, control, preview_interval_s, run_dir=paths.root, _resuming=True, **kw)
 
     # ------------------------------------------------------------------------------------------
     def run(self) -> RunResult:
         """Train to the end (or until stopped). Never raises for user errors: it reports RunFailed."""
+        out_of_memory = False
         try:
             return self._run()
-        except UserError as exc:
-            self._fail(str(exc), user_error=True)
-            return RunResult(self.run_dir or Path(), "failed", self.step, str(exc))
-        except NonFiniteLoss as exc:
-            self._fail(str(exc), user_error=True)
-            return RunResult(self.run_dir or Path(), "failed", self.step, str(exc))
-        except Exception as exc:  # a bug: keep the run loadable and report with traceback
-            log.exception("training failed")
-            self._fail(f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
-            return RunResult(self.run_dir or Path(), "failed", self.step, str(exc))
+        except DiskWriteError as exc:  # the disk or the folder refused a write (metrics, summary, ...)
+            message = self._with_checkpoint_hint(str(exc))
+        except (UserError, NonFiniteLoss) as exc:
+            message = str(exc)
+        except Exception as exc:
+            if isinstance(exc, OSError) and exc.filename and _is_write_error(exc):
+                message = self._with_checkpoint_hint(str(write_error(exc, exc.filename)))
+            elif not _is_out_of_memory(exc):  # a bug: keep the run loadable and report with traceback
+                log.exception("training failed")
+                self._fail(f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
+                return RunResult(self.run_dir or Path(), "failed", self.step, str(exc))
+            else:
+                out_of_memory = True
+                message = self._out_of_memory_message()
+        if out_of_memory:  # outside the except block, so the failed step's tensors can be freed
+            _free_memory(self._device)
+        self._fail(message, user_error=True)
+        return RunResult(self.run_dir or Path(), "failed", self.step, message)
 
     def _fail(self, message: str, tb: str = "", user_error: bool = False) -> None:
         if self.run_dir is not None and self.run_dir.is_dir():
-            store.write_summary(self.run_dir, status="failed", message=message, updated=_now())
+            try:
+                store.write_summary(self.run_dir, status="failed", message=message, updated=_now())
+            except OSError as exc:  # e.g. the disk that just filled up: the event still reports it
+                log.warning("could not record the failure in %s: %s", self.run_dir, exc)
         self.events.emit(RunFailed(self.run_dir, self.step, message, tb, user_error))
+
+    def _with_checkpoint_hint(self, message: str) -> str:
+        """Add what is left on disk and how to continue, to a message about a failed run."""
+        if self.run_dir is None or not (self.run_dir / store.CONFIG).is_file():
+            return message
+        if self._checkpoint_step is None:
+            return (
+                f"{message} No checkpoint was saved yet; once this is fixed, `ssl-core resume {self.run_dir}` "
+                "starts it again from step 0."
+            )
+        return (
+            f"{message} The last checkpoint (step {self._checkpoint_step}) is kept; continue with: "
+            f"ssl-core resume {self.run_dir}"
+        )
+
+    def _out_of_memory_message(self) -> str:
+        c, h, w = self._image_shape or (0, 0, 0)
+        return self._with_checkpoint_hint(
+            f"Out of memory on {self._device or 'the device'} at batch size {self._batch_size} with "
+            f"{c}x{h}x{w} images: lower train.batch_size or data.image_size (or pick a smaller backbone) "
+            "and start a new run."
+        )
 
     def _run(self) -> RunResult:
         cfg = self.config
         device = select_device(cfg.train.device)
+        self._device = device
         parts = build_components(cfg, download=self.download)
         method = parts.method
         n_train = len(parts.train_idx)
         hyper = resolve_hyper(cfg, parts.spec, n_train)
+        self._batch_size = hyper.batch_size
+        self._image_shape = parts.source.info.image_shape
         for message in [*hyper.warnings, *method.setup_warnings]:
             self.events.emit(TrainWarning(message))
         for skipped in parts.source.info.skipped[:20]:
@@ -150,24 +207,35 @@ class Trainer:
         if self._resuming:
             assert self.run_dir is not None
             created = store.read_summary(self.run_dir).get("created", _now())
+            # A process killed while writing leaves temporary files; no one else writes these.
+            remove_temp_files(self.run_dir / "checkpoints")
+            remove_temp_files(self.run_dir, names=(METRICS_NAME, store.CONFIG))
         if self._resuming and store.RunPaths(self.run_dir).checkpoint.is_file():
-            state = load_checkpoint(store.RunPaths(self.run_dir).checkpoint, map_location=device)
-            method.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            scaler.load_state_dict(state["scaler"])
-            _restore_rng(state["rng"], generator, device)
+            checkpoint = store.RunPaths(self.run_dir).checkpoint
+            state = load_checkpoint(checkpoint, map_location=device)
+            _restore(checkpoint, state, method, optimizer, scheduler, scaler, generator, device)
             self.step = int(state["step"])
+            self._checkpoint_step = self.step
             truncate_metrics(store.RunPaths(self.run_dir).metrics, self.step)
         elif self._resuming:  # killed before its first checkpoint: start over in the same folder
             self.events.emit(TrainWarning("No checkpoint yet: the run starts again from step 0."))
             truncate_metrics(store.RunPaths(self.run_dir).metrics, 0)
         else:
             runs_dir = Path(cfg.runs_dir)
-            runs_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                runs_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(
+                    f"runs_dir {runs_dir} cannot be created ({exc.strerror or exc}); choose a folder you can "
+                    "write to.",
+                    field="runs_dir",
+                ) from None
             run_id = new_run_id(runs_dir, cfg.method.name, cfg.data.spec, cfg.name)
-            self.run_dir = runs_dir / run_id
-            (self.run_dir / "checkpoints").mkdir(parents=True)
+            self.run_dir = safe_child(runs_dir, run_id)  # the id comes from user text: never outside runs_dir
+            try:
+                (self.run_dir / "checkpoints").mkdir(parents=True)
+            except OSError as exc:
+                raise write_error(exc, self.run_dir) from None
             cfg.save(self.run_dir / store.CONFIG)
             created = _now()
         paths = store.RunPaths(self.run_dir)
@@ -346,7 +414,14 @@ class Trainer:
             "backbone_name": str(getattr(method.backbone, "name", self.config.method.backbone)),
             "format": 1,
         }
-        save_checkpoint(path, state)
+        try:
+            save_checkpoint(path, state)
+        except DiskWriteError as exc:  # the atomic write left the previous checkpoint as it was
+            raise UserError(
+                self._with_checkpoint_hint(f"The checkpoint at step {self.step} was not saved. {exc}"),
+                path=str(path),
+            ) from None
+        self._checkpoint_step = self.step
         self.events.emit(CheckpointSaved(path, self.step, epoch))
 
     def _emit_preview(self, method, images, device) -> None:
@@ -371,6 +446,60 @@ def _preview_batch(parts: Components, device) -> torch.Tensor | None:
         return None
     images, _ = parts.source.read(idx[:PREVIEW_IMAGES])
     return images.float().div(255.0)
+
+
+def _restore(path: Path, state: dict, method, optimizer, scheduler, scaler, generator, device) -> None:
+    """Load a checkpoint into the run's objects; a checkpoint that does not fit is a user error."""
+    missing = [key for key in _CHECKPOINT_KEYS if key not in state]
+    if missing:
+        raise UserError(
+            f"Checkpoint {path} is not a training checkpoint (it has no {', '.join(missing)}); it may be an "
+            "exported backbone. Put the run's own checkpoints/last.pt back, or start a new run.",
+            path=str(path),
+        )
+    try:
+        method.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        _restore_rng(state["rng"], generator, device)
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"Checkpoint {path} does not match the run's config.toml ({first}); the config was probably "
+            "edited after training. Restore the original settings, or start a new run.",
+            path=str(path),
+        ) from None
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    oom_types = tuple(
+        t
+        for t in (getattr(torch, "OutOfMemoryError", None), getattr(torch.cuda, "OutOfMemoryError", None))
+        if isinstance(t, type)
+    )
+    if isinstance(exc, (MemoryError, *oom_types)):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(t in text for t in _OOM_TEXTS)
+
+
+def _is_write_error(exc: OSError) -> bool:
+    return exc.errno in (
+        errno.ENOSPC,
+        getattr(errno, "EDQUOT", errno.ENOSPC),
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+    )
+
+
+def _free_memory(device: torch.device | None) -> None:
+    gc.collect()
+    if device is not None and device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device is not None and device.type == "mps" and hasattr(torch, "mps"):
+        torch.mps.empty_cache()
 
 
 def _rng_state(generator: torch.Generator, device: torch.device) -> dict:

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+def _offscreen_platform() -> str:
+    # A desktop-sized virtual screen (the offscreen default is 800x800, smaller than the window).
+    fd, path = tempfile.mkstemp(prefix="ssl-workbench-screen-", suffix=".json")
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"synthesized": False, "screens": [{"name": "Offscreen", "x": 0, "y": 0, "width": 1600,
+                                                       "height": 1000, "logicalDpi": 96, "logicalBaseDpi": 96,
+                                                       "dpr": 1}]}, fh)
+    return f"offscreen:configfile={path}"
+
+
+os.environ.setdefault("QT_QPA_PLATFORM", _offscreen_platform())
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import shutil  # noqa: E402

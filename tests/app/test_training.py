@@ -144,3 +144,11 @@ def test_start_refuses_unavailable_method_with_a_dialog(qtbot, window, dialog_lo
     kind, title, message, _ = dialog_log.shown[-1]
     assert kind == "user" and "colour" in message.lower()
     assert not window.session.busy
+
+
+def test_close_right_after_start(qtbot, settings_path, runs_dir, dialog_log):
+    window = make_window(qtbot, settings_path, runs_dir)
+    window.start_training()
+    window.close()  # while the trainer is still building the model
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=60_000)
+    assert not window.runner.running()
