@@ -256,7 +256,7 @@ def umap_table(rows: list[UmapRow]) -> str:
         elif r.path.startswith("plain"):
             vs = "1.00x (reference)"
         elif ref is not None and ref.seconds is not None:
-            vs = f"{ref.seconds / r.seconds:.2f}x faster, trust {r.trust - ref.trust:+.4f}"
+            vs = f"{ref.seconds / r.seconds:.2f}x speed, trust {r.trust - ref.trust:+.4f}"
         else:
             vs = "-"
         # Plain umap-learn finds neighbours inside its one fit() call: part of the uncancellable stretch.

@@ -50,7 +50,8 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
             path=str(path),
         ) from None
     except _LOAD_ERRORS as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # torch's messages run to several sentences of advice; the first names the problem.
+        first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
             f"Checkpoint {path} cannot be loaded safely ({first}); it is damaged or not from SSL Workbench.",
             path=str(path),

@@ -50,7 +50,7 @@ PREVIEW_IMAGES = 8
 _CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "step")
 # What each allocator says when it runs out (CUDA and MPS raise OutOfMemoryError or RuntimeError, the
 # CPU allocator a RuntimeError).
-_OOM_TEXTS = ("out of memory", "can't allocate memory", "cannot allocate memory")
+_OOM_TEXTS = ("out of memory", "can't allocate memory", "cannot allocate memory", "not enough memory")
 
 
 @dataclass(frozen=True)

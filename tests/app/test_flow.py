@@ -104,8 +104,8 @@ def test_saved_embeddings_come_back_with_the_run(qtbot, window, copied_run):
     assert saved, "embeddings are stored with the run"
     emb.set_run(None)
     emb.set_run(copied_run)
-    with qtbot.waitSignal(emb.compute(copied_run).finished, timeout=60_000):
-        pass
+    with qtbot.waitSignal(window.runner.idle, timeout=60_000):
+        emb.compute(copied_run)
     np.testing.assert_array_equal(emb.result.embeddings, first)
 
 
@@ -113,8 +113,8 @@ def test_hover_click_and_box_selection(qtbot, window, copied_run, tmp_path):
     emb = window.embeddings_tab
     emb.projection.setCurrentIndex(emb.projection.findData("pca"))
     emb.set_run(copied_run)
-    with qtbot.waitSignal(emb.compute(copied_run).finished, timeout=60_000):
-        pass
+    with qtbot.waitSignal(window.runner.idle, timeout=60_000):
+        emb.compute(copied_run)
     window.tabs.setCurrentWidget(emb)
     scatter = emb.scatter
     qtbot.waitUntil(lambda: scatter.view_box.sceneBoundingRect().width() > 50)

@@ -10,11 +10,9 @@ from tests.app.conftest import close_window, make_window
 
 def _wait_loaded(qtbot, window, spec: str):
     panel = window.setup_tab.data
-    worker = panel.open_spec(spec)
-    assert worker is not None
-    with qtbot.waitSignal(worker.finished, timeout=30_000):
-        pass
-    qtbot.waitUntil(lambda: not panel.loading)
+    # connect before starting: a fast job could end before a later waitSignal is listening
+    with qtbot.waitSignal(panel.loading_changed, timeout=30_000, check_params_cb=lambda busy: not busy):
+        assert panel.open_spec(spec) is not None
     return panel
 
 

@@ -98,7 +98,9 @@ def test_progress_is_reported_and_cancel_stops_between_batches():
         cancel.set()
 
     with pytest.raises(Cancelled):
-        extract_embeddings(net, _images(40), batch_size=16, device="cpu", progress=stop_after_first, cancel=cancel)
+        extract_embeddings(
+            net, _images(40), batch_size=16, device="cpu", progress=stop_after_first, cancel=cancel
+        )
     assert net.training
 
 
@@ -118,7 +120,9 @@ def test_encode_source_reads_in_chunks_and_matches_direct_extraction():
     net = _net()
     via_source = encode_source(net, source, batch_size=8, device="cpu", chunk=12)
     assert reads == [12, 12, 6]
-    np.testing.assert_allclose(via_source, extract_embeddings(net, images, device="cpu"), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        via_source, extract_embeddings(net, images, device="cpu"), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_raw_pixel_features_flatten_and_downsample():

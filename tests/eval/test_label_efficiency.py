@@ -67,7 +67,9 @@ def test_label_efficiency_rises_with_labels_and_reports_mean_and_std():
 
 def test_label_efficiency_refuses_unlabelled_data_and_bad_fractions():
     x, y = blobs(50)
-    with pytest.raises(UserError, match="npz:/data/x.npz has no labels; a probe needs labels — UMAP/PCA still work"):
+    with pytest.raises(
+        UserError, match="npz:/data/x.npz has no labels; a probe needs labels — UMAP/PCA still work"
+    ):
         label_efficiency(x, None, x, y, what="npz:/data/x.npz")
     with pytest.raises(UserError, match="1.5"):
         label_efficiency(x, y, x, y, fractions=(0.1, 1.5))

@@ -44,7 +44,7 @@ def test_sklearn_and_torch_solvers_fit_the_same_model():
     assert sk.solver == "sklearn-lbfgs" and th.solver.startswith("torch-lbfgs")
     assert 0.3 < sk.accuracy < 0.95
     assert abs(sk.accuracy - th.accuracy) <= 0.01
-    agree = (np.asarray(sk.confusion) - np.asarray(th.confusion))
+    agree = np.asarray(sk.confusion) - np.asarray(th.confusion)
     assert np.abs(agree).sum() <= 8  # at most a handful of borderline samples differ
 
 

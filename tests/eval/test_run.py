@@ -39,9 +39,13 @@ def simclr_run(tmp_path_factory):
 def test_evaluate_run_scores_pretrained_random_init_and_pixels(simclr_run, monkeypatch):
     encoded = []
     real_encode = run_module.encode_source
-    monkeypatch.setattr(run_module, "encode_source", lambda *a, **k: encoded.append(1) or real_encode(*a, **k))
+    monkeypatch.setattr(
+        run_module, "encode_source", lambda *a, **k: encoded.append(1) or real_encode(*a, **k)
+    )
     seen = []
-    report = evaluate_run(simclr_run, fractions=(0.05, 1.0), seeds=(0, 1), k=10, progress=lambda f, m: seen.append(f))
+    report = evaluate_run(
+        simclr_run, fractions=(0.05, 1.0), seeds=(0, 1), k=10, progress=lambda f, m: seen.append(f)
+    )
 
     assert [f.name for f in report.features] == ["pretrained", "random_init", "raw_pixels"]
     assert [f.dim for f in report.features] == [128, 128, 64]
