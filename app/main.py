@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app import dialogs
@@ -18,11 +18,15 @@ from app.theme import ThemeManager
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="ssl-workbench", description="SSL Workbench desktop app.")
-    parser.add_argument("--settings", type=Path, help="keep preferences in this INI file (portable use, tests)")
+    parser.add_argument("config", nargs="?", type=Path, help="an experiment config (.toml) to load at start")
+    parser.add_argument(
+        "--settings", type=Path, help="keep preferences in this INI file (portable use, tests)"
+    )
     parser.add_argument("--runs-dir", type=Path, help="folder for runs (default: the last one used)")
     parser.add_argument("--theme", choices=["system", "light", "dark"], help="override the colour theme")
     parser.add_argument("--no-umap-warmup", action="store_true", help="do not pre-compile UMAP at start-up")
     parser.add_argument("--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--quit-after", type=float, metavar="SECONDS", help=argparse.SUPPRESS)  # smoke tests
     args, _qt_args = parser.parse_known_args(argv)
     return args
 
@@ -41,8 +45,10 @@ def create_app(argv: list[str] | None = None) -> QApplication:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     QApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = create_app([sys.argv[0]])
     prefs = Prefs.open(args.settings)
@@ -55,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     dialogs.install_excepthook(lambda: window)
     app.aboutToQuit.connect(lambda: window.runner.wait_all(15_000))
     window.show()
+    if args.config is not None:
+        window.load_config(str(args.config))
+    if args.quit_after is not None:
+        QTimer.singleShot(int(args.quit_after * 1000), window.close)
     return app.exec()
 
 

@@ -74,7 +74,11 @@ class MainWindow(QMainWindow):
             (self.setup_tab, "Setup", "Choose data, method and training settings."),
             (self.train_tab, "Train", "Start, pause or stop training and watch the loss."),
             (self.views_tab, "Views", "What the method sees: augmented views, reconstructions or puzzles."),
-            (self.embeddings_tab, "Embeddings", "Every image as a point; similar images end up close together."),
+            (
+                self.embeddings_tab,
+                "Embeddings",
+                "Every image as a point; similar images end up close together.",
+            ),
             (self.evaluate_tab, "Evaluate", "How useful the learned features are, with few and many labels."),
             (self.runs_tab, "Runs", "Saved runs: open, resume, compare, delete, export."),
         ):
@@ -95,8 +99,15 @@ class MainWindow(QMainWindow):
             threading.Thread(target=self._warm_up, name="umap-warmup", daemon=True).start()
 
     # ---- construction ------------------------------------------------------------------------
-    def _action(self, key: str, text: str, slot, shortcut: str | QKeySequence | None = None,
-                icon: QStyle.StandardPixmap | None = None, tip: str = "") -> QAction:
+    def _action(
+        self,
+        key: str,
+        text: str,
+        slot,
+        shortcut: str | QKeySequence | None = None,
+        icon: QStyle.StandardPixmap | None = None,
+        tip: str = "",
+    ) -> QAction:
         action = QAction(text, self)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
@@ -113,27 +124,69 @@ class MainWindow(QMainWindow):
 
     def _make_actions(self) -> None:
         sp = QStyle.StandardPixmap
-        self._action("start", "Start training", self.start_training, "Ctrl+R", sp.SP_MediaPlay,
-                     "Train the chosen method on the chosen data (Ctrl+R).")
-        self._action("pause", "Pause", self.session.pause, None, sp.SP_MediaPause, "Pause after the current step.")
-        self._action("resume", "Resume", self.session.resume, None, sp.SP_MediaSeekForward, "Continue training.")
-        self._action("stop", "Stop", self.stop_training, "Esc", sp.SP_MediaStop,
-                     "Stop after the current step and save a checkpoint; the run can be resumed (Esc).")
-        self._action("open_data", "Open data…", lambda: self.setup_tab.data.open_button.showMenu(), "Ctrl+O",
-                     sp.SP_DialogOpenButton, "Open an image folder, an array file or a dataset.")
-        self._action("save_config", "Save experiment config…", self.save_config, "Ctrl+S", sp.SP_DialogSaveButton,
-                     "Save these settings as a TOML file (also usable with ssl-core train --config).")
-        self._action("load_config", "Load experiment config…", self.load_config, "Ctrl+Shift+O", None,
-                     "Load settings from a TOML config file.")
-        self._action("runs_dir", "Choose runs folder…", self.choose_runs_dir, None, None,
-                     "Where runs (checkpoints, curves, results) are saved.")
+        self._action(
+            "start",
+            "Start training",
+            self.start_training,
+            "Ctrl+R",
+            sp.SP_MediaPlay,
+            "Train the chosen method on the chosen data (Ctrl+R).",
+        )
+        self._action(
+            "pause", "Pause", self.session.pause, None, sp.SP_MediaPause, "Pause after the current step."
+        )
+        self._action(
+            "resume", "Resume", self.session.resume, None, sp.SP_MediaSeekForward, "Continue training."
+        )
+        self._action(
+            "stop",
+            "Stop",
+            self.stop_training,
+            "Esc",
+            sp.SP_MediaStop,
+            "Stop after the current step and save a checkpoint; the run can be resumed (Esc).",
+        )
+        self._action(
+            "open_data",
+            "Open data…",
+            lambda: self.setup_tab.data.open_button.showMenu(),
+            "Ctrl+O",
+            sp.SP_DialogOpenButton,
+            "Open an image folder, an array file or a dataset.",
+        )
+        self._action(
+            "save_config",
+            "Save experiment config…",
+            self.save_config,
+            "Ctrl+S",
+            sp.SP_DialogSaveButton,
+            "Save these settings as a TOML file (also usable with ssl-core train --config).",
+        )
+        self._action(
+            "load_config",
+            "Load experiment config…",
+            self.load_config,
+            "Ctrl+Shift+O",
+            None,
+            "Load settings from a TOML config file.",
+        )
+        self._action(
+            "runs_dir",
+            "Choose runs folder…",
+            self.choose_runs_dir,
+            None,
+            None,
+            "Where runs (checkpoints, curves, results) are saved.",
+        )
         self._action("export_plot", "Embedding plot as PNG…", lambda: self.embeddings_tab.export_plot("png"))
         self._action("export_svg", "Embedding plot as SVG…", lambda: self.embeddings_tab.export_plot("svg"))
         self._action("export_csv", "Embeddings as CSV…", lambda: self.embeddings_tab.export_embeddings("csv"))
         self._action("export_npy", "Embeddings as NPY…", lambda: self.embeddings_tab.export_embeddings("npy"))
         self._action("export_backbone", "Backbone weights of the current run…", self.export_backbone)
         self._action("quit", "Quit", self.close, QKeySequence.StandardKey.Quit)
-        self._action("intro", "What is self-supervised learning?", self.show_intro, "F1", sp.SP_DialogHelpButton)
+        self._action(
+            "intro", "What is self-supervised learning?", self.show_intro, "F1", sp.SP_MessageBoxQuestion
+        )
         self._action("about", "About SSL Workbench", lambda: about(self))
 
     def _make_menus(self) -> None:
@@ -323,7 +376,9 @@ class MainWindow(QMainWindow):
             self.views_tab.compute(config, Path(run_dir))
         worker = Worker(read_history, Path(run_dir))
         worker.returned.connect(self._history_loaded)
-        worker.errored.connect(lambda exc, tb: dialogs.show_error(self, exc, tb, "Cannot read the run's curves"))
+        worker.errored.connect(
+            lambda exc, tb: dialogs.show_error(self, exc, tb, "Cannot read the run's curves")
+        )
         self.statusBar().showMessage(f"Opened {Path(run_dir).name}", 5000)
         return self.runner.start(worker, "history")
 
@@ -343,7 +398,9 @@ class MainWindow(QMainWindow):
 
     def export_backbone(self) -> None:
         if self.current_run is None:
-            dialogs.present(self, "user", "No run", "Train a model or open a run first, then export its backbone.")
+            dialogs.present(
+                self, "user", "No run", "Train a model or open a run first, then export its backbone."
+            )
             return
         self.runs_tab.select_run(self.current_run)
         self.runs_tab.export_selected()
@@ -354,11 +411,14 @@ class MainWindow(QMainWindow):
 
         self.views_tab.set_kind(METHODS.get(name).preview_kind)
 
-    def compute_views(self) -> Worker | None:
+    def compute_views(self, automatic: bool = False) -> Worker | None:
         try:
             config = self.setup_tab.config(str(self.runs_dir))
         except UserError as exc:
-            dialogs.show_error(self, exc, title="Cannot make a preview")
+            if automatic:  # opening the tab should not pop up a dialog; say it in place instead
+                self.views_tab.status.setText(str(exc))
+            else:
+                dialogs.show_error(self, exc, title="Cannot make a preview")
             return None
         run_dir = None
         run = self.current_run
@@ -379,7 +439,7 @@ class MainWindow(QMainWindow):
             self.embeddings_tab.set_run(run)
             self.embeddings_tab.compute(run)
         elif widget is self.views_tab and not self.views_tab.rows() and not self.session.busy:
-            self.compute_views()
+            self.compute_views(automatic=True)
 
     def _update_actions(self) -> None:
         state = self.session.state
@@ -392,13 +452,21 @@ class MainWindow(QMainWindow):
         for key in ("load_config", "runs_dir", "open_data"):
             a[key].setEnabled(not busy)
         self.setup_tab.setEnabled(not busy)  # settings of a running job can't change under it
-        self.embeddings_tab.compute_button.setEnabled(not busy and self.embeddings_tab.run_dir is not None
-                                                      and self.embeddings_tab.embed_worker is None)
-        self.evaluate_tab.button.setEnabled(not busy and self.evaluate_tab.run_dir is not None
-                                            and self.evaluate_tab.worker is None)
+        self.embeddings_tab.compute_button.setEnabled(
+            not busy and self.embeddings_tab.run_dir is not None and self.embeddings_tab.embed_worker is None
+        )
+        self.evaluate_tab.button.setEnabled(
+            not busy and self.evaluate_tab.run_dir is not None and self.evaluate_tab.worker is None
+        )
         in_use = {p for p in (self.current_run,) if p is not None and busy}
-        in_use |= {self.embeddings_tab.run_dir} if self.embeddings_tab.busy and self.embeddings_tab.run_dir else set()
-        in_use |= {self.evaluate_tab.run_dir} if self.evaluate_tab.busy and self.evaluate_tab.run_dir else set()
+        in_use |= (
+            {self.embeddings_tab.run_dir}
+            if self.embeddings_tab.busy and self.embeddings_tab.run_dir
+            else set()
+        )
+        in_use |= (
+            {self.evaluate_tab.run_dir} if self.evaluate_tab.busy and self.evaluate_tab.run_dir else set()
+        )
         self.runs_tab.set_locked(in_use, busy)
 
     # ---- files -------------------------------------------------------------------------------
@@ -410,7 +478,9 @@ class MainWindow(QMainWindow):
             return None
         if not path:
             start = str(Path(self.prefs.get("last_config_dir", str(Path.home()))) / "experiment.toml")
-            path, _ = QFileDialog.getSaveFileName(self, "Save experiment config", start, "TOML config (*.toml)")
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save experiment config", start, "TOML config (*.toml)"
+            )
             if not path:
                 return None
         out = Path(path)
@@ -421,9 +491,12 @@ class MainWindow(QMainWindow):
 
     def load_config(self, path: str | None = None) -> RunConfig | None:
         if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Load experiment config",
-                                                  self.prefs.get("last_config_dir", str(Path.home())),
-                                                  "TOML config (*.toml)")
+            path, _ = QFileDialog.getOpenFileName(
+                self,
+                "Load experiment config",
+                self.prefs.get("last_config_dir", str(Path.home())),
+                "TOML config (*.toml)",
+            )
             if not path:
                 return None
         try:
@@ -509,15 +582,36 @@ class MainWindow(QMainWindow):
         p.sync()
 
     # ---- closing -----------------------------------------------------------------------------
+    def _close_question(self) -> tuple[str, str] | None:
+        """What to ask before quitting, if a job the user started is still running."""
+        if self.session.busy:
+            return (
+                "Quit while training?",
+                "Training is still running. Stop it and quit?\n\nThe run is saved "
+                "at the current step and can be resumed later from the Runs tab.",
+            )
+        jobs = [
+            text
+            for name, text in (
+                ("evaluate", "an evaluation"),
+                ("umap", "a UMAP map"),
+                ("embed", "the embeddings"),
+            )
+            if self.runner.running(name)
+        ]
+        if jobs:
+            return (
+                "Quit now?",
+                f"SSL Workbench is still computing {' and '.join(jobs)}. Cancel and quit?\n\n"
+                "Nothing is lost: it can be computed again later.",
+            )
+        return None
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         if self.runner.running():
             if not self._closing:
-                if self.session.busy and not dialogs.ask(
-                    self,
-                    "Quit while training?",
-                    "Training is still running. Stop it and quit?\n\nThe run is saved at the current step "
-                    "and can be resumed later from the Runs tab.",
-                ):
+                question = self._close_question()
+                if question is not None and not dialogs.ask(self, *question):
                     event.ignore()
                     return
                 self._closing = True

@@ -32,7 +32,9 @@ class Prefs:
         path = path or os.environ.get(SETTINGS_ENV)
         if path:
             return cls(QSettings(str(path), QSettings.Format.IniFormat))
-        return cls(QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION))
+        return cls(
+            QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+        )
 
     def get(self, key: str, default: Any = None) -> Any:
         raw = self.qsettings.value(key)

@@ -29,8 +29,13 @@ log = logging.getLogger(__name__)
 IDLE, STARTING, RUNNING, PAUSED, STOPPING = "idle", "starting", "running", "paused", "stopping"
 
 
-def run_trainer(config: RunConfig | None, resume_dir: Path | None, control: RunControl,
-                preview_interval_s: float | None, publish) -> Any:
+def run_trainer(
+    config: RunConfig | None,
+    resume_dir: Path | None,
+    control: RunControl,
+    preview_interval_s: float | None,
+    publish,
+) -> Any:
     """Build and run a Trainer (on the worker thread); every engine event goes to `publish`."""
     from ssl_core.train.trainer import Trainer
 
@@ -80,7 +85,9 @@ class TrainingSession(QObject):
             raise RuntimeError("a training job is already running")
         self.control = RunControl()
         self.run_dir = resume_dir
-        worker = Worker(run_trainer, config, resume_dir, self.control, self.preview_interval_s, self.coalescer.push)
+        worker = Worker(
+            run_trainer, config, resume_dir, self.control, self.preview_interval_s, self.coalescer.push
+        )
         worker.errored.connect(self.job_error)
         worker.finished.connect(self._worker_finished)
         self.worker = worker

@@ -66,7 +66,9 @@ def main() -> int:
         window.grab().save(str(path))
         print("wrote", path)
 
-    wait(lambda: window.setup_tab.data.info is not None and not window.setup_tab.data.loading, 60, "the digits")
+    wait(
+        lambda: window.setup_tab.data.info is not None and not window.setup_tab.data.loading, 60, "the digits"
+    )
     window.tabs.setCurrentWidget(window.setup_tab)
     shot("setup")
 

@@ -44,9 +44,10 @@ class TrainConfig:
     warmup_epochs: float | None = None
     grad_clip: float = 3.0
     device: str = "auto"  # auto, cpu, cuda, cuda:N, mps
-    amp: bool = True  # mixed precision where the device supports it (CUDA)
+    amp: bool = True  # mixed precision where supported: CUDA, and CPUs with native bf16 (AMX)
     seed: int = 0
     checkpoint_every_epochs: int = 1
+    compile: bool = False  # torch.compile the networks: slow first step; pays off on GPUs (train/perf.py)
 
 
 @dataclass

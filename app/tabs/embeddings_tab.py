@@ -89,11 +89,13 @@ def _subsample(n: int, max_points: int) -> np.ndarray:
     return np.sort(np.random.default_rng(0).choice(n, size=max_points, replace=False))
 
 
-def compute_embeddings(run_dir: Path, max_points: int = MAX_POINTS, progress=None, cancel=None) -> EmbeddingResult:
+def compute_embeddings(
+    run_dir: Path, max_points: int = MAX_POINTS, progress=None, cancel=None
+) -> EmbeddingResult:
     """Embeddings of every image of a run (saved ones when they match the checkpoint) with PCA at once."""
+    from ssl_core.config import RunConfig
     from ssl_core.data import open_source
     from ssl_core.eval import embed_run, file_digest, load_embedding, project_pca
-    from ssl_core.config import RunConfig
     from ssl_core.runs.store import RunPaths
 
     paths = RunPaths(Path(run_dir))
@@ -104,8 +106,13 @@ def compute_embeddings(run_dir: Path, max_points: int = MAX_POINTS, progress=Non
         saved = embed_run(run_dir, projection="none", progress=progress, cancel=cancel)
     source = open_source(config.data.spec, image_size=config.data.image_size, channels=config.data.channels)
     result = EmbeddingResult(
-        run_dir=Path(run_dir), key=saved.checkpoint_key, embeddings=saved.embeddings, labels=saved.labels,
-        anomaly=saved.anomaly, class_names=list(source.info.class_names), source=source,
+        run_dir=Path(run_dir),
+        key=saved.checkpoint_key,
+        embeddings=saved.embeddings,
+        labels=saved.labels,
+        anomaly=saved.anomaly,
+        class_names=list(source.info.class_names),
+        source=source,
     )
     rows = _subsample(len(saved.embeddings), max_points)
     result.projections["pca"] = (rows, project_pca(saved.embeddings[rows]))
@@ -114,7 +121,9 @@ def compute_embeddings(run_dir: Path, max_points: int = MAX_POINTS, progress=Non
     return result
 
 
-def run_umap(run_dir: Path, max_points: int = MAX_POINTS, progress=None, cancel=None) -> tuple[np.ndarray, np.ndarray]:
+def run_umap(
+    run_dir: Path, max_points: int = MAX_POINTS, progress=None, cancel=None
+) -> tuple[np.ndarray, np.ndarray]:
     """UMAP of a run's embeddings (saved with the run, so reopening it shows the map at once)."""
     from ssl_core.eval import embed_run
 
@@ -162,7 +171,9 @@ class EmbeddingsTab(QWidget):
         self.colour_by.currentIndexChanged.connect(self._redraw)
         self.select_button = QPushButton("Box select")
         self.select_button.setCheckable(True)
-        self.select_button.setToolTip("Drag a box over points to see those images. Turn off to pan and zoom again.")
+        self.select_button.setToolTip(
+            "Drag a box over points to see those images. Turn off to pan and zoom again."
+        )
         self.select_button.toggled.connect(lambda on: self.scatter.set_select_mode(on))
         self.export_button = QToolButton()
         self.export_button.setText("Export")
@@ -186,7 +197,13 @@ class EmbeddingsTab(QWidget):
         self.cancel_button.hide()
 
         controls = QHBoxLayout()
-        for w in (self.compute_button, self.projection, self.colour_by, self.select_button, self.export_button):
+        for w in (
+            self.compute_button,
+            self.projection,
+            self.colour_by,
+            self.select_button,
+            self.export_button,
+        ):
             controls.addWidget(w)
         controls.addStretch(1)
         progress_row = QHBoxLayout()
@@ -254,8 +271,11 @@ class EmbeddingsTab(QWidget):
         self.run_dir = run_dir
         self.result = None
         self.scatter.set_points(np.zeros((0, 2)), None, [])
-        self.scatter.set_message("Press Compute embeddings to map this run's images."
-                                 if run_dir else "Train a model (or open a run), then compute its embeddings.")
+        self.scatter.set_message(
+            "Press Compute embeddings to map this run's images."
+            if run_dir
+            else "Train a model (or open a run), then compute its embeddings."
+        )
         self._update_controls()
 
     def compute(self, run_dir: Path | None, force: bool = False) -> Worker | None:
@@ -268,7 +288,9 @@ class EmbeddingsTab(QWidget):
         worker = Worker(compute_embeddings, run_dir, inject=("progress", "cancel"))
         worker.progress.connect(self._progress)
         worker.returned.connect(self._embedded)
-        worker.errored.connect(lambda exc, tb: dialogs.show_error(self.window(), exc, tb, "Cannot compute embeddings"))
+        worker.errored.connect(
+            lambda exc, tb: dialogs.show_error(self.window(), exc, tb, "Cannot compute embeddings")
+        )
         worker.finished.connect(self._embed_done)
         self.embed_worker = worker
         self._show_progress("Embedding images…")
@@ -359,7 +381,11 @@ class EmbeddingsTab(QWidget):
         return kind if kind in r.projections else "pca"
 
     def _projection_changed(self) -> None:
-        if self.result is not None and self.projection.currentData() == "umap" and "umap" not in self.result.projections:
+        if (
+            self.result is not None
+            and self.projection.currentData() == "umap"
+            and "umap" not in self.result.projections
+        ):
             self.start_umap()
         self._redraw()
 
@@ -421,7 +447,9 @@ class EmbeddingsTab(QWidget):
     # ---- export ------------------------------------------------------------------------------
     def export_plot(self, fmt: str, path: str | None = None) -> Path | None:
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export plot", f"embeddings.{fmt}", f"{fmt.upper()} (*.{fmt})")
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export plot", f"embeddings.{fmt}", f"{fmt.upper()} (*.{fmt})"
+            )
             if not path:
                 return None
         if fmt == "svg":
@@ -452,8 +480,9 @@ class EmbeddingsTab(QWidget):
         if r is None:
             return None
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export embeddings", f"embeddings.{fmt}",
-                                                  f"{fmt.upper()} (*.{fmt})")
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export embeddings", f"embeddings.{fmt}", f"{fmt.upper()} (*.{fmt})"
+            )
             if not path:
                 return None
         out = Path(path)
@@ -468,6 +497,13 @@ class EmbeddingsTab(QWidget):
                 writer.writerow(["index", "label", f"{kind}_x", f"{kind}_y", *[f"e{j}" for j in range(dims)]])
                 for pos, row in enumerate(rows):
                     label = r.label_of(int(row)) if r.labels is not None else ""
-                    writer.writerow([int(row), label, f"{xy[pos, 0]:.6g}", f"{xy[pos, 1]:.6g}",
-                                     *[f"{v:.6g}" for v in r.embeddings[row]]])
+                    writer.writerow(
+                        [
+                            int(row),
+                            label,
+                            f"{xy[pos, 0]:.6g}",
+                            f"{xy[pos, 1]:.6g}",
+                            *[f"{v:.6g}" for v in r.embeddings[row]],
+                        ]
+                    )
         return out

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -129,8 +130,16 @@ class LabelEfficiencyChart(pg.PlotWidget):
             y = 100.0 * np.asarray(means)
             err = 100.0 * np.asarray(stds)
             color = series_color(i)
-            line = self.plot(xs, y, pen=pg.mkPen(color, width=2), symbol="o", symbolSize=8, symbolPen=None,
-                             symbolBrush=color, name=title)
+            line = self.plot(
+                xs,
+                y,
+                pen=pg.mkPen(color, width=2),
+                symbol="o",
+                symbolSize=8,
+                symbolPen=None,
+                symbolBrush=color,
+                name=title,
+            )
             bars = pg.ErrorBarItem(x=xs, y=y, top=err, bottom=err, beam=0.12, pen=pg.mkPen(color, width=1.5))
             self.addItem(bars)
             self.items += [line, bars]
@@ -172,6 +181,8 @@ class EvaluateTab(QWidget):
         top.addWidget(self.button)
         top.addWidget(self.cancel_button)
         top.addWidget(self.progress, 1)
+        top.addStretch(0)
+        self.button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
         self.probe_chart = LabelEfficiencyChart("Linear probe")
         self.probe_chart.setObjectName("probe_chart")
@@ -214,8 +225,11 @@ class EvaluateTab(QWidget):
             self.probe_chart.show_view(ReportView([], {}, None), "probe")
             self.knn_chart.show_view(ReportView([], {}, None), "knn")
             self.confusion.set_matrix(np.zeros((0, 0)), [])
-            self.headline.setText("Press Evaluate to measure how useful the learned features are."
-                                  if run_dir else "Train a model or open a run first.")
+            self.headline.setText(
+                "Press Evaluate to measure how useful the learned features are."
+                if run_dir
+                else "Train a model or open a run first."
+            )
         self._update_controls()
 
     def evaluate(self) -> Worker | None:
@@ -260,7 +274,9 @@ class EvaluateTab(QWidget):
         self.probe_chart.show_view(view, "probe")
         self.knn_chart.show_view(view, "knn")
         if view.confusion is not None:
-            self.confusion.set_matrix(view.confusion, view.class_names, "Linear probe, all labels: confusion matrix")
+            self.confusion.set_matrix(
+                view.confusion, view.class_names, "Linear probe, all labels: confusion matrix"
+            )
         parts = []
         for kind, title in (("probe", "Linear probe"), ("knn", "kNN")):
             acc = view.accuracy("pretrained", kind)
@@ -272,5 +288,7 @@ class EvaluateTab(QWidget):
             if extras:
                 text += " (" + "; ".join(extras) + ")"
             parts.append(text)
-        self.headline.setText("With all labels — " + " &nbsp;·&nbsp; ".join(parts) if parts else "No accuracies in this report.")
+        self.headline.setText(
+            "With all labels — " + " &nbsp;·&nbsp; ".join(parts) if parts else "No accuracies in this report."
+        )
         self.evaluated.emit(view)

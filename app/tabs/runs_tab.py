@@ -11,10 +11,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app import dialogs
 from app.theme import series_color
 from app.widgets.curves import EmaSmoother, make_plot
+from app.widgets.elided_label import ElidedLabel
 from app.workers import JobRunner, Worker
 
 COLUMNS = ["Run", "Method", "Data", "Created", "Epochs", "Steps", "Final loss", "Probe accuracy", "Status"]
@@ -44,7 +45,9 @@ class NumberItem(QTableWidgetItem):
 
     def __init__(self, value: float | None, text: str):
         super().__init__(text)
-        self.value = value if value is not None and not (isinstance(value, float) and math.isnan(value)) else -math.inf
+        self.value = (
+            value if value is not None and not (isinstance(value, float) and math.isnan(value)) else -math.inf
+        )
         self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
     def __lt__(self, other: QTableWidgetItem) -> bool:
@@ -57,7 +60,10 @@ def load_curves(run_dirs: list[Path]) -> dict[str, tuple[list[int], list[float]]
     out = {}
     for run_dir in run_dirs:
         records = read_metrics(run_dir)
-        out[Path(run_dir).name] = ([int(r["step"]) for r in records], [float(r.get("loss", math.nan)) for r in records])
+        out[Path(run_dir).name] = (
+            [int(r["step"]) for r in records],
+            [float(r.get("loss", math.nan)) for r in records],
+        )
     return out
 
 
@@ -88,16 +94,32 @@ class RunsTab(QWidget):
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.itemDoubleClicked.connect(lambda _: self.open_selected())
 
-        self.folder_label = QLabel()
+        self.folder_label = ElidedLabel()
+        self.folder_label.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.folder_label.setProperty("role", "muted")
         self.buttons: dict[str, QPushButton] = {}
         row = QHBoxLayout()
         for key, text, tip, slot in (
             ("refresh", "Refresh", "Read the runs folder again.", self.refresh),
             ("open", "Open", "Show this run's settings, curves, embeddings and results.", self.open_selected),
-            ("resume", "Resume", "Continue training this run from its last checkpoint.", self.resume_selected),
-            ("compare", "Compare", "Plot the loss curves of the selected runs together.", self.compare_selected),
-            ("export", "Export backbone…", "Save the trained backbone's weights to a file.", self.export_selected),
+            (
+                "resume",
+                "Resume",
+                "Continue training this run from its last checkpoint.",
+                self.resume_selected,
+            ),
+            (
+                "compare",
+                "Compare",
+                "Plot the loss curves of the selected runs together.",
+                self.compare_selected,
+            ),
+            (
+                "export",
+                "Export backbone…",
+                "Save the trained backbone's weights to a file.",
+                self.export_selected,
+            ),
             ("delete", "Delete…", "Delete the selected runs from disk.", self.delete_selected),
         ):
             button = QPushButton(text)
@@ -106,8 +128,15 @@ class RunsTab(QWidget):
             button.clicked.connect(slot)
             self.buttons[key] = button
             row.addWidget(button)
-        row.addStretch(1)
-        row.addWidget(self.folder_label)
+        self.relative = QCheckBox("Relative to start")
+        self.relative.setToolTip(
+            "Divide each curve by its first value, so methods whose losses have different scales can be compared."
+        )
+        self.relative.toggled.connect(lambda _: self._curves is not None and self.show_curves(self._curves))
+        row.addWidget(self.relative)
+        row.addSpacing(12)
+        row.addWidget(self.folder_label, 1)
+        self._curves: dict[str, tuple[list[int], list[float]]] | None = None
 
         self.compare_plot = make_plot("Loss of the selected runs (smoothed)", "loss")
         self.compare_plot.setObjectName("compare_plot")
@@ -164,7 +193,9 @@ class RunsTab(QWidget):
 
     def selected_paths(self) -> list[Path]:
         rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [Path(self.table.item(r, 0).data(PATH_ROLE)) for r in rows if self.table.item(r, 0) is not None]
+        return [
+            Path(self.table.item(r, 0).data(PATH_ROLE)) for r in rows if self.table.item(r, 0) is not None
+        ]
 
     def select_run(self, run_dir: Path) -> None:
         for i in range(self.table.rowCount()):
@@ -208,9 +239,12 @@ class RunsTab(QWidget):
         if not paths:
             return
         names = "\n".join(f"  • {p.name}" for p in paths[:10]) + ("\n  …" if len(paths) > 10 else "")
-        if not dialogs.ask(self.window(), "Delete runs",
-                           f"Delete {len(paths)} run(s) and all their checkpoints and results?\n\n{names}\n\n"
-                           "This cannot be undone."):
+        if not dialogs.ask(
+            self.window(),
+            "Delete runs",
+            f"Delete {len(paths)} run(s) and all their checkpoints and results?\n\n{names}\n\n"
+            "This cannot be undone.",
+        ):
             return
         for path in paths:
             try:
@@ -229,8 +263,9 @@ class RunsTab(QWidget):
             return None
         run = paths[0]
         if not path:
-            path, _ = QFileDialog.getSaveFileName(self, "Export backbone weights", f"{run.name}-backbone.pt",
-                                                  "PyTorch weights (*.pt)")
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export backbone weights", f"{run.name}-backbone.pt", "PyTorch weights (*.pt)"
+            )
             if not path:
                 return None
         try:
@@ -247,7 +282,9 @@ class RunsTab(QWidget):
             return None
         worker = Worker(load_curves, paths)
         worker.returned.connect(self.show_curves)
-        worker.errored.connect(lambda exc, tb: dialogs.show_error(self.window(), exc, tb, "Cannot read the curves"))
+        worker.errored.connect(
+            lambda exc, tb: dialogs.show_error(self.window(), exc, tb, "Cannot read the curves")
+        )
         return self.runner.start(worker, "compare")
 
     def show_curves(self, curves: dict[str, tuple[list[int], list[float]]]) -> None:
@@ -257,8 +294,13 @@ class RunsTab(QWidget):
         legend = self.compare_plot.getPlotItem().legend
         if legend is not None:
             legend.clear()
+        self._curves = curves
+        relative = self.relative.isChecked()
+        self.compare_plot.setLabel("left", "loss / first loss" if relative else "loss")
         for i, (name, (steps, losses)) in enumerate(curves.items()):
             smooth = EmaSmoother(0.9)(losses)
+            if relative and smooth and smooth[0] not in (0.0,) and math.isfinite(smooth[0]):
+                smooth = [v / smooth[0] for v in smooth]
             item = self.compare_plot.plot(steps, smooth, pen=pg.mkPen(series_color(i), width=2), name=name)
             self._compare_items.append(item)
         self.compare_plot.autoRange()

@@ -42,7 +42,12 @@ class SetupTab(QWidget):
         self.training = TrainingForm()
         self.data.loaded.connect(self.method.set_data_info)
         self.training.image_size_changed.connect(self.data.set_image_size)
-        for signal in (self.data.loaded, self.method.method_changed, self.method.params.changed, self.training.changed):
+        for signal in (
+            self.data.loaded,
+            self.method.method_changed,
+            self.method.params.changed,
+            self.training.changed,
+        ):
             signal.connect(self.changed)
 
         right = QWidget()

@@ -142,7 +142,9 @@ class TrainTab(QWidget):
 
     def _options_changed(self) -> None:
         self.loss_curves.show_raw = self.show_raw.isChecked()
-        self.loss_curves.hidden = set() if self.show_parts.isChecked() else set(self.loss_curves.names()) - {LOSS}
+        self.loss_curves.hidden = (
+            set() if self.show_parts.isChecked() else set(self.loss_curves.names()) - {LOSS}
+        )
         self.loss_plot.setLogMode(y=self.log_scale.isChecked())
         self.loss_curves.refresh()
 
@@ -173,8 +175,15 @@ class TrainTab(QWidget):
         self.progress.setRange(0, max(1, last.total_steps))
         self.progress.setValue(last.step)
         percent = 100.0 * last.step / max(1, last.total_steps)
-        self.progress.setFormat(f"Step {last.step:,} of {last.total_steps:,}  ·  {percent:.0f}%")
-        self.epoch_value.setText(f"{last.epoch + 1} / {self._epochs}" if self._epochs else str(last.epoch + 1))
+        epoch = (
+            f"Epoch {last.epoch + 1} of {self._epochs}  ·  "
+            if self._epochs
+            else f"Epoch {last.epoch + 1}  ·  "
+        )
+        self.progress.setFormat(f"{epoch}step {last.step:,} of {last.total_steps:,}  ·  {percent:.0f}%")
+        self.epoch_value.setText(
+            f"{last.epoch + 1} / {self._epochs}" if self._epochs else str(last.epoch + 1)
+        )
         self.rate_value.setText(f"{last.images_per_sec:,.0f}")
         self.eta_value.setText(format_duration(last.eta_seconds))
 
@@ -184,7 +193,12 @@ class TrainTab(QWidget):
         self.lr_curves.clear()
         self._last_step = 0
         self._extend(
-            (int(r["step"]), float(r.get("loss", math.nan)), dict(r.get("parts") or {}), float(r.get("lr", math.nan)))
+            (
+                int(r["step"]),
+                float(r.get("loss", math.nan)),
+                dict(r.get("parts") or {}),
+                float(r.get("lr", math.nan)),
+            )
             for r in records
         )
         if records:
@@ -203,8 +217,10 @@ class TrainTab(QWidget):
         self.progress.setValue(event.start_step)
         self.progress.setFormat("Starting…")
         verb = "Resumed" if event.start_step else "Started"
-        self.append_log(f"{verb} run {event.run_dir.name} on {event.device}: {event.total_steps:,} steps, "
-                        f"{event.steps_per_epoch:,} per epoch.")
+        self.append_log(
+            f"{verb} run {event.run_dir.name} on {event.device}: {event.total_steps:,} steps, "
+            f"{event.steps_per_epoch:,} per epoch."
+        )
         self.status.setText(f"Training {event.run_dir.name}")
 
     def set_status(self, text: str) -> None:
@@ -220,7 +236,9 @@ class TrainTab(QWidget):
         self.log.appendHtml(f"<span style='color:{colors.muted}'>{stamp}</span>&nbsp; {body}")
 
     def epoch_ended(self, event: Any) -> None:
-        self.append_log(f"Epoch {event.epoch + 1} done: mean loss {event.mean_loss:.4g} (step {event.step:,}).")
+        self.append_log(
+            f"Epoch {event.epoch + 1} done: mean loss {event.mean_loss:.4g} (step {event.step:,})."
+        )
 
     def checkpoint_saved(self, event: Any) -> None:
         self.append_log(f"Checkpoint saved at step {event.step:,} (epoch {event.epoch + 1}).", "good")
@@ -233,7 +251,9 @@ class TrainTab(QWidget):
             self.status.setText("Finished. Look at Views, Embeddings and Evaluate to see what it learned.")
         else:
             self.progress.setFormat(f"Stopped at step {event.step:,} (resumable from the Runs tab)")
-            self.append_log(f"Stopped at step {event.step:,}; the run can be resumed from the Runs tab.", "warning")
+            self.append_log(
+                f"Stopped at step {event.step:,}; the run can be resumed from the Runs tab.", "warning"
+            )
             self.status.setText("Stopped. The run is saved and can be resumed.")
         self.eta_value.setText("–")
 

@@ -17,15 +17,16 @@ from app.widgets.image_grid import RowGrid
 from app.workers import JobRunner, Worker
 from ssl_core.config import RunConfig
 
-PREVIEW_COUNT = 10
+PREVIEW_COUNT = 8
 
 EXPLAIN = {
-    "views": "Each column shows two random <b>augmented views</b> of the same image. The method learns to give "
+    "views": "Each column shows an image and two random <b>augmented views</b> of it. The method learns to give "
     "both views the same representation, so it has to ignore crops, colours and blur and keep what the "
     "picture shows. Press <i>New views</i> to draw new random augmentations.",
-    "reconstruction": "The model sees a <b>damaged</b> image and tries to <b>rebuild</b> the original. Rows: the "
-    "input, what the model got, and its reconstruction. During training this updates live, so you can "
-    "watch the reconstructions sharpen.",
+    "reconstruction": "The model squeezes each image through a bottleneck (and some methods first <b>damage</b> "
+    "it: noise, masks, hidden regions, removed colour) and tries to <b>rebuild</b> the original. Rows show the "
+    "input, what the model got when it differs, and the reconstruction. During training this updates live, "
+    "so you can watch the reconstructions sharpen.",
     "prediction": "The model solves a <b>puzzle</b> made from each image (e.g. which way it was rotated, or how "
     "its tiles were shuffled). Captions show its guess and the truth.",
 }
@@ -49,9 +50,13 @@ def compute_preview(config: RunConfig, run_dir: Path | None, seed: int) -> Any:
     images, _ = source.read(idx[:PREVIEW_COUNT])
     method.eval()
     generator = torch.Generator().manual_seed(seed)
+    x = images.float().div(255.0)
     with torch.no_grad():
-        preview = method.preview(images.float().div(255.0), generator)
-    preview.images = {k: v.detach().float().clamp(0, 1).cpu() for k, v in preview.images.items()}
+        preview = method.preview(x, generator)
+    shown = {k: v.detach().float().clamp(0, 1).cpu() for k, v in preview.images.items()}
+    if preview.kind == "views":  # show what the two views were made from
+        shown = {"original": x, **shown}
+    preview.images = shown
     return preview
 
 
@@ -83,7 +88,7 @@ class ViewsTab(QWidget):
         top.addWidget(self.button)
         top.addWidget(self.status, 1)
 
-        self.grid = RowGrid(cell=76)
+        self.grid = RowGrid(cell=120)
         self.grid.setObjectName("views_grid")
         self.grid.placeholder = "Nothing to show yet."
         scroll = QScrollArea()
@@ -114,7 +119,9 @@ class ViewsTab(QWidget):
         self._seed += 1
         worker = Worker(compute_preview, config, run_dir, self._seed)
         worker.returned.connect(lambda p: self.show_preview(p, None))
-        worker.errored.connect(lambda exc, tb: dialogs.show_error(self.window(), exc, tb, "Cannot make a preview"))
+        worker.errored.connect(
+            lambda exc, tb: dialogs.show_error(self.window(), exc, tb, "Cannot make a preview")
+        )
         worker.finished.connect(self._done)
         self.worker = worker
         self.button.setEnabled(False)
@@ -136,8 +143,21 @@ class ViewsTab(QWidget):
             caps = list(preview.captions.get(name, []))
             rows.append((name, qimages(images), caps))
         self.grid.set_rows(rows)
+        self._fit()
         self.last_step = step
         self.status.setText(f"Live from training, step {step:,}" if step is not None else "")
 
     def rows(self) -> list[str]:
         return self.grid.row_names()
+
+    def _fit(self) -> None:
+        """Size the images so the columns fill the visible width (within readable limits)."""
+        columns = self.grid.columns()
+        if not columns:
+            return
+        width = self.scroll.viewport().width() - self.grid.label_width - 8 * (columns + 1)
+        self.grid.set_cell(max(56, min(160, width // columns)))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._fit()

@@ -38,7 +38,9 @@ class ConfusionMatrix(QWidget):
         k = self.matrix.shape[0] if self.matrix.ndim == 2 else 0
         if k == 0:
             painter.setPen(pal.placeholderText().color())
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+            painter.drawText(
+                self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder
+            )
             return
         fm = painter.fontMetrics()
         label_w = min(110, max(fm.horizontalAdvance(n) for n in self.names) + 10)
@@ -50,15 +52,23 @@ class ConfusionMatrix(QWidget):
         bold = painter.font()
         bold.setBold(True)
         painter.setFont(bold)
-        painter.drawText(QRect(0, 0, self.width(), fm.height() + 2), Qt.AlignmentFlag.AlignHCenter, self.title)
+        painter.drawText(
+            QRect(0, 0, self.width(), fm.height() + 2), Qt.AlignmentFlag.AlignHCenter, self.title
+        )
         painter.setFont(self.font())
-        painter.drawText(QRect(left, fm.height() + 2, int(side), fm.height()), Qt.AlignmentFlag.AlignHCenter,
-                         "predicted class")
+        painter.drawText(
+            QRect(left, fm.height() + 2, int(side), fm.height()),
+            Qt.AlignmentFlag.AlignHCenter,
+            "predicted class",
+        )
         painter.save()
         painter.translate(fm.height() - 2, top + side / 2)
         painter.rotate(-90)
-        painter.drawText(QRect(int(-side / 2), -fm.height(), int(side), fm.height()), Qt.AlignmentFlag.AlignHCenter,
-                         "true class")
+        painter.drawText(
+            QRect(int(-side / 2), -fm.height(), int(side), fm.height()),
+            Qt.AlignmentFlag.AlignHCenter,
+            "true class",
+        )
         painter.restore()
         rows = self.matrix.sum(axis=1, keepdims=True).clip(min=1)
         share = self.matrix / rows  # colour by the share of each true class, so rare classes read alike
@@ -84,8 +94,13 @@ class ConfusionMatrix(QWidget):
         step = max(1, int(np.ceil(fm.height() / max(cell, 1))))
         for i in range(0, k, step):
             name = fm.elidedText(self.names[i], Qt.TextElideMode.ElideRight, label_w - 6)
-            painter.drawText(QRect(fm.height() + 2, int(top + i * cell), label_w, int(cell)),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
-            painter.drawText(QRect(int(left + i * cell), int(top + side + 2), int(cell), fm.height()),
-                             Qt.AlignmentFlag.AlignHCenter, fm.elidedText(self.names[i], Qt.TextElideMode.ElideRight,
-                                                                          int(cell * step)))
+            painter.drawText(
+                QRect(fm.height() + 2, int(top + i * cell), label_w, int(cell)),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                name,
+            )
+            painter.drawText(
+                QRect(int(left + i * cell), int(top + side + 2), int(cell), fm.height()),
+                Qt.AlignmentFlag.AlignHCenter,
+                fm.elidedText(self.names[i], Qt.TextElideMode.ElideRight, int(cell * step)),
+            )

@@ -173,4 +173,3 @@ class CurveSet:
 
     def point_count(self, name: str) -> int:
         return self.raw[name].n if name in self.raw else 0
-

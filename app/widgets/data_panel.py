@@ -35,7 +35,11 @@ log = logging.getLogger(__name__)
 
 THUMBNAILS = 40
 DEFAULT_SPEC = "digits"
-CHANNEL_CHOICES = [("Keep the source's colours", None), ("Grayscale (1 channel)", 1), ("Colour (3 channels)", 3)]
+CHANNEL_CHOICES = [
+    ("Keep the source's colours", None),
+    ("Grayscale (1 channel)", 1),
+    ("Colour (3 channels)", 3),
+]
 
 
 def load_preview(spec: str, channels: int | None, progress=None) -> dict[str, Any]:
@@ -44,7 +48,9 @@ def load_preview(spec: str, channels: int | None, progress=None) -> dict[str, An
 
     kwargs: dict[str, Any] = {"channels": channels}
     if progress is not None and "progress" in inspect.signature(open_source).parameters:
-        kwargs["progress"] = lambda phase, done, total: progress(done / max(1, total), f"{phase.capitalize()} {done}/{total}")
+        kwargs["progress"] = lambda phase, done, total: progress(
+            done / max(1, total), f"{phase.capitalize()} {done}/{total}"
+        )
     source = open_source(spec, **kwargs)
     n = len(source)
     idx = np.unique(np.linspace(0, n - 1, num=min(THUMBNAILS, n)).round().astype(np.int64)) if n else []
@@ -97,7 +103,9 @@ class TorchvisionDialog(QDialog):
         note = QLabel("Nothing is downloaded: the dataset files must already be in this folder.")
         note.setProperty("role", "muted")
         note.setWordWrap(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow("Dataset", self.name)
@@ -148,7 +156,9 @@ class DataPanel(QWidget):
             "The data spec: digits, folder:PATH, npz:FILE, npy:FILE or torchvision:NAME[:FOLDER]. "
             "Type one and press Enter, or use Open."
         )
-        self.spec_box.lineEdit().returnPressed.connect(lambda: self.open_spec(self.spec_box.currentText().strip()))
+        self.spec_box.lineEdit().returnPressed.connect(
+            lambda: self.open_spec(self.spec_box.currentText().strip())
+        )
         self.spec_box.activated.connect(lambda i: self.open_spec(self.spec_box.itemText(i)))
         self.open_button = QToolButton()
         self.open_button.setText("Open…")
@@ -164,8 +174,12 @@ class DataPanel(QWidget):
         self.channels_box = QComboBox()
         for text, value in CHANNEL_CHOICES:
             self.channels_box.addItem(text, value)
-        self.channels_box.setToolTip("Convert every image to grayscale or colour, or keep what the files have.")
-        self.channels_box.currentIndexChanged.connect(lambda _: self._spec and self.open_spec(self._spec, force=True))
+        self.channels_box.setToolTip(
+            "Convert every image to grayscale or colour, or keep what the files have."
+        )
+        self.channels_box.currentIndexChanged.connect(
+            lambda _: self._spec and self.open_spec(self._spec, force=True)
+        )
         colour_row.addWidget(colour_label)
         colour_row.addWidget(self.channels_box, 1)
         layout.addLayout(colour_row)
@@ -246,7 +260,11 @@ class DataPanel(QWidget):
         self._remember(self._spec)
         labels = result["labels"]
         names = self.info.class_names
-        captions = [names[int(y)] if 0 <= int(y) < len(names) else str(int(y)) for y in labels] if labels is not None else None
+        captions = (
+            [names[int(y)] if 0 <= int(y) < len(names) else str(int(y)) for y in labels]
+            if labels is not None
+            else None
+        )
         self.thumbnails.set_images(qimages(result["images"]), captions)
         self._refresh_summary()
         self.loaded.emit(self.info)

@@ -22,8 +22,11 @@ def _draw_cell(painter: QPainter, rect: QRect, pixmap: QPixmap, caption: str, pa
     if caption:
         cap = QRect(rect.x() - GAP // 2, img_rect.bottom() + 2, rect.width() + GAP, CAPTION_H)
         painter.setPen(palette.text().color())
-        painter.drawText(cap, Qt.AlignmentFlag.AlignCenter, painter.fontMetrics().elidedText(
-            caption, Qt.TextElideMode.ElideRight, cap.width()))
+        painter.drawText(
+            cap,
+            Qt.AlignmentFlag.AlignCenter,
+            painter.fontMetrics().elidedText(caption, Qt.TextElideMode.ElideRight, cap.width()),
+        )
 
 
 class ImageGrid(QWidget):
@@ -84,7 +87,9 @@ class ImageGrid(QWidget):
         pal = self.palette()
         if not self._pixmaps and self.placeholder:
             painter.setPen(pal.placeholderText().color())
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+            painter.drawText(
+                self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder
+            )
         for i, pm in enumerate(self._pixmaps):
             rect = self._cell_rect(i)
             if rect.intersects(event.rect()):
@@ -106,10 +111,21 @@ class RowGrid(QWidget):
         self.cell = cell
         self.label_width = label_width
         self._rows: list[tuple[str, list[QPixmap], list[str]]] = []
+        self._images: list[tuple[str, list[QImage], list[str]]] = []
         self.placeholder = ""
 
     def set_rows(self, rows: list[tuple[str, list[QImage], list[str]]]) -> None:
-        self._rows = [(name, [scaled_pixmap(im, self.cell) for im in imgs], list(caps)) for name, imgs, caps in rows]
+        self._images = [(name, list(imgs), list(caps)) for name, imgs, caps in rows]
+        self._rescale()
+
+    def set_cell(self, cell: int) -> None:
+        """Change the image size (e.g. to fill the available width); pixmaps are redrawn from the images."""
+        if cell != self.cell:
+            self.cell = cell
+            self._rescale()
+
+    def _rescale(self) -> None:
+        self._rows = [(n, [scaled_pixmap(im, self.cell) for im in imgs], caps) for n, imgs, caps in self._images]
         self.updateGeometry()
         self.adjustSize()
         self.update()
@@ -138,7 +154,9 @@ class RowGrid(QWidget):
         pal = self.palette()
         if not self._rows and self.placeholder:
             painter.setPen(pal.placeholderText().color())
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+            painter.drawText(
+                self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder
+            )
             return
         y = GAP
         bold = painter.font()
@@ -146,8 +164,11 @@ class RowGrid(QWidget):
         for name, pixmaps, caps in self._rows:
             painter.setFont(bold)
             painter.setPen(pal.text().color())
-            painter.drawText(QRect(0, y, self.label_width - GAP, self.cell), Qt.AlignmentFlag.AlignRight
-                             | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, name)
+            painter.drawText(
+                QRect(0, y, self.label_width - GAP, self.cell),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap,
+                name,
+            )
             painter.setFont(self.font())
             for j, pm in enumerate(pixmaps):
                 rect = QRect(self.label_width + GAP + j * (self.cell + GAP), y, self.cell, self.cell)

@@ -54,7 +54,9 @@ def method_html(spec: Any, reason: str | None = None) -> str:
     if spec.paper:
         parts.append(f"<p style='color:gray'>Paper: {html.escape(spec.paper)}</p>")
     if reason:
-        parts.append(f"<p style='color:#c62828'><b>Not available for this data:</b> {html.escape(reason)}</p>")
+        parts.append(
+            f"<p style='color:#c62828'><b>Not available for this data:</b> {html.escape(reason)}</p>"
+        )
     return "".join(parts)
 
 
@@ -126,7 +128,9 @@ class MethodPanel(QWidget):
             item.setToolTip(0, spec.summary)
         for name, spec in _backbones().items():
             self.backbone.addItem(spec.title, name)
-            self.backbone.setItemData(self.backbone.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
+            self.backbone.setItemData(
+                self.backbone.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole
+            )
         self.tree.expandAll()
         self.set_method("simclr" if "simclr" in _methods() else next(iter(_methods().names()), ""))
 

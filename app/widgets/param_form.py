@@ -139,12 +139,17 @@ class ParamForm(QWidget):
             editor.currentIndexChanged.connect(self.changed)
         elif kind == "int":
             editor = QSpinBox()
-            editor.setRange(int(p.low) if p.low is not None else -(2**31), int(p.high) if p.high is not None else 2**31 - 1)
+            editor.setRange(
+                int(p.low) if p.low is not None else -(2**31),
+                int(p.high) if p.high is not None else 2**31 - 1,
+            )
             editor.setKeyboardTracking(False)
             editor.valueChanged.connect(self.changed)
         elif kind == "float":
             editor = FloatSpin(log_scale=p.log_scale)
-            editor.setRange(float(p.low) if p.low is not None else -1e12, float(p.high) if p.high is not None else 1e12)
+            editor.setRange(
+                float(p.low) if p.low is not None else -1e12, float(p.high) if p.high is not None else 1e12
+            )
             editor.valueChanged.connect(self.changed)
         else:
             editor = QLineEdit()

@@ -67,8 +67,12 @@ class EmbeddingScatter(pg.PlotWidget):
         self._gradient: pg.GradientLegend | None = None
         self._hover_index = -1
         colors = current_colors()
-        self.marks = pg.ScatterPlotItem(size=13, pen=pg.mkPen(colors.accent, width=2), brush=None, pxMode=True)
-        self.hover_mark = pg.ScatterPlotItem(size=15, pen=pg.mkPen(colors.text, width=2), brush=None, pxMode=True)
+        self.marks = pg.ScatterPlotItem(
+            size=13, pen=pg.mkPen(colors.accent, width=2), brush=None, pxMode=True
+        )
+        self.hover_mark = pg.ScatterPlotItem(
+            size=15, pen=pg.mkPen(colors.text, width=2), brush=None, pxMode=True
+        )
         for mark in (self.marks, self.hover_mark):
             mark.setZValue(10)
             self.addItem(mark, ignoreBounds=True)
@@ -134,8 +138,12 @@ class EmbeddingScatter(pg.PlotWidget):
         bins = np.minimum((norm * SCORE_BINS).astype(int), SCORE_BINS - 1)
         order = np.argsort(bins, kind="stable")  # draw the highest scores last, on top
         item = pg.ScatterPlotItem(
-            x=self.xy[order, 0], y=self.xy[order, 1], pen=None, brush=[brushes[b] for b in bins[order]],
-            size=_point_size(len(self.xy)), pxMode=True,
+            x=self.xy[order, 0],
+            y=self.xy[order, 1],
+            pen=None,
+            brush=[brushes[b] for b in bins[order]],
+            size=_point_size(len(self.xy)),
+            pxMode=True,
         )
         item.indices = order
         self.addItem(item)

@@ -39,11 +39,19 @@ class TrainingForm(QWidget):
 
         self.epochs = self._spin("epochs", 1, 100_000, 10, "How many times training goes through all images.")
         self.max_steps = self._spin(
-            "max_steps", 0, 10**9, 0, "Stop after this many optimizer steps (0: no limit; handy for a quick try)."
+            "max_steps",
+            0,
+            10**9,
+            0,
+            "Stop after this many optimizer steps (0: no limit; handy for a quick try).",
         )
         self.max_steps.setSpecialValueText("No limit")
         self.batch_size = self._spin(
-            "batch_size", 1, 65_536, 1, "Images per step. Method default: the method's own, capped by the data size."
+            "batch_size",
+            1,
+            65_536,
+            1,
+            "Images per step. Method default: the method's own, capped by the data size.",
         )
         self.batch_size.setSpecialValueText("Method default")
         self.lr = FloatSpin(log_scale=True)
@@ -53,11 +61,17 @@ class TrainingForm(QWidget):
         self.lr.setToolTip("Learning rate. Method default: the method's rate scaled by batch size / 256.")
         self.lr.valueChanged.connect(self.changed)
         self.image_size = self._spin(
-            "image_size", 3, 1024, 3, "Images are resized to this square size for training (Native: keep their size)."
+            "image_size",
+            3,
+            1024,
+            3,
+            "Images are resized to this square size for training (Native: keep their size).",
         )
         self.image_size.setSpecialValueText("Native")
         self.image_size.valueChanged.connect(lambda _: self.image_size_changed.emit(self._image_size()))
-        self.seed = self._spin("seed", 0, 2**31 - 1, 0, "Random seed: the same seed and settings give the same run.")
+        self.seed = self._spin(
+            "seed", 0, 2**31 - 1, 0, "Random seed: the same seed and settings give the same run."
+        )
         self.val_fraction = QDoubleSpinBox()
         self.val_fraction.setObjectName("val_fraction")
         self.val_fraction.setRange(0.0, 0.9)
@@ -99,7 +113,9 @@ class TrainingForm(QWidget):
         t.device = self.device.currentData() or AUTO
         t.epochs = self.epochs.value()
         t.max_steps = self.max_steps.value() or None
-        t.batch_size = None if self.batch_size.value() == self.batch_size.minimum() else self.batch_size.value()
+        t.batch_size = (
+            None if self.batch_size.value() == self.batch_size.minimum() else self.batch_size.value()
+        )
         t.lr = self.lr.value() or None
         t.seed = self.seed.value()
         cfg.data.image_size = self._image_size()

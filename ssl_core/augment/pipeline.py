@@ -38,6 +38,12 @@ class BatchAugment(nn.Module):
             raise ValueError(
                 f"BatchAugment expects images (B, {self.channels}, H, W); got shape {tuple(x.shape)}"
             )
+        # Views must not depend on the training precision: under autocast, affine_grid (a batched
+        # matrix product) would run in bf16/fp16 and move the crop boxes by a fraction of a pixel.
+        with torch.autocast(x.device.type, enabled=False):
+            return self._view(x, generator)
+
+    def _view(self, x: Tensor, generator: torch.Generator) -> Tensor:
         x = x.float().div_(255.0) if not x.is_floating_point() else x
         r, n, dev = self.recipe, x.shape[0], x.device
         height, width = x.shape[-2:]

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from ssl_core.data.base import DataInfo, DataSource, SkippedFile
+from ssl_core.data.cache import open_cache
 from ssl_core.data.imagefile import IMAGE_EXTENSIONS, BadImage, ImageHeader, decode, is_image_name, probe
 from ssl_core.data.spec import OpenOptions, SourceKind, user_path
 from ssl_core.errors import UserError
@@ -252,7 +253,10 @@ def open_folder(spec: str, argument: str, options: OpenOptions) -> DataSource:
 
     # 1. headers: size and colour of every file, cheap.
     good: list[tuple[Path, str | None, ImageHeader]] = []
-    for i, result in enumerate(_parallel(_try(probe), files, options, "scanning")):
+    # Headers and pixels of unchanged files come from the on-disk cache (data/cache.py).
+    cache = open_cache(root)
+    probed = cache.headers(files, lambda todo: list(_parallel(_try(probe), todo, options, "scanning")))
+    for i, result in enumerate(probed):
         if isinstance(result, BadImage):
             skipped.append(SkippedFile(str(files[i]), str(result)))
         else:
@@ -272,7 +276,12 @@ def open_folder(spec: str, argument: str, options: OpenOptions) -> DataSource:
     images = None
     if len(good) * channels * size * size <= EAGER_DECODE_BYTES:
         paths = [p for p, _, _ in good]
-        decoded = list(_parallel(_try(lambda p: decode(p, size, channels)), paths, options, "decoding"))
+        decoded = cache.decoded(
+            paths,
+            size,
+            channels,
+            lambda todo: list(_parallel(_try(lambda p: decode(p, size, channels)), todo, options, "decoding")),
+        )
         kept = []
         for item, result in zip(good, decoded, strict=True):
             if isinstance(result, BadImage):

@@ -36,8 +36,11 @@ class _ProgressBar:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from ssl_core.eval.label_efficiency import check_fractions, check_seeds
     from ssl_core.eval.run import evaluate_run, format_report
 
+    check_fractions(args.fractions)  # refuse bad values before a progress bar appears
+    check_seeds(args.seeds)
     bar = _ProgressBar(args.quiet or args.json)
     try:
         result = evaluate_run(

@@ -3,11 +3,12 @@
 Two solvers minimise the same objective (scikit-learn's): mean cross-entropy + ||W||^2 / (2 C n),
 bias unpenalised. Which one runs is decided by `choose_solver`:
 
-* a GPU (CUDA/MPS) is present -> the torch solver on the GPU (full-batch L-BFGS, seconds at any size);
-* otherwise n_samples * dim < TORCH_MIN_ELEMENTS -> scikit-learn's lbfgs (least overhead on small
-  problems: 10 ms against torch's 30-100 ms at 1,400 x 64), else the torch solver on the CPU (float32
-  BLAS: 0.39 s against 0.57 s at 20,000 x 512). The crossover (~2.5-10 M elements on a 2-core CPU) is
-  re-measured by `bench/bench_umap.py` (probe-solver table in bench/RESULTS.md).
+* a GPU (CUDA/MPS) is present -> the torch solver on the GPU (full-batch L-BFGS);
+* otherwise n_samples * dim < TORCH_MIN_ELEMENTS (5 M) -> scikit-learn's lbfgs with single-threaded BLAS
+  (least overhead on small problems: 10-20 ms against torch's 50-100 ms at 1,437 x 64), else the torch
+  solver on the CPU (multi-threaded float32 BLAS). On an idle 2-core machine torch was 1.2-1.7x faster
+  at 20,000 x 512 and 50,000 x 512; on a busy one its threads fight other work and it can be 2-3x
+  slower. `bench/bench_umap.py` re-measures the table (bench/RESULTS.md records the machine's load).
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ import torch
 from ssl_core.errors import UserError
 from ssl_core.runs.atomic import atomic_write_bytes
 
-
 # What a damaged file can make torch.load raise (weights_only refusals are UnpicklingError).
 _LOAD_ERRORS = (
     pickle.UnpicklingError,

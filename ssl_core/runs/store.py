@@ -168,7 +168,8 @@ def load_run(run_dir: str | Path, *, download: bool = False) -> LoadedRun:
     paths = require_run_dir(run_dir)
     config = RunConfig.load(paths.config)
     state = load_checkpoint(paths.checkpoint)
-    parts = build_components(config, download=download)
+    with torch.random.fork_rng(devices=[]):  # rebuilding seeds torch; leave the caller's RNG alone
+        parts = build_components(config, download=download)
     _load_weights(parts.method, state, paths.checkpoint)
     parts.method.eval()
     return LoadedRun(

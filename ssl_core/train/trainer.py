@@ -21,7 +21,7 @@ import torch
 
 from ssl_core.config import RunConfig
 from ssl_core.data.loader import BatchPipeline
-from ssl_core.device import autocast_dtype, select_device
+from ssl_core.device import select_device
 from ssl_core.errors import UserError
 from ssl_core.methods.base import StepContext, StepOutput
 from ssl_core.runs import store
@@ -42,6 +42,7 @@ from ssl_core.train.events import (
     TrainWarning,
 )
 from ssl_core.train.optim import build_optimizer, build_scheduler, resolve_hyper
+from ssl_core.train.perf import compile_method, limit_cpu_threads, training_autocast_dtype, use_channels_last
 from ssl_core.train.recorder import NonFiniteLoss, StepRecorder
 
 log = logging.getLogger(__name__)
@@ -195,12 +196,16 @@ class Trainer:
             total_steps = min(total_steps, cfg.train.max_steps)
 
         method.to(device)
-        if device.type == "cuda":
+        if use_channels_last(device):  # faster convolutions with cuDNN and oneDNN (see train/perf.py)
             method.to(memory_format=torch.channels_last)
+        if device.type == "cpu":
+            limit_cpu_threads()
+        if cfg.train.compile:
+            compile_method(method)
         optimizer = build_optimizer(method, parts.spec, hyper)
         warmup_steps = int(round(hyper.warmup_epochs * steps_per_epoch))
         scheduler = build_scheduler(optimizer, total_steps, min(warmup_steps, total_steps // 2))
-        amp_dtype = autocast_dtype(device) if cfg.train.amp else None
+        amp_dtype = training_autocast_dtype(device, cfg.train.amp)
         scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
         generator = torch.Generator(device=device).manual_seed(cfg.train.seed)
 
@@ -231,7 +236,8 @@ class Trainer:
                     field="runs_dir",
                 ) from None
             run_id = new_run_id(runs_dir, cfg.method.name, cfg.data.spec, cfg.name)
-            self.run_dir = safe_child(runs_dir, run_id)  # the id comes from user text: never outside runs_dir
+            safe_child(runs_dir, run_id)  # the id comes from user text: refuse anything outside runs_dir
+            self.run_dir = runs_dir / run_id  # as given (relative stays relative), like before
             try:
                 (self.run_dir / "checkpoints").mkdir(parents=True)
             except OSError as exc:
@@ -384,7 +390,7 @@ class Trainer:
         total_steps,
     ) -> StepOutput:
         images = images_u8.to(device, non_blocking=True).float().div_(255.0)
-        if device.type == "cuda":
+        if use_channels_last(device):
             images = images.contiguous(memory_format=torch.channels_last)
         ctx = StepContext(step=self.step, total_steps=total_steps, epoch=epoch, generator=generator)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):

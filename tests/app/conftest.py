@@ -11,9 +11,24 @@ def _offscreen_platform() -> str:
     # A desktop-sized virtual screen (the offscreen default is 800x800, smaller than the window).
     fd, path = tempfile.mkstemp(prefix="ssl-workbench-screen-", suffix=".json")
     with os.fdopen(fd, "w") as fh:
-        json.dump({"synthesized": False, "screens": [{"name": "Offscreen", "x": 0, "y": 0, "width": 1600,
-                                                       "height": 1000, "logicalDpi": 96, "logicalBaseDpi": 96,
-                                                       "dpr": 1}]}, fh)
+        json.dump(
+            {
+                "synthesized": False,
+                "screens": [
+                    {
+                        "name": "Offscreen",
+                        "x": 0,
+                        "y": 0,
+                        "width": 1600,
+                        "height": 1000,
+                        "logicalDpi": 96,
+                        "logicalBaseDpi": 96,
+                        "dpr": 1,
+                    }
+                ],
+            },
+            fh,
+        )
     return f"offscreen:configfile={path}"
 
 
@@ -83,12 +98,14 @@ def make_window(qtbot, settings_path: Path, runs_dir: Path, preview_interval_s: 
     from app.main_window import MainWindow
     from app.settings import Prefs
 
-    window = MainWindow(Prefs.open(settings_path), runs_dir=runs_dir, warm_umap=False,
-                        preview_interval_s=preview_interval_s)
+    window = MainWindow(
+        Prefs.open(settings_path), runs_dir=runs_dir, warm_umap=False, preview_interval_s=preview_interval_s
+    )
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: window.setup_tab.data.info is not None and not window.setup_tab.data.loading,
-                    timeout=30_000)
+    qtbot.waitUntil(
+        lambda: window.setup_tab.data.info is not None and not window.setup_tab.data.loading, timeout=30_000
+    )
     return window
 
 

@@ -50,8 +50,8 @@ def test_train_view_embed_evaluate_reopen(qtbot, window, dialog_log):
     views = window.views_tab
     with qtbot.waitSignal(window.runner.idle, timeout=60_000):
         window.compute_views()
-    assert views.rows() == ["view 1", "view 2"]
-    assert views.grid.columns() >= 8
+    assert views.rows() == ["original", "view 1", "view 2"]
+    assert views.grid.columns() == 8
 
     # Embeddings: PCA shows one point per image, coloured by the 10 labels
     emb = window.embeddings_tab
@@ -89,7 +89,7 @@ def test_train_view_embed_evaluate_reopen(qtbot, window, dialog_log):
     assert window.setup_tab.method.method() == "simclr"
     assert window.train_tab.loss_curves.point_count("loss") == 8
     assert ev.view is not None and abs(ev.view.accuracy("pretrained", "probe") - probe) < 1e-9
-    assert views.rows() == ["view 1", "view 2"]
+    assert views.rows() == ["original", "view 1", "view 2"]
 
 
 def test_saved_embeddings_come_back_with_the_run(qtbot, window, copied_run):
@@ -176,6 +176,8 @@ def test_runs_tab_compare_export_delete(qtbot, window, copied_run, dialog_log, t
     with qtbot.waitSignal(window.runner.idle, timeout=30_000):
         runs.compare_selected()
     assert runs.compared_names() == [copied_run.name]
+    runs.relative.setChecked(True)  # curves divided by their first value
+    assert abs(runs._compare_items[0].yData[0] - 1.0) < 1e-9
 
     out = runs.export_selected(str(tmp_path / "backbone.pt"))
     assert out is not None and out.is_file()

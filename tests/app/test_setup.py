@@ -120,7 +120,9 @@ def test_choices_persist_between_sessions(qtbot, settings_path, runs_dir, dialog
 
 def test_damaged_settings_fall_back_to_defaults(qtbot, settings_path, runs_dir, dialog_log):
     settings_path.parent.mkdir(parents=True, exist_ok=True)
-    settings_path.write_text('[setup]\nconfig="{\\"method\\": {\\"name\\": 5, \\"bogus\\": 1}}"\n[window]\ntab=garbage\n')
+    settings_path.write_text(
+        '[setup]\nconfig="{\\"method\\": {\\"name\\": 5, \\"bogus\\": 1}}"\n[window]\ntab=garbage\n'
+    )
     window = make_window(qtbot, settings_path, runs_dir)
     try:
         assert window.setup_tab.method.method() == "simclr"

@@ -93,7 +93,9 @@ def test_pause_resume_stop_then_resume_run(qtbot, window, dialog_log):
     assert session.state == IDLE and window.setup_tab.isEnabled()
     run = window.current_run
     assert (run / "checkpoints" / "last.pt").is_file()
-    assert "resumable" in window.train_tab.progress.format() or "resumed" in window.train_tab.log.toPlainText()
+    assert (
+        "resumable" in window.train_tab.progress.format() or "resumed" in window.train_tab.log.toPlainText()
+    )
 
     # resume it from the Runs tab: the curve continues where it stopped
     window.runs_tab.refresh()

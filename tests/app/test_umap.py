@@ -62,4 +62,3 @@ def test_umap_warm_up_runs_off_the_gui_thread(qtbot, settings_path, runs_dir, di
     assert where["thread"] is not threading.main_thread() and where["thread"].daemon
     qtbot.waitUntil(lambda: window.setup_tab.data.info is not None, timeout=30_000)
     close_window(qtbot, window)
-

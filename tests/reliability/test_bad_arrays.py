@@ -104,8 +104,8 @@ REFUSED = [
 @pytest.mark.parametrize("name, make, needles", [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
 def test_bad_array_is_refused(case, tmp_path, name, make, needles):
     arrays = make()
-    shape = {k: (v.shape, str(v.dtype)) for k, v in arrays.items()} if isinstance(arrays, dict) else (
-        arrays.shape, str(arrays.dtype))  # fmt: skip
+    named = arrays.items() if isinstance(arrays, dict) else [("array", arrays)]
+    shape = ", ".join(f"{key} {tuple(value.shape)} {value.dtype}" for key, value in named)
     case.describe(f"{name}: {shape}", f"refused; the message names {name} and says: {', '.join(needles)}")
     path = write(tmp_path / name, arrays, allow_pickle=True)  # the object arrays need pickle to be saved
     scheme = path.suffix.lstrip(".")

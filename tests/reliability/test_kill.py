@@ -205,17 +205,17 @@ def chain(case, launcher, cli, tmp_path, label, trials, first_argv, delays, watc
 
 
 def test_kill_during_training(case, launcher, cli, tmp_path):
-    """7 kills of `ssl-core train`/`resume` on digits (132 steps, a checkpoint every 44)."""
+    """7 kills of `ssl-core train`/`resume` on digits (264 steps, a checkpoint every 44)."""
     rng = random.Random(SEED)
-    total = 3 * 44
+    total = 6 * 44
     run = chain(
         case, launcher, cli, tmp_path, "training", 7,
         lambda runs: ["train", *TINY, "--data", "digits", "--method", "simclr", "--batch-size", "32",
-                      "--epochs", "3", "--runs-dir", runs],
+                      "--epochs", "6", "--runs-dir", runs],
         lambda: rng.uniform(0.3, 3.0),
     )  # fmt: skip
     assert run is not None, "no trial got as far as creating the run"
-    assert read_summary(run)["steps_per_epoch"] * 3 == total
+    assert read_summary(run)["steps_per_epoch"] * 6 == total
     case.sub(
         "training chain end",
         "`ssl-core resume` after the 7 kills",
@@ -242,7 +242,7 @@ def test_kill_during_checkpoint_writes(case, launcher, cli, tmp_path):
     )  # fmt: skip
     assert run is not None
     hits = sum("while a checkpoint write was in progress" in c.given for c in case.subs)
-    assert hits >= 4, f"only {hits} kills landed during a checkpoint write"
+    assert hits >= 3, f"only {hits} kills landed during a checkpoint write"
     case.sub(
         "checkpoint chain end", f"`ssl-core resume` after 7 kills ({hits} during checkpoint writes)",
         "finishes the run; the temporary files the kills left are removed", finish(cli, run, total), True,
@@ -252,8 +252,9 @@ def test_kill_during_checkpoint_writes(case, launcher, cli, tmp_path):
 def test_kill_during_evaluation(case, launcher, cli, tmp_path, tiny_train):
     """6 kills of `ssl-core eval` / `ssl-core embed` on a finished run.
 
-    Evaluation takes about a second in a forked child, so each command is first run to completion once
-    to time it; the kills then land at random points within that time."""
+    Evaluation takes about a second in a forked child, so each command is first run to completion twice
+    (the first fills the embedding cache) and the second is timed; the kills then land at random points
+    within that time."""
     from ssl_core.cli.main import build_parser
 
     if "eval" not in build_parser()._subparsers._group_actions[0].choices:
@@ -272,9 +273,10 @@ def test_kill_during_evaluation(case, launcher, cli, tmp_path, tiny_train):
     ]
     durations = []
     for argv in commands:
-        started = time.perf_counter()
-        status = launcher.wait(launcher.start(argv, tmp_path / f"{argv[0]}-timing.log"))
-        assert status == {"exit": 0}, (tmp_path / f"{argv[0]}-timing.log").read_text()[-2000:]
+        for _ in range(2):
+            started = time.perf_counter()
+            status = launcher.wait(launcher.start(argv, tmp_path / f"{argv[0]}-timing.log"))
+            assert status == {"exit": 0}, (tmp_path / f"{argv[0]}-timing.log").read_text()[-2000:]
         durations.append(time.perf_counter() - started)
     for k in range(6):
         argv = commands[k % 2]

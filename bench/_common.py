@@ -1,0 +1,278 @@
+"""What every benchmark script shares: the machine's description, tables, and writing bench/RESULTS.md.
+
+Each benchmark owns one section of RESULTS.md, between `<!-- ID:start -->` and `<!-- ID:end -->`, and
+replaces only that section. Several benchmarks may finish at the same time (run_all.py, or a person
+running one by hand while another runs), so the read-modify-write of the file happens under an
+exclusive lock on a sidecar file (`bench/.RESULTS.md.lock`), and the new text is written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+DEFAULT_RESULTS = BENCH_DIR / "RESULTS.md"
+TITLE = "# Benchmark results"
+
+if str(ROOT) not in sys.path:  # run as `python bench/x.py` without installing the project
+    sys.path.insert(0, str(ROOT))
+
+from ssl_core.runs.atomic import atomic_write_text  # noqa: E402
+
+
+# ---- the machine ----------------------------------------------------------------------------------
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average() -> str:
+    """'1.2, 0.9, 0.7' (1, 5 and 15 minutes), or 'unknown' where the OS does not say."""
+    if not hasattr(os, "getloadavg"):
+        return "unknown"
+    return ", ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def memory_total_gb() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 2**20
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def cpu_features() -> str:
+    """The vector extensions that decide CPU training speed (bf16 needs AMX or AVX512-BF16)."""
+    import torch
+
+    names = []
+    for probe, label in (
+        ("_is_amx_tile_supported", "AMX"),
+        ("_is_avx512_bf16_supported", "AVX512-BF16"),
+        ("_is_avx512_supported", "AVX512"),
+        ("_is_avx2_supported", "AVX2"),
+    ):
+        fn = getattr(torch.cpu, probe, None)
+        with contextlib.suppress(Exception):
+            if fn is not None and fn():
+                names.append(label)
+    return ", ".join(names) or "none detected"
+
+
+def machine_description(device=None, extra_versions: Sequence[str] = ()) -> str:
+    """A bullet list: CPU, memory, device, library versions, OS and the load average right now."""
+    import torch
+    import torchvision
+
+    memory = memory_total_gb()
+    parts = [
+        f"CPU: {cpu_model()}, {os.cpu_count()} logical cores, {cpu_features()} "
+        f"(torch threads: {torch.get_num_threads()})"
+        + (f"; {memory:.0f} GB RAM" if memory is not None else ""),
+    ]
+    if device is not None:
+        label = f"device: {device}"
+        if getattr(device, "type", "") == "cuda":
+            label += f" ({torch.cuda.get_device_name(device)})"
+        parts.append(label)
+    versions = [f"torch {torch.__version__}", f"torchvision {torchvision.__version__}", *extra_versions]
+    parts.append(", ".join([*versions, f"Python {platform.python_version()}"]))
+    parts.append(f"OS: {platform.platform()}")
+    # Other work on the machine skews CPU numbers; say how busy it was.
+    parts.append(f"load average (1, 5, 15 min) at the end: {load_average()}")
+    return "\n".join(f"- {p}" for p in parts)
+
+
+def now() -> str:
+    return dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+
+
+# ---- tables -----------------------------------------------------------------------------------------
+def table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> str:
+    """A Markdown table; `align` has one letter per column, 'l' or 'r' (default: first left, rest right)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rule) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def ratio(value: float | None, reference: float | None, higher_is_better: bool = True) -> str:
+    if value is None or reference is None or value <= 0 or reference <= 0:
+        return "-"
+    return f"{(value / reference if higher_is_better else reference / value):.2f}x"
+
+
+# ---- RESULTS.md -------------------------------------------------------------------------------------
+def section_markers(section_id: str) -> tuple[str, str]:
+    return f"<!-- {section_id}:start -->", f"<!-- {section_id}:end -->"
+
+
+@contextlib.contextmanager
+def locked(path: Path, timeout_s: float = 120.0) -> Iterator[None]:
+    """Hold an exclusive lock tied to `path` (on `.NAME.lock` next to it) for the block's duration.
+
+    The lock file is never deleted: removing it would let two writers lock two different files.
+    """
+    lock_path = path.parent / f".{path.name}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as fh:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                _try_lock(fh)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{lock_path} stayed locked for {timeout_s:.0f} s") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            _unlock(fh)
+
+
+if os.name == "nt":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(fh) -> None:
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+
+    def _unlock(fh) -> None:
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fh) -> None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(fh) -> None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def replace_section(text: str, section_id: str, body: str, at_top: bool = False) -> str:
+    """`text` with section `section_id` set to `body` (markers added); other sections untouched."""
+    start, end = section_markers(section_id)
+    section = f"{start}\n{body.strip()}\n{end}"
+    if start in text and end in text:
+        head, _, rest = text.partition(start)
+        _, _, tail = rest.partition(end)
+        return head + section + tail
+    if not text.strip():
+        text = TITLE + "\n"
+    if at_top:  # right after the title line
+        first, _, rest = text.partition("\n")
+        if not first.startswith("# "):
+            first, rest = TITLE, text
+        return f"{first}\n\n{section}\n\n{rest.lstrip()}".rstrip("\n") + "\n"
+    return text.rstrip("\n") + "\n\n" + section + "\n"
+
+
+def write_section(path: Path, section_id: str, body: str, at_top: bool = False) -> None:
+    """Replace (or add) one section of the results file, under the lock, atomically."""
+    path = Path(path)
+    with locked(path):
+        text = path.read_text(encoding="utf-8") if path.exists() else TITLE + "\n"
+        atomic_write_text(path, replace_section(text, section_id, body, at_top))
+
+
+# ---- summaries for run_all.py -------------------------------------------------------------------------
+@dataclass
+class Target:
+    """One acceptance target: what was measured against what, and whether it was met."""
+
+    benchmark: str
+    target: str
+    measured: str
+    met: bool | None  # None: not measured here (e.g. the GPU row on a CPU machine)
+    note: str = ""
+
+
+def write_summary(path: Path | None, targets: Sequence[Target]) -> None:
+    if path is not None:
+        Path(path).write_text(json.dumps([asdict(t) for t in targets], indent=2), encoding="utf-8")
+
+
+def read_summary(path: Path) -> list[Target]:
+    try:
+        return [Target(**item) for item in json.loads(Path(path).read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError):
+        return []
+
+
+# ---- command line -----------------------------------------------------------------------------------
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quick", action="store_true", help="one tiny iteration (smoke test); no results file"
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help=f"results file (default {DEFAULT_RESULTS}; none with --quick)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's choice); on a busy machine 1 can be faster",
+    )
+    parser.add_argument("--summary-json", type=Path, default=None, help=argparse.SUPPRESS)
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    import torch
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+
+
+def results_path(args: argparse.Namespace) -> Path | None:
+    if args.results is not None:
+        return args.results
+    return None if args.quick else DEFAULT_RESULTS
+
+
+def command_line(script: str, argv: Sequence[str] | None) -> str:
+    args = list(argv) if argv is not None else sys.argv[1:]
+    args = [
+        a for i, a in enumerate(args) if a != "--summary-json" and (i == 0 or args[i - 1] != "--summary-json")
+    ]
+    return " ".join([f"python bench/{script}", *args])
+
+
+def publish(args: argparse.Namespace, section_id: str, body: str, targets: Sequence[Target] = ()) -> None:
+    """Print the section, write it to the results file (unless --quick), and hand targets to run_all."""
+    print(body.strip())
+    path = results_path(args)
+    if path is not None:
+        write_section(path, section_id, body)
+        print(f"\nwritten to {path}")
+    write_summary(args.summary_json, targets)
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
