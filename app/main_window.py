@@ -53,7 +53,7 @@ class MainWindow(QMainWindow):
         self.runs_dir = Path(runs_dir or prefs.get("runs_dir") or default_runs_dir())
         self.current_run: Path | None = None
         self._closing = False
-        self._history_worker: Worker | None = None
+        self._pending_epochs = 0  # of the run being started, for the progress text
 
         self.runner = JobRunner(self)
         self.session = TrainingSession(self.runner, parent=self)
@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
         self._action(
             "open_data",
             "Open data…",
-            lambda: self.setup_tab.data.open_button.showMenu(),
+            self.open_data,
             "Ctrl+O",
             sp.SP_DialogOpenButton,
             "Open an image folder, an array file or a dataset.",
@@ -279,8 +279,6 @@ class MainWindow(QMainWindow):
         self.train_tab.clear()
         self.train_tab.set_status("Preparing data and model…")
         return self.session.start(config)
-
-    _pending_epochs = 0
 
     def stop_training(self) -> None:
         if self.session.busy:
@@ -452,6 +450,10 @@ class MainWindow(QMainWindow):
         for key in ("load_config", "runs_dir", "open_data"):
             a[key].setEnabled(not busy)
         self.setup_tab.setEnabled(not busy)  # settings of a running job can't change under it
+        # while training, reconstructions come live from the trainer; an untrained rebuild would mislead
+        self.views_tab.button.setEnabled(
+            self.views_tab.worker is None and (not busy or self.views_tab.kind == "views")
+        )
         self.embeddings_tab.compute_button.setEnabled(
             not busy and self.embeddings_tab.run_dir is not None and self.embeddings_tab.embed_worker is None
         )
@@ -519,6 +521,10 @@ class MainWindow(QMainWindow):
         self.runs_dir = Path(folder)
         self.prefs.set("runs_dir", str(self.runs_dir))
         self.runs_tab.set_runs_dir(self.runs_dir)
+
+    def open_data(self) -> None:
+        self.tabs.setCurrentWidget(self.setup_tab)
+        self.setup_tab.data.open_button.showMenu()
 
     # ---- help, theme -------------------------------------------------------------------------
     def show_intro(self) -> None:

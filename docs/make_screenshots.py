@@ -84,7 +84,8 @@ def main() -> int:
     shot("train")
 
     window.tabs.setCurrentWidget(window.views_tab)
-    wait(lambda: not window.runner.running("preview") and window.views_tab.rows(), 120, "views")
+    window.compute_views()  # the trained model's views, with the originals
+    wait(lambda: not window.runner.running("preview") and "original" in window.views_tab.rows(), 120, "views")
     shot("views")
 
     emb = window.embeddings_tab

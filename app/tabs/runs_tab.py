@@ -78,6 +78,7 @@ class RunsTab(QWidget):
         self.runs_dir: Path | None = None
         self.records: list[Any] = []
         self.locked: set[Path] = set()  # runs a job is using right now (not deletable/resumable)
+        self._busy = False
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("runs_table")
@@ -208,8 +209,6 @@ class RunsTab(QWidget):
         self.locked = {Path(p) for p in paths}
         self._busy = busy
         self._update_buttons()
-
-    _busy = False
 
     def _update_buttons(self) -> None:
         paths = self.selected_paths()

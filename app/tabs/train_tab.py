@@ -131,6 +131,7 @@ class TrainTab(QWidget):
         layout.addLayout(metrics)
         layout.addWidget(split, 1)
         self._last_step = 0
+        self._epochs = 0
 
     # ---- curves ------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -206,8 +207,6 @@ class TrainTab(QWidget):
             self.epoch_value.setText(str(int(last.get("epoch", 0)) + 1))
 
     # ---- run lifecycle -----------------------------------------------------------------------
-    _epochs = 0
-
     def run_started(self, event: Any, epochs: int) -> None:
         self._epochs = epochs
         if event.start_step == 0:

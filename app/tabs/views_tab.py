@@ -20,9 +20,9 @@ from ssl_core.config import RunConfig
 PREVIEW_COUNT = 8
 
 EXPLAIN = {
-    "views": "Each column shows an image and two random <b>augmented views</b> of it. The method learns to give "
-    "both views the same representation, so it has to ignore crops, colours and blur and keep what the "
-    "picture shows. Press <i>New views</i> to draw new random augmentations.",
+    "views": "Each column shows two random <b>augmented views</b> of the same image (<i>New views</i> also "
+    "shows the original above them). The method learns to give both views the same representation, so it has "
+    "to ignore crops, colours and blur and keep what the picture shows.",
     "reconstruction": "The model squeezes each image through a bottleneck (and some methods first <b>damage</b> "
     "it: noise, masks, hidden regions, removed colour) and tries to <b>rebuild</b> the original. Rows show the "
     "input, what the model got when it differs, and the reconstruction. During training this updates live, "
@@ -160,4 +160,8 @@ class ViewsTab(QWidget):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
+        self._fit()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)  # previews that arrived while hidden were sized for a hidden viewport
         self._fit()

@@ -12,7 +12,15 @@ CAPTION_H = 16
 GAP = 6
 
 
-def _draw_cell(painter: QPainter, rect: QRect, pixmap: QPixmap, caption: str, palette) -> None:
+def caption_lines(widget: QWidget, captions: list[str], width: int) -> int:
+    """1, or 2 when some caption is wider than a cell (it then wraps at a space)."""
+    fm = widget.fontMetrics()
+    return 2 if any(fm.horizontalAdvance(c) > width + GAP for c in captions) else 1
+
+
+def _draw_cell(
+    painter: QPainter, rect: QRect, pixmap: QPixmap, caption: str, palette, lines: int = 1
+) -> None:
     painter.fillRect(rect.adjusted(-1, -1, 1, 1), palette.mid())
     img_rect = QRect(rect.x(), rect.y(), rect.width(), rect.width())
     painter.fillRect(img_rect, palette.base())
@@ -20,13 +28,14 @@ def _draw_cell(painter: QPainter, rect: QRect, pixmap: QPixmap, caption: str, pa
     y = img_rect.y() + (img_rect.height() - pixmap.height()) // 2
     painter.drawPixmap(x, y, pixmap)
     if caption:
-        cap = QRect(rect.x() - GAP // 2, img_rect.bottom() + 2, rect.width() + GAP, CAPTION_H)
+        cap = QRect(rect.x() - GAP // 2, img_rect.bottom() + 2, rect.width() + GAP, CAPTION_H * lines)
         painter.setPen(palette.text().color())
-        painter.drawText(
-            cap,
-            Qt.AlignmentFlag.AlignCenter,
-            painter.fontMetrics().elidedText(caption, Qt.TextElideMode.ElideRight, cap.width()),
-        )
+        if lines > 1:
+            flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
+            painter.drawText(cap, flags, caption)
+        else:
+            text = painter.fontMetrics().elidedText(caption, Qt.TextElideMode.ElideRight, cap.width())
+            painter.drawText(cap, Qt.AlignmentFlag.AlignCenter, text)
 
 
 class ImageGrid(QWidget):
@@ -125,7 +134,9 @@ class RowGrid(QWidget):
             self._rescale()
 
     def _rescale(self) -> None:
-        self._rows = [(n, [scaled_pixmap(im, self.cell) for im in imgs], caps) for n, imgs, caps in self._images]
+        self._rows = [
+            (n, [scaled_pixmap(im, self.cell) for im in imgs], caps) for n, imgs, caps in self._images
+        ]
         self.updateGeometry()
         self.adjustSize()
         self.update()
@@ -137,7 +148,7 @@ class RowGrid(QWidget):
         return max((len(p) for _, p, _ in self._rows), default=0)
 
     def _row_h(self, caps: list[str]) -> int:
-        return self.cell + 2 * GAP + (CAPTION_H if any(caps) else 0)
+        return self.cell + 2 * GAP + (CAPTION_H * caption_lines(self, caps, self.cell) if any(caps) else 0)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         if not self._rows:
@@ -162,6 +173,7 @@ class RowGrid(QWidget):
         bold = painter.font()
         bold.setBold(True)
         for name, pixmaps, caps in self._rows:
+            lines = caption_lines(self, caps, self.cell)
             painter.setFont(bold)
             painter.setPen(pal.text().color())
             painter.drawText(
@@ -172,5 +184,5 @@ class RowGrid(QWidget):
             painter.setFont(self.font())
             for j, pm in enumerate(pixmaps):
                 rect = QRect(self.label_width + GAP + j * (self.cell + GAP), y, self.cell, self.cell)
-                _draw_cell(painter, rect, pm, caps[j] if j < len(caps) else "", pal)
+                _draw_cell(painter, rect, pm, caps[j] if j < len(caps) else "", pal, lines)
             y += self._row_h(caps)

@@ -124,7 +124,7 @@ class EmbeddingScatter(pg.PlotWidget):
             self.addItem(item)
             self.items.append(item)
         self.set_message("")
-        self.autoRange(padding=0.05)
+        self._fit_view()
 
     def set_scores(self, xy: np.ndarray, scores: np.ndarray) -> None:
         """Colour by a per-point score (e.g. anomaly): binned colours, one shared brush per bin."""
@@ -154,7 +154,16 @@ class EmbeddingScatter(pg.PlotWidget):
         gradient.setParentItem(self.getPlotItem().vb)
         self._gradient = gradient
         self.set_message("")
-        self.autoRange(padding=0.05)
+        self._fit_view()
+
+    def _fit_view(self, legend_room: float = 0.16) -> None:
+        """Show every point, with a margin on the right where the legend sits (not over the points)."""
+        if not len(self.xy):
+            return
+        (x0, y0), (x1, y1) = self.xy.min(axis=0), self.xy.max(axis=0)
+        w, h = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
+        self.setXRange(x0 - 0.04 * w, x1 + legend_room * w, padding=0)
+        self.setYRange(y0 - 0.04 * h, y1 + 0.04 * h, padding=0)
 
     def point_count(self) -> int:
         return sum(len(it.indices) for it in self.items)

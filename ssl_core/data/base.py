@@ -28,7 +28,9 @@ class DataInfo:
     class_names: list[str] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     native_size: tuple[int, int] | None = None  # (H, W) before resizing, when uniform
-    notes: list[str] = field(default_factory=list)  # how the source was read (split, label origin, resizing)
+    notes: list[str] = field(default_factory=list)
+    # False where a mirrored image means something else (digits, letters): views then skip h-flips.
+    mirror_safe: bool = True  # how the source was read (split, label origin, resizing)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

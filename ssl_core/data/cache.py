@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 CACHE_ENV = "SSL_WORKBENCH_CACHE"
 DISABLED_VALUES = frozenset({"off", "0", "none", "false", "no"})
-FORMAT = 1
+FORMAT = 2  # of the index files
 DECODER_VERSION = 1  # bump when imagefile.decode changes its output (resampling, conversion)
 RACY_SECONDS = 2.0
 
@@ -71,6 +71,9 @@ class FileKey:
     racy: bool  # modified within RACY_SECONDS of being looked at: check the digest as well
 
 
+MISSING = FileKey(-1, -1, False)  # a file that could not be stat'ed (or failed): never matches
+
+
 def _file_digest(path: str) -> str | None:
     try:
         with open(path, "rb") as fh:
@@ -79,13 +82,35 @@ def _file_digest(path: str) -> str | None:
         return None
 
 
+@dataclass
+class Listing:
+    """The files an index was written for, as parallel columns (compared as whole lists: fast)."""
+
+    paths: list[str]
+    size: list[int]
+    mtime_ns: list[int]
+    digest: dict[str, str]  # only files that were racy when written
+
+    @classmethod
+    def from_index(cls, index: dict) -> Listing | None:
+        paths, size, mtime, digest = (index.get(k) for k in ("paths", "size", "mtime_ns", "digest"))
+        if not (isinstance(paths, list) and isinstance(size, list) and isinstance(mtime, list)):
+            return None
+        if not (len(paths) == len(size) == len(mtime)) or not isinstance(digest, dict):
+            return None
+        return cls(paths, size, mtime, digest)
+
+    def to_index(self) -> dict[str, Any]:
+        return {"paths": self.paths, "size": self.size, "mtime_ns": self.mtime_ns, "digest": self.digest}
+
+
 class FolderCache:
     """The cache of one folder (by its absolute path). Use `open_cache`, which may return a no-op."""
 
     def __init__(self, root: Path, directory: Path):
         self.root = root
         self.directory = directory
-        self._keys: dict[str, FileKey | None] = {}
+        self._keys: dict[str, FileKey] = {}
         self._digests: dict[str, str | None] = {}
 
     # ---- what the files look like now -----------------------------------------------------------------
@@ -99,7 +124,7 @@ class FolderCache:
             try:
                 st = os.stat(path)
             except OSError:
-                self._keys[path] = None
+                self._keys[path] = MISSING
                 continue
             racy = looked - st.st_mtime_ns < RACY_SECONDS * 1e9
             self._keys[path] = FileKey(st.st_size, st.st_mtime_ns, racy)
@@ -111,21 +136,37 @@ class FolderCache:
             self._digests[path] = _file_digest(path)
         return self._digests[path]
 
-    def _matches(self, path: str, entry: list[Any]) -> bool:
-        """entry = [size, mtime_ns, digest or None] as stored; True when the file is unchanged."""
-        key = self._keys.get(path)
-        if key is None or entry[0] != key.size or entry[1] != key.mtime_ns:
+    def _unchanged(self, stored: Listing, paths: list[str]) -> bool:
+        """True when `paths` are exactly the stored files, none modified (the usual warm open)."""
+        if stored.digest or stored.paths != paths:
             return False
-        if entry[2] is not None or key.racy:  # a racy file is trusted only with an equal digest
-            return entry[2] is not None and entry[2] == self._digest(path)
+        keys = [self._keys[p] for p in paths]
+        return (
+            not any(k.racy for k in keys)
+            and stored.size == [k.size for k in keys]
+            and stored.mtime_ns == [k.mtime_ns for k in keys]
+        )
+
+    def _matches(self, path: str, stored: Listing, j: int) -> bool:
+        """True when file `path` is unchanged since it was stored as row `j` of `stored`."""
+        key = self._keys[path]
+        if key is MISSING or stored.size[j] != key.size or stored.mtime_ns[j] != key.mtime_ns:
+            return False
+        digest = stored.digest.get(path)
+        if digest is not None or key.racy:  # a racy file is trusted only with an equal digest
+            return digest is not None and digest == self._digest(path)
         return True
 
-    def _stamp(self, path: str) -> list[Any] | None:
-        """[size, mtime_ns, digest or None] to store for a file, or None when it could not be stat'ed."""
-        key = self._keys.get(path)
-        if key is None:
-            return None
-        return [key.size, key.mtime_ns, self._digests.get(path) if key.racy else None]
+    def _listing(self, paths: list[str], ok: list[bool]) -> Listing:
+        """Stamps to store; failed files get MISSING's, so they are tried again next time (some failures
+        depend on settings such as Pillow's pixel limit, not on the file)."""
+        keys = [self._keys[p] if good else MISSING for p, good in zip(paths, ok, strict=True)]
+        digest = {p: d for p, k in zip(paths, keys, strict=True) if k.racy and (d := self._digests.get(p))}
+        return Listing(list(paths), [k.size for k in keys], [k.mtime_ns for k in keys], digest)
+
+    def _stale_digests(self, stored: Listing) -> bool:
+        """Stored digests of files no longer racy: rewrite the index without them (cheaper next time)."""
+        return any(not self._keys.get(p, MISSING).racy for p in stored.digest)
 
     # ---- headers ---------------------------------------------------------------------------------------
     def headers(
@@ -134,25 +175,42 @@ class FolderCache:
         """The header of every file: cached ones reused, the others from `probe_many` (in order)."""
         paths = [os.fspath(f) for f in files]
         self._look(paths)
-        old = self._read_json("headers.json").get("files", {})
+        index = self._read_json("headers.json")
+        stored = Listing.from_index(index)
+        columns = [index.get(k) for k in ("height", "width", "gray")]
+        if stored is None or not all(isinstance(c, list) and len(c) == len(stored.paths) for c in columns):
+            stored, columns = Listing([], [], [], {}), [[], [], []]
+        height, width, gray = columns
+        if self._unchanged(stored, paths):
+            return [ImageHeader(h, w, g) for h, w, g in zip(height, width, gray, strict=True)]
+        row = {p: j for j, p in enumerate(stored.paths)}
         out: list[Header | None] = [None] * len(paths)
         missing = []
         for i, path in enumerate(paths):
-            entry = old.get(path)
-            if isinstance(entry, list) and len(entry) == 6 and self._matches(path, entry[:3]):
-                out[i] = ImageHeader(entry[3], entry[4], entry[5])
+            j = row.get(path)
+            if j is not None and self._matches(path, stored, j):
+                out[i] = ImageHeader(height[j], width[j], gray[j])
             else:
                 missing.append(i)
         if missing:
             for i, result in zip(missing, probe_many([files[i] for i in missing]), strict=True):
                 out[i] = result
-        if missing or len(old) != len(paths):  # something changed: store what is true now
-            entries = {}
-            for path, result in zip(paths, out, strict=True):
-                stamp = self._stamp(path)
-                if stamp is not None and isinstance(result, ImageHeader):
-                    entries[path] = [*stamp, result.height, result.width, result.gray]
-            self._write_json("headers.json", {"format": FORMAT, "root": str(self.root), "files": entries})
+        good = [i for i, h in enumerate(out) if isinstance(h, ImageHeader)]
+        good_paths = [paths[i] for i in good]
+        if missing or stored.paths != good_paths or self._stale_digests(stored):
+            listing = self._listing(good_paths, [True] * len(good))
+            headers = [out[i] for i in good]
+            self._write_json(
+                "headers.json",
+                {
+                    "format": FORMAT,
+                    "root": str(self.root),
+                    **listing.to_index(),
+                    "height": [h.height for h in headers],
+                    "width": [h.width for h in headers],
+                    "gray": [h.gray for h in headers],
+                },
+            )
         log.debug("%s: %d of %d headers from the cache", self.root, len(paths) - len(missing), len(paths))
         return out  # type: ignore[return-value]
 
@@ -173,50 +231,47 @@ class FolderCache:
         self._look(paths)
         name = f"pixels-{channels}x{size}-d{DECODER_VERSION}"
         index = self._read_json(f"{name}.json")
-        data = self._read_pixels(index, (channels, size, size))
-        rows_by_path = {}
-        if data is not None:
-            rows_by_path = {row[0]: (i, row) for i, row in enumerate(index["rows"]) if isinstance(row, list)}
+        stored = Listing.from_index(index)
+        data = self._read_pixels(index, stored, (channels, size, size)) if stored is not None else None
+        if data is None:
+            stored = Listing([], [], [], {})
+        elif self._unchanged(stored, paths):
+            return list(data)
+        row = {p: j for j, p in enumerate(stored.paths)}
         out = np.zeros((len(paths), channels, size, size), dtype=np.uint8)
         errors: list[BadImage | None] = [None] * len(paths)
         dst, src, missing = [], [], []
         for i, path in enumerate(paths):
-            hit = rows_by_path.get(path)
-            if hit is not None and len(hit[1]) == 4 and self._matches(path, hit[1][1:4]):
+            j = row.get(path)
+            if j is not None and self._matches(path, stored, j):
                 dst.append(i)
-                src.append(hit[0])
+                src.append(j)
             else:
                 missing.append(i)
         if dst:
-            if src == list(range(len(src))) and len(src) == len(data):
-                out[dst] = data  # the usual warm open: same files, same order, one copy
-            else:
-                out[dst] = data[src]
+            out[dst] = data[src]
         if missing:
             for i, result in zip(missing, decode_many([files[i] for i in missing]), strict=True):
                 if isinstance(result, BadImage):
                     errors[i] = result
                 else:
                     out[i] = result
-        if missing or data is None or len(rows_by_path) != len(paths) or dst != src:
-            self._write_pixels(name, paths, out, errors)  # something changed: store what is true now
+        listing = self._listing(paths, [e is None for e in errors])
+        if missing or stored.paths != paths:
+            self._write_pixels(name, listing, out)
+        elif self._stale_digests(stored):  # same pixels: only the index changes
+            self._write_index(name, index["data"], int(index["crc32"]), listing)
         log.debug("%s: %d of %d images from the cache", self.root, len(paths) - len(missing), len(paths))
         return [err if err is not None else out[i] for i, err in enumerate(errors)]
 
-    def _read_pixels(self, index: dict, shape: tuple[int, int, int]) -> np.ndarray | None:
-        rows, data_name = index.get("rows"), index.get("data")
-        if (
-            not isinstance(rows, list)
-            or not isinstance(data_name, str)
-            or "/" in data_name
-            or "\\" in data_name
-        ):
+    def _read_pixels(self, index: dict, stored: Listing, shape: tuple[int, int, int]) -> np.ndarray | None:
+        data_name = index.get("data")
+        if not isinstance(data_name, str) or "/" in data_name or "\\" in data_name:
             return None
         try:
-            data = np.load(self.directory / data_name, mmap_mode="r", allow_pickle=False)
-            if data.dtype != np.uint8 or data.shape != (len(rows), *shape):
+            data = np.load(self.directory / data_name, allow_pickle=False)
+            if data.dtype != np.uint8 or data.shape != (len(stored.paths), *shape):
                 raise ValueError(f"shape {data.shape}, dtype {data.dtype}")
-            data = np.array(data)  # one read; the copy is what the caller keeps anyway
             if zlib.crc32(data) != index.get("crc32"):
                 raise ValueError("CRC-32 mismatch")
         except (OSError, ValueError, EOFError) as exc:
@@ -224,15 +279,7 @@ class FolderCache:
             return None
         return data
 
-    def _write_pixels(
-        self, name: str, paths: list[str], out: np.ndarray, errors: list[BadImage | None]
-    ) -> None:
-        rows = []
-        for path, err in zip(paths, errors, strict=True):
-            stamp = self._stamp(path)
-            # Files that failed (or vanished) get a stamp that never matches: they are tried again next
-            # time, since some failures depend on settings (Pillow's pixel limit), not on the file.
-            rows.append([path, *(stamp if stamp is not None and err is None else [-1, -1, None])])
+    def _write_pixels(self, name: str, listing: Listing, out: np.ndarray) -> None:
         data_name = f"{name}-{secrets.token_hex(6)}.npy"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -253,19 +300,16 @@ class FolderCache:
                 exc,
             )
             return
-        index = {
-            "format": FORMAT,
-            "root": str(self.root),
-            "data": data_name,
-            "crc32": zlib.crc32(out),
-            "rows": rows,
-        }
-        if self._write_json(f"{name}.json", index):
+        if self._write_index(name, data_name, zlib.crc32(out), listing):
             for stale in self.directory.glob(f"{name}-*.npy"):
                 if stale.name != data_name:
                     stale.unlink(missing_ok=True)
         else:
             (self.directory / data_name).unlink(missing_ok=True)
+
+    def _write_index(self, name: str, data_name: str, crc: int, listing: Listing) -> bool:
+        index = {"format": FORMAT, "root": str(self.root), "data": data_name, "crc32": crc}
+        return self._write_json(f"{name}.json", {**index, **listing.to_index()})
 
     # ---- json files ------------------------------------------------------------------------------------
     def _read_json(self, name: str) -> dict:

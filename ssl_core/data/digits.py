@@ -41,6 +41,7 @@ def open_digits(spec: str, argument: str, options: OpenOptions) -> DataSource:
         name="digits",
         options=options,
         notes=["scikit-learn's bundled handwritten digits (values 0..16 scaled to 0..255)"],
+        mirror_safe=False,  # a mirrored 2 or 7 is not a digit
     )
 
 

@@ -8,6 +8,7 @@ alpha is dropped. EXIF orientation is applied before anything else, as a photo v
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,8 @@ class ImageHeader:
 
 
 def is_image_name(name: str) -> bool:
-    return Path(name).suffix.lower() in IMAGE_EXTENSIONS
+    # os.path.splitext gives Path(name).suffix here, without building a Path (called once per file).
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
 def _pixel_limit() -> int | None:

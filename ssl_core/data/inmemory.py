@@ -66,6 +66,7 @@ def in_memory_source(
     options: OpenOptions,
     notes: list[str] | None = None,
     skipped: list[SkippedFile] | None = None,
+    mirror_safe: bool = True,
 ) -> TensorSource:
     """Images (N, C, H, W) uint8 at their native size and channels -> a TensorSource as requested."""
     if images.dtype != torch.uint8 or images.dim() != 4:
@@ -98,6 +99,7 @@ def in_memory_source(
         skipped=list(skipped or []),
         native_size=(h, w),
         notes=notes,
+        mirror_safe=mirror_safe,
     )
     log.info("opened %s: %d images, shape %s", spec, n, info.image_shape)
     return TensorSource(images.contiguous(), labels, info)

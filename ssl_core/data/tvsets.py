@@ -41,10 +41,11 @@ class TorchvisionSet:
     kwargs: dict[str, Any] = field(default_factory=dict)
     labelled: bool = True
     note: str = "training split"
+    mirror_safe: bool = True  # False for handwriting: a mirrored digit is not a digit
 
 
 SETS: dict[str, TorchvisionSet] = {
-    "mnist": TorchvisionSet("MNIST", "MNIST", "NHW", "targets", {"train": True}),
+    "mnist": TorchvisionSet("MNIST", "MNIST", "NHW", "targets", {"train": True}, mirror_safe=False),
     "fashionmnist": TorchvisionSet("FashionMNIST", "FashionMNIST", "NHW", "targets", {"train": True}),
     "cifar10": TorchvisionSet("CIFAR10", "CIFAR10", "NHWC", "targets", {"train": True}),
     "cifar100": TorchvisionSet("CIFAR100", "CIFAR100", "NHWC", "targets", {"train": True}),
@@ -136,6 +137,7 @@ def open_torchvision(spec: str, argument: str, options: OpenOptions) -> DataSour
         name=entry.title,
         options=options,
         notes=[f"{entry.note}, from {root}"],
+        mirror_safe=entry.mirror_safe,
     )
 
 

@@ -225,3 +225,16 @@ def test_config_save_and_load_round_trip(qtbot, window, tmp_path):
     assert setup.training.epochs.value() == 3
     assert setup.method.overrides() == cfg.method.params
     assert Path(path).read_text().count("[method") >= 1
+
+
+def test_pretext_predictions_have_captions(qtbot, window, dialog_log):
+    window.setup_tab.method.set_method("rotation")
+    views = window.views_tab
+    assert views.kind == "prediction"
+    with qtbot.waitSignal(window.runner.idle, timeout=60_000):
+        window.compute_views()  # untrained model: the puzzle and its (guessed) answers
+    assert dialog_log.shown == []
+    name = views.rows()[0]
+    captions = views.grid._rows[0][2]
+    assert name != "original" and len(captions) == views.grid.columns() > 0
+    assert all(captions)

@@ -31,6 +31,19 @@ def test_reconstruction_grid_updates_during_training(qtbot, settings_path, runs_
         change = np.abs(first.images["reconstruction"].numpy() - last.images["reconstruction"].numpy()).mean()
         assert change > 1e-3
         assert "step 12" in views.status.text()
+
+        # a reconstruction method gives anomaly scores: the map can be coloured by them
+        emb = window.embeddings_tab
+        emb.projection.setCurrentIndex(emb.projection.findData("pca"))
+        emb.set_run(window.current_run)
+        with qtbot.waitSignal(window.runner.idle, timeout=60_000):
+            emb.compute(window.current_run)
+        assert emb.result.anomaly is not None and emb.result.anomaly.shape == (1797,)
+        emb.colour_by.setCurrentIndex(emb.colour_by.findData("score"))
+        assert len(emb.scatter.items) == 1 and emb.scatter.point_count() == 1797
+        assert emb.scatter._gradient is not None  # a colour scale instead of a class legend
+        emb._hovered(0)
+        assert "anomaly score" in emb.hover_text.text()
     finally:
         close_window(qtbot, window)
 
@@ -154,3 +167,21 @@ def test_close_right_after_start(qtbot, settings_path, runs_dir, dialog_log):
     window.close()  # while the trainer is still building the model
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=60_000)
     assert not window.runner.running()
+
+
+def test_a_failed_run_is_reported(qtbot, window, dialog_log):
+    from ssl_core.train.events import RunFailed
+
+    message = "The loss became nan at step 3 (epoch 1); lower the learning rate (train.lr) and resume."
+    with qtbot.waitSignal(window.session.run_failed):
+        window.session.coalescer.push(RunFailed(None, 3, message, "", True))
+    assert dialog_log.shown[-1][:3] == ("user", "Training stopped", message)
+    assert "train.lr" in window.train_tab.log.toPlainText()
+    assert window.train_tab.progress.format() == "Failed"
+
+    bug = RunFailed(
+        None, 5, "ZeroDivisionError: division by zero", "Traceback (most recent call last): ...", False
+    )
+    with qtbot.waitSignal(window.session.run_failed):
+        window.session.coalescer.push(bug)
+    assert dialog_log.shown[-1][0] == "bug" and "Traceback" in dialog_log.shown[-1][3]

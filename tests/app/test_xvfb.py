@@ -75,6 +75,11 @@ def test_real_window_screenshot(tmp_path):
         text=True,
         timeout=240,
     )
+    if result.returncode != 0 and 'Could not load the Qt platform plugin "xcb"' in result.stderr:
+        pytest.skip(
+            "Qt's xcb plugin cannot load: install its X libraries (apt-get install libxcb-cursor0 "
+            "libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0)"
+        )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for name in ("window.png", "screen.png"):
         std, colours = _not_blank(tmp_path / name)

@@ -18,14 +18,14 @@ from ssl_core.errors import UserError
 
 def test_scaled_for_tiny_digits_uses_milder_crops_and_blur():
     r = simclr_views()[0].scaled_for(8)
-    assert r.crop_scale == (0.5, 1.0)  # 32 px of area = half of an 8 x 8 image
+    assert r.crop_scale == (0.6, 1.0)  # 40 px of area, capped at 0.6 of an 8 x 8 image
     assert r.blur_sigma == (0.1, 0.5)  # sigma capped at 8 / 16
     assert r.blur_kernel_size(8) == 3
 
 
 def test_scaled_for_medium_images_interpolates():
     r = ViewRecipe(crop_scale=(0.08, 1.0)).scaled_for(16)
-    assert r.crop_scale == pytest.approx((32 / 256, 1.0))
+    assert r.crop_scale == pytest.approx((40 / 256, 1.0))
     assert r.blur_sigma == (0.1, 1.0)
 
 

@@ -1,48 +1,162 @@
-"""The throughput benchmark runs end to end (one tiny iteration) and keeps its results section tidy."""
+"""Every benchmark runs end to end for one tiny iteration (--quick), and RESULTS.md is written safely.
+
+The scripts run in this process (importing torch once for all of them keeps the whole file near a
+minute on 2 cores); run_all.py and bench_memory.py start their own processes by design.
+"""
+
+from __future__ import annotations
 
 import importlib.util
+import json
 import os
-import subprocess
 import sys
+import threading
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "bench_train_throughput.py"
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+EARLIER = "An earlier section that must survive."
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("bench_train_throughput", SCRIPT)
+def load(name: str):
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
     spec.loader.exec_module(module)
     return module
 
 
-def test_bench_train_throughput_quick(tmp_path):
-    results = tmp_path / "RESULTS.md"
-    results.write_text("# Benchmark results\n\nAn earlier section that must survive.\n")
-    cmd = [sys.executable, str(SCRIPT), "--quick", "--device", "cpu", "--results", str(results)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = done.stdout
-    assert "| pipeline | measures | images/s | vs reference |" in out
-    assert out.count("| train step |") == 2 and out.count("| views only |") == 2
-    assert "1.00x (reference)" in out
-    text = results.read_text()
-    assert "An earlier section that must survive." in text
-    assert "torchvision v2 per-sample" in text and "CPU:" in text and "torch " in text
-
-
-def test_results_section_is_replaced_not_appended(tmp_path):
-    bench = _load_script()
+@pytest.fixture
+def results(tmp_path):
     path = tmp_path / "RESULTS.md"
-    path.write_text("# Benchmark results\n\nOther benchmark.\n")
-    start, end = bench.section_markers(bench.SECTION_ID)
-    for run in ("first", "second"):
-        bench.write_results(path, f"{start}\n{run}\n{end}")
-    other_start, other_end = bench.section_markers(bench.SECTION_ID + "-threads1")
-    bench.write_results(path, f"{other_start}\nsingle thread\n{other_end}", bench.SECTION_ID + "-threads1")
+    path.write_text(f"# Benchmark results\n\n{EARLIER}\n")
+    return path
+
+
+def run_quick(name: str, results: Path, tmp_path: Path, *extra: str) -> tuple[str, list[dict]]:
+    summary = tmp_path / f"{name}.json"
+    assert (
+        load(name).main(["--quick", "--results", str(results), "--summary-json", str(summary), *extra]) == 0
+    )
+    text = results.read_text()
+    assert EARLIER in text  # other sections are never touched
+    assert text.count(f"<!-- {name}:start -->") == 1 and text.count(f"<!-- {name}:end -->") == 1
+    assert "CPU:" in text and "load average" in text and "torch " in text  # the machine's description
+    return text, json.loads(summary.read_text())
+
+
+def test_train_throughput_quick(results, tmp_path):
+    text, targets = run_quick("bench_train_throughput", results, tmp_path, "--device", "cpu")
+    for method in ("simclr", "byol", "mae"):
+        assert f"| {method} |" in text
+    assert "Where the gain comes from" in text and "Where a step's time goes" in text
+    assert "| float32 |" in text  # the numerics table compares precisions
+    assert {t["benchmark"] for t in targets} == {"training throughput"} and len(targets) == 3
+    assert all(t["measured"].endswith("images/s)") for t in targets)
+
+
+def test_data_cache_quick(results, tmp_path, monkeypatch):
+    monkeypatch.setenv("SSL_WORKBENCH_CACHE", str(tmp_path / "outer-cache"))
+    text, targets = run_quick("bench_data_cache", results, tmp_path)
+    assert "torchvision ImageFolder" in text and "engine, warm" in text
+    assert targets[0]["benchmark"] == "data loading"
+    # The benchmark used its own cache folder and put the caller's setting back.
+    assert os.environ["SSL_WORKBENCH_CACHE"] == str(tmp_path / "outer-cache")
+    assert not (tmp_path / "outer-cache").exists()
+
+
+def test_umap_quick(results, tmp_path):
+    text, targets = run_quick("bench_umap", results, tmp_path, "--device", "cpu")
+    assert "fast: PCA-50" in text and "plain umap-learn" in text and "proposed:" in text
+    assert targets and targets[0]["benchmark"] == "UMAP"
+
+
+def test_memory_quick(results, tmp_path):
+    text, targets = run_quick("bench_memory", results, tmp_path)
+    assert "`ssl-core train --method simclr`" in text
+    peak = targets[0]["measured"]
+    assert targets[0]["met"] is True and 100 < float(peak.split(" MB")[0].replace(",", "")) < 2048
+
+
+def test_gpu_epoch_quick_and_not_measured_row(results, tmp_path, capsys):
+    bench = load("bench_gpu_epoch")
+    assert bench.main(["--quick", "--device", "cpu"]) == 0  # the code path runs (on the CPU here)
+    assert "| defaults (" in capsys.readouterr().out
+    import torch
+
+    if not torch.cuda.is_available():  # without a GPU the section says so instead of inventing numbers
+        summary = tmp_path / "gpu.json"
+        assert bench.main(["--results", str(results), "--summary-json", str(summary)]) == 0
+        text = results.read_text()
+        assert "not yet measured" in text and EARLIER in text
+        assert json.loads(summary.read_text())[0]["met"] is None
+
+
+def test_run_all_writes_a_summary_on_top(results, tmp_path):
+    import subprocess
+
+    cmd = [
+        sys.executable,
+        str(BENCH / "run_all.py"),
+        "--only",
+        "bench_gpu_epoch.py",
+        "--results",
+        str(results),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = results.read_text()
+    assert (
+        text.index("<!-- summary:start -->")
+        < text.index(EARLIER)
+        < text.index("<!-- bench_gpu_epoch:start -->")
+    )
+    assert "| GPU path |" in text and "| bench_gpu_epoch.py | ok |" in text
+
+
+def test_sections_are_replaced_in_place(tmp_path):
+    common = load("_common")
+    path = tmp_path / "RESULTS.md"
+    path.write_text(f"# Benchmark results\n\n{EARLIER}\n")
+    common.write_section(path, "a", "first a")
+    common.write_section(path, "b", "first b")
+    common.write_section(path, "a", "second a")
+    common.write_section(path, "top", "summary", at_top=True)
     text = path.read_text()
-    assert "Other benchmark." in text and "second" in text and "first" not in text
-    assert "single thread" in text
-    assert text.count(start) == 1
+    assert "first a" not in text and text.count("<!-- a:start -->") == 1
+    assert text.index("summary") < text.index(EARLIER) < text.index("second a") < text.index("first b")
+    assert text.startswith("# Benchmark results\n")
+
+
+def test_concurrent_writers_lose_no_section(tmp_path):
+    """Without the lock, two read-modify-write cycles that overlap drop one writer's section."""
+    common = load("_common")
+    path = tmp_path / "RESULTS.md"
+    original = common.replace_section
+
+    def slow_replace(*args, **kwargs):  # widen the race window between read and write
+        import time
+
+        time.sleep(0.002)
+        return original(*args, **kwargs)
+
+    common.replace_section = slow_replace
+    try:
+        threads = [
+            threading.Thread(
+                target=lambda i=i: [common.write_section(path, f"s{i}", f"body {i}.{k}") for k in range(5)]
+            )
+            for i in range(8)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        common.replace_section = original
+    text = path.read_text()
+    for i in range(8):
+        assert f"body {i}.4" in text and text.count(f"<!-- s{i}:start -->") == 1
