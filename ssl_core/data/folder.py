@@ -296,7 +296,9 @@ def open_folder(spec: str, argument: str, options: OpenOptions) -> DataSource:
             paths,
             size,
             channels,
-            lambda todo: list(_parallel(_try(lambda p: decode(p, size, channels)), todo, options, "decoding")),
+            lambda todo: list(
+                _parallel(_try(lambda p: decode(p, size, channels)), todo, options, "decoding")
+            ),
         )
         kept = []
         for item, result in zip(good, decoded, strict=True):

@@ -22,9 +22,11 @@ class JointEmbeddingMethod(SSLMethod):
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo, recipes: Any):
         super().__init__(backbone, hparams, info)
         # Two parameter-free modules (view 1, view 2); a ModuleList so they show in repr and follow .to().
-        self.views = nn.ModuleList(make_view_pair(
+        self.views = nn.ModuleList(
+            make_view_pair(
                 recipes, image_size=info.height, channels=info.channels, mirror_safe=info.mirror_safe
-            ))
+            )
+        )
 
     def make_views(
         self, images: torch.Tensor, generator: torch.Generator
