@@ -75,8 +75,15 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         qkv = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        # Fused attention kernels (flash / memory-efficient) on CUDA; the math path on CPU.
-        out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        if x.device.type == "cpu":
+            # For the short sequences here (16-64 tokens) PyTorch's fused CPU kernel is 3-5x slower
+            # than two matrix products under bf16 autocast, backward included (bench/RESULTS.md).
+            # The softmax runs in float32, as the fused kernels do internally.
+            scores = (q @ k.transpose(-2, -1)).float().mul_(q.shape[-1] ** -0.5)
+            out = scores.softmax(dim=-1).to(v.dtype) @ v
+        else:  # fused flash / memory-efficient kernels on GPUs
+            out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
 
