@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QStyle, QTabWidg
 from app import dialogs
 from app.help import IntroDialog, about
 from app.resources import app_icon
+from app.run_context import run_is_gone
 from app.settings import Prefs, default_runs_dir
 from app.tabs.embeddings_tab import EmbeddingsTab, warm_up_umap
 from app.tabs.evaluate_tab import EvaluateTab
@@ -260,6 +261,11 @@ class MainWindow(QMainWindow):
         self.runner.changed.connect(self._update_actions)
         self.setup_tab.data.loading_changed.connect(lambda _: self._update_actions())
         self.evaluate_tab.evaluated.connect(lambda _: self.runs_tab.refresh())
+        for tab in (self.embeddings_tab, self.evaluate_tab, self.views_tab, self.runs_tab):
+            tab.run_missing.connect(self._run_gone)
+        self.setup_tab.data.loaded.connect(
+            lambda _: self.evaluate_tab.set_setup_data(self.setup_tab.data.spec())
+        )
         manager = theme_manager()
         if manager is not None:
             for action in self.theme_group.actions():
@@ -288,6 +294,9 @@ class MainWindow(QMainWindow):
     def resume_run(self, run_dir: Path) -> Worker | None:
         """Continue a saved run: show its settings and curves first, then train on."""
         if self.session.busy:
+            return None
+        if run_is_gone(run_dir):
+            self._run_gone(Path(run_dir), "Cannot resume this run")
             return None
         try:
             config = RunConfig.load(Path(run_dir) / "config.toml")
@@ -360,6 +369,9 @@ class MainWindow(QMainWindow):
         """Show a saved run: its settings, curves, preview, embeddings and evaluation results."""
         if self.session.busy:
             return None
+        if run_is_gone(run_dir):
+            self._run_gone(Path(run_dir), "Cannot open this run")
+            return None
         try:
             config = RunConfig.load(Path(run_dir) / "config.toml")
         except UserError as exc:
@@ -388,11 +400,28 @@ class MainWindow(QMainWindow):
             self.train_tab.progress.setValue(1)
             self.train_tab.progress.setFormat(f"Saved run: {int(last['step']):,} steps")
 
+    def _run_gone(self, run_dir: Path, title: str) -> None:
+        """A run's folder was deleted or moved underneath the app: say so, forget it, refresh the list."""
+        run_dir = Path(run_dir)
+        self._run_deleted(run_dir)
+        self.runs_tab.refresh()
+        if self._closing:
+            return
+        dialogs.present(
+            self,
+            "user",
+            title,
+            f"Run {run_dir.name} is no longer in {run_dir.parent}: its folder (or its config.toml) was "
+            "deleted or moved outside SSL Workbench.\n\nThe Runs list has been refreshed. Pick another run "
+            "there, or, if you moved the run, choose its new folder with File → Choose runs folder.",
+        )
+
     def _run_deleted(self, run_dir: Path) -> None:
         if self.current_run == run_dir:
             self._set_current_run(None)
-            self.embeddings_tab.set_run(None)
-            self.evaluate_tab.set_run(None)
+        for tab in (self.embeddings_tab, self.evaluate_tab):
+            if tab.run_dir == run_dir:
+                tab.set_run(None)
 
     def export_backbone(self) -> None:
         if self.current_run is None:
@@ -438,6 +467,8 @@ class MainWindow(QMainWindow):
             self.embeddings_tab.compute(run)
         elif widget is self.views_tab and not self.views_tab.rows() and not self.session.busy:
             self.compute_views(automatic=True)
+        elif widget is self.runs_tab:
+            self.runs_tab.refresh()  # runs may have been added, deleted or moved outside the app
 
     def _update_actions(self) -> None:
         state = self.session.state
@@ -454,12 +485,8 @@ class MainWindow(QMainWindow):
         self.views_tab.button.setEnabled(
             self.views_tab.worker is None and (not busy or self.views_tab.kind == "views")
         )
-        self.embeddings_tab.compute_button.setEnabled(
-            not busy and self.embeddings_tab.run_dir is not None and self.embeddings_tab.embed_worker is None
-        )
-        self.evaluate_tab.button.setEnabled(
-            not busy and self.evaluate_tab.run_dir is not None and self.evaluate_tab.worker is None
-        )
+        self.embeddings_tab.compute_button.setEnabled(not busy and self.embeddings_tab.can_compute())
+        self.evaluate_tab.button.setEnabled(not busy and self.evaluate_tab.can_evaluate())
         in_use = {p for p in (self.current_run,) if p is not None and busy}
         in_use |= (
             {self.embeddings_tab.run_dir}
@@ -545,11 +572,6 @@ class MainWindow(QMainWindow):
     # ---- preferences -------------------------------------------------------------------------
     def _restore_prefs(self) -> None:
         p = self.prefs
-        geometry = p.get_bytes("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1320, 860)
         state = p.get_bytes("window/state")
         if state is not None:
             self.restoreState(state)
@@ -574,6 +596,12 @@ class MainWindow(QMainWindow):
             self.tabs.blockSignals(True)
             self.tabs.setCurrentIndex(tab)
             self.tabs.blockSignals(False)
+        # Geometry last: filling the panels above may change size hints and would resize the window.
+        geometry = p.get_bytes("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1320, 860)
 
     def save_prefs(self) -> None:
         p = self.prefs

@@ -408,6 +408,56 @@ def concat_vs_separate(case: Case, images: torch.Tensor, s: Settings) -> dict[st
     return out
 
 
+# ---- ViT attention on the CPU ------------------------------------------------------------------------------
+def attention_ms(
+    tokens: int, heads: int, dim: int, batch: int, bf16: bool, fused: bool, repeats: int
+) -> float:
+    """Forward + backward milliseconds of one attention call (MAE encoder/decoder shapes)."""
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (
+        torch.randn(batch, heads, tokens, dim // heads, generator=g).requires_grad_() for _ in range(3)
+    )
+
+    def once() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            if fused:
+                out = F.scaled_dot_product_attention(q, k, v)
+            else:  # what ssl_core.models.vit.Attention does on a CPU
+                scores = (q @ k.transpose(-2, -1)).float().mul_(q.shape[-1] ** -0.5)
+                out = scores.softmax(dim=-1).to(v.dtype) @ v
+        out.float().sum().backward()
+
+    once()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        once()
+    return (time.perf_counter() - start) / repeats * 1000
+
+
+def attention_rows(s: Settings) -> list[list[str]]:
+    batch, repeats = (16, 1) if s.quick else (256, 5)
+    rows = []
+    for where, tokens, heads, dim in (
+        ("encoder (16 visible tokens)", 16, 3, 192),
+        ("decoder (64 tokens)", 64, 4, 128),
+    ):
+        for bf16 in (False, True):
+            fused = attention_ms(tokens, heads, dim, batch, bf16, True, repeats)
+            ours = attention_ms(tokens, heads, dim, batch, bf16, False, repeats)
+            rows.append(
+                [
+                    where,
+                    "bf16" if bf16 else "float32",
+                    f"{fused:.1f}",
+                    f"{ours:.1f}",
+                    ratio(ours, fused, False),
+                ]
+            )
+    return rows
+
+
 # ---- bf16 numerics on real images ---------------------------------------------------------------------
 @dataclass
 class Numerics:
@@ -564,15 +614,21 @@ def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target]]:
         joint = concat_vs_separate(replace(base, warmup=1, steps=max(1, base.steps // 2)), images, s)
         joint_rows = [[label, _f(v), ratio(v, next(iter(joint.values())))] for label, v in joint.items()]
 
+        attention = attention_rows(s) if s.device.type == "cpu" else []
+
         # 6. bf16 numerics.
         numerics = [numerics_run(amp, s, Path(tmp) / "numerics") for amp in (False, True)]
         log("numerics done")
 
-    body = render(s, main_rows, ablation_rows, views_rows, profile_rows, joint_rows, numerics, engine_label)
+    body = render(
+        s, main_rows, ablation_rows, views_rows, profile_rows, joint_rows, attention, numerics, engine_label
+    )
     return body, targets
 
 
-def render(s, main_rows, ablation_rows, views_rows, profile_rows, joint_rows, numerics, engine_label) -> str:
+def render(
+    s, main_rows, ablation_rows, views_rows, profile_rows, joint_rows, attention, numerics, engine_label
+) -> str:
     threads = torch.get_num_threads()
     fp32, bf16 = numerics
     return "\n".join(
@@ -624,6 +680,18 @@ def render(s, main_rows, ablation_rows, views_rows, profile_rows, joint_rows, nu
             "concatenates the views, so its BN sees both). " + joint_verdict(joint_rows),
             "",
             table(["model step", "images/s", "vs per-view"], joint_rows),
+            "",
+            "### MAE's attention on a CPU: PyTorch's fused kernel against two matrix products",
+            "",
+            "Forward + backward of one attention call at MAE's shapes (batch "
+            f"{16 if s.quick else 256}). Under bf16 autocast the fused CPU kernel "
+            "(`scaled_dot_product_attention`) is several times slower than `q @ k.T`, a float32 softmax and "
+            "`@ v` for these short sequences, so `ssl_core.models.vit.Attention` uses the matrix products on a "
+            "CPU (and the fused kernels on a GPU). Same results: tests/models/test_vit_attention.py.",
+            "",
+            table(["attention", "precision", "fused SDPA ms", "matmul path ms", "speed-up"], attention, "llrrr")
+            if attention
+            else "(not measured: CPU only)",
             "",
             f"### Is bf16 numerically fine? SimCLR + small CNN on digits, {s.numerics_epochs} epochs, same seed",
             "",

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app import dialogs
 from app.imaging import qimage, qimages, scaled_pixmap, to_uint8_nchw
+from app.run_context import RunContext, run_context, run_is_gone
 from app.widgets.image_grid import ImageGrid
 from app.widgets.scatter import EmbeddingScatter
 from app.workers import JobRunner, Worker
@@ -52,7 +53,7 @@ class EmbeddingResult:
     class_names: list[str]
     source: Any  # the DataSource, to read thumbnails
     projections: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # kind -> (rows, xy)
-    _normed: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _index: dict[str, Any] = field(default_factory=dict, repr=False)  # kind -> CosineIndex of its rows
 
     def class_text(self, y: int) -> str:
         return self.class_names[y] if 0 <= y < len(self.class_names) else str(y)
@@ -62,18 +63,13 @@ class EmbeddingResult:
 
     def neighbours(self, kind: str, i: int, k: int = NEIGHBOURS) -> np.ndarray:
         """Positions (within projection `kind`) of the k points most similar to point i, by cosine."""
-        rows, _ = self.projections[kind]
-        if kind not in self._normed:
-            x = self.embeddings[rows]
-            self._normed[kind] = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        normed = self._normed[kind]
-        sims = normed @ normed[i]
-        sims[i] = -np.inf
-        k = min(k, len(sims) - 1)
-        if k <= 0:
-            return np.zeros(0, dtype=int)
-        top = np.argpartition(-sims, k - 1)[:k]
-        return top[np.argsort(-sims[top])]
+        from ssl_core.eval.neighbors import CosineIndex
+
+        if kind not in self._index:  # normalised once per projection, then every click is one product
+            rows, _ = self.projections[kind]
+            self._index[kind] = CosineIndex(self.embeddings[rows])
+        positions, _ = self._index[kind].query(i, k)
+        return positions
 
     def images(self, rows: np.ndarray | list[int]) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
@@ -104,7 +100,10 @@ def compute_embeddings(
     saved = load_embedding(run_dir)
     if saved is None or saved.checkpoint_key != key:
         saved = embed_run(run_dir, projection="none", progress=progress, cancel=cancel)
-    source = open_source(config.data.spec, image_size=config.data.image_size, channels=config.data.channels)
+    # embed_run hands back the source it opened; saved embeddings need it opened once, for thumbnails
+    source = saved.source or open_source(
+        config.data.spec, image_size=config.data.image_size, channels=config.data.channels
+    )
     result = EmbeddingResult(
         run_dir=Path(run_dir),
         key=saved.checkpoint_key,
@@ -122,12 +121,14 @@ def compute_embeddings(
 
 
 def run_umap(
-    run_dir: Path, max_points: int = MAX_POINTS, progress=None, cancel=None
+    run_dir: Path, source: Any = None, max_points: int = MAX_POINTS, progress=None, cancel=None
 ) -> tuple[np.ndarray, np.ndarray]:
     """UMAP of a run's embeddings (saved with the run, so reopening it shows the map at once)."""
     from ssl_core.eval import embed_run
 
-    result = embed_run(run_dir, projection="umap", max_points=max_points, progress=progress, cancel=cancel)
+    result = embed_run(
+        run_dir, projection="umap", max_points=max_points, progress=progress, cancel=cancel, source=source
+    )
     return np.asarray(result.indices), np.asarray(result.projection)
 
 
@@ -141,12 +142,14 @@ def warm_up_umap() -> None:
 
 class EmbeddingsTab(QWidget):
     busy_changed = Signal(bool)
+    run_missing = Signal(object, str)  # run_dir, dialog title: its folder went away under a job
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None):
         super().__init__(parent)
         self.runner = runner
         self.result: EmbeddingResult | None = None
         self.run_dir: Path | None = None
+        self.context: RunContext | None = None
         self.embed_worker: Worker | None = None
         self.umap_worker: Worker | None = None
 
@@ -269,14 +272,21 @@ class EmbeddingsTab(QWidget):
             return
         self.cancel()
         self.run_dir = run_dir
+        self.context = run_context(run_dir) if run_dir is not None else None
         self.result = None
         self.scatter.set_points(np.zeros((0, 2)), None, [])
-        self.scatter.set_message(
-            "Press Compute embeddings to map this run's images."
-            if run_dir
-            else "Train a model (or open a run), then compute its embeddings."
-        )
+        self.scatter.setTitle(None)
+        if run_dir is None:
+            message = "Train a model (or open a run), then compute its embeddings."
+        elif not self.context.has_checkpoint:
+            message = "This run has no checkpoint yet: resume it from the Runs tab, then compute its embeddings."
+        else:
+            message = "Press Compute embeddings to map this run's images."
+        self.scatter.set_message(message)
         self._update_controls()
+
+    def can_compute(self) -> bool:
+        return self.context is not None and self.context.has_checkpoint and self.embed_worker is None
 
     def compute(self, run_dir: Path | None, force: bool = False) -> Worker | None:
         if run_dir is None or self.embed_worker is not None:
@@ -284,13 +294,12 @@ class EmbeddingsTab(QWidget):
         if not force and self.result is not None and self.result.run_dir == run_dir:
             return None
         self.cancel_umap()
-        self.run_dir = run_dir
+        if run_dir != self.run_dir:
+            self.set_run(run_dir)
         worker = Worker(compute_embeddings, run_dir, inject=("progress", "cancel"))
         worker.progress.connect(self._progress)
         worker.returned.connect(self._embedded)
-        worker.errored.connect(
-            lambda exc, tb: dialogs.show_error(self.window(), exc, tb, "Cannot compute embeddings")
-        )
+        worker.errored.connect(lambda exc, tb: self._failed(run_dir, exc, tb, "Cannot compute embeddings"))
         worker.finished.connect(self._embed_done)
         self.embed_worker = worker
         self._show_progress("Embedding images…")
@@ -298,7 +307,15 @@ class EmbeddingsTab(QWidget):
         self._update_controls()
         return worker
 
+    def _failed(self, run_dir: Path, exc: BaseException, tb: str, title: str) -> None:
+        if run_is_gone(run_dir):
+            self.run_missing.emit(run_dir, title)
+        else:
+            dialogs.show_error(self.window(), exc, tb, title)
+
     def _embedded(self, result: EmbeddingResult) -> None:
+        if result.run_dir != self.run_dir:  # finished just as another run was chosen: not this run's map
+            return
         self.result = result
         has_scores = result.anomaly is not None
         self.colour_by.model().item(1).setEnabled(has_scores)
@@ -318,10 +335,10 @@ class EmbeddingsTab(QWidget):
         if self.result is None or self.umap_worker is not None:
             return None
         result = self.result
-        worker = Worker(run_umap, result.run_dir, inject=("progress", "cancel"))
+        worker = Worker(run_umap, result.run_dir, result.source, inject=("progress", "cancel"))
         worker.progress.connect(self._progress)
         worker.returned.connect(lambda out, r=result: self._umap_ready(r, out))
-        worker.errored.connect(lambda exc, tb: dialogs.show_error(self.window(), exc, tb, "UMAP failed"))
+        worker.errored.connect(lambda exc, tb: self._failed(result.run_dir, exc, tb, "UMAP failed"))
         worker.aborted.connect(lambda: self.scatter.set_message(""))
         worker.finished.connect(self._umap_done)
         self.umap_worker = worker
@@ -367,7 +384,7 @@ class EmbeddingsTab(QWidget):
 
     def _update_controls(self) -> None:
         has = self.result is not None
-        self.compute_button.setEnabled(self.run_dir is not None and self.embed_worker is None)
+        self.compute_button.setEnabled(self.can_compute())
         for w in (self.export_button, self.select_button, self.colour_by):
             w.setEnabled(has)
 
@@ -398,7 +415,7 @@ class EmbeddingsTab(QWidget):
             self.scatter.set_scores(xy, r.anomaly[rows])
         else:
             self.scatter.set_points(xy, r.labels[rows] if r.labels is not None else None, r.class_names)
-        self.scatter.setTitle(f"{len(xy):,} images · {kind.upper()}")
+        self.scatter.setTitle(f"{r.run_dir.name} · {len(xy):,} images · {kind.upper()}")
         self.neighbours.set_images([])
         self.selection.set_images([])
 

@@ -3,6 +3,8 @@ network at random initialisation and with raw pixels; plus the confusion matrix 
 
 from __future__ import annotations
 
+import html
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +25,13 @@ from PySide6.QtWidgets import (
 )
 
 from app import dialogs
+from app.run_context import RunContext, run_context, run_is_gone
 from app.theme import series_color
 from app.widgets.confusion import ConfusionMatrix
 from app.widgets.curves import follow_theme
 from app.workers import JobRunner, Worker
+
+log = logging.getLogger(__name__)
 
 FEATURE_SETS = [
     ("pretrained", "Self-supervised (this run)"),
@@ -152,6 +157,7 @@ class LabelEfficiencyChart(pg.PlotWidget):
 class EvaluateTab(QWidget):
     busy_changed = Signal(bool)
     evaluated = Signal(object)  # ReportView
+    run_missing = Signal(object, str)  # run_dir, dialog title: its folder went away under a job
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None):
         super().__init__(parent)
@@ -159,6 +165,8 @@ class EvaluateTab(QWidget):
         self.run_dir: Path | None = None
         self.worker: Worker | None = None
         self.view: ReportView | None = None
+        self.context: RunContext | None = None
+        self.setup_spec: str | None = None  # the data chosen in Setup, to say when it is not the run's
 
         explain = QLabel(EXPLAIN)
         explain.setWordWrap(True)
@@ -173,6 +181,11 @@ class EvaluateTab(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.hide()
+        self.run_caption = QLabel("")
+        self.run_caption.setObjectName("eval_run")
+        self.run_caption.setWordWrap(True)
+        self.run_caption.setTextFormat(Qt.TextFormat.RichText)
+        self.run_caption.setProperty("role", "muted")
         self.headline = QLabel("No evaluation yet.")
         self.headline.setObjectName("eval_headline")
         self.headline.setWordWrap(True)
@@ -203,6 +216,7 @@ class EvaluateTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(explain)
         layout.addLayout(top)
+        layout.addWidget(self.run_caption)
         layout.addWidget(self.headline)
         layout.addWidget(charts, 1)
         self._update_controls()
@@ -218,6 +232,8 @@ class EvaluateTab(QWidget):
         self.cancel()
         self.run_dir = run_dir
         self.view = None
+        self.context = run_context(run_dir) if run_dir is not None else None
+        self._show_caption()
         report = saved_report(run_dir) if run_dir is not None else None
         if report is not None:
             self.show_report(report)
@@ -225,20 +241,44 @@ class EvaluateTab(QWidget):
             self.probe_chart.show_view(ReportView([], {}, None), "probe")
             self.knn_chart.show_view(ReportView([], {}, None), "knn")
             self.confusion.set_matrix(np.zeros((0, 0)), [])
-            self.headline.setText(
-                "Press Evaluate to measure how useful the learned features are."
-                if run_dir
-                else "Train a model or open a run first."
-            )
+            if run_dir is None:
+                text = "Train a model or open a run first."
+            elif not self.context.has_checkpoint:
+                text = (
+                    "This run has no checkpoint (checkpoints/last.pt), so there is nothing to evaluate; "
+                    "resume it from the Runs tab, or train a new run."
+                )
+            else:
+                text = "Press Evaluate to measure how useful the learned features are."
+            self.headline.setText(text)
         self._update_controls()
+
+    def set_setup_data(self, spec: str | None) -> None:
+        """The data now chosen in Setup: the caption says so when the results are about other data."""
+        self.setup_spec = spec
+        self._show_caption()
+
+    def _show_caption(self) -> None:
+        c = self.context
+        if c is None:
+            self.run_caption.setText("")
+            return
+        text = f"Results for {c.title_html()}"
+        if c.data_differs(self.setup_spec):
+            text += (
+                f" — not for {html.escape(self.setup_spec or '')}, the data now chosen in Setup; train a run "
+                "on it to evaluate that."
+            )
+        self.run_caption.setText(text)
 
     def evaluate(self) -> Worker | None:
         if self.run_dir is None or self.worker is not None:
             return None
-        worker = Worker(run_evaluation, self.run_dir, inject=("progress", "cancel"))
+        run_dir = self.run_dir
+        worker = Worker(run_evaluation, run_dir, inject=("progress", "cancel"))
         worker.progress.connect(self._progress)
-        worker.returned.connect(self.show_report)
-        worker.errored.connect(lambda exc, tb: dialogs.show_error(self.window(), exc, tb, "Cannot evaluate"))
+        worker.returned.connect(lambda report: self._evaluated(run_dir, report))
+        worker.errored.connect(lambda exc, tb: self._failed(run_dir, exc, tb))
         worker.finished.connect(self._done)
         self.worker = worker
         self.progress.setValue(0)
@@ -254,6 +294,20 @@ class EvaluateTab(QWidget):
         if self.worker is not None:
             self.worker.quit()
 
+    def _evaluated(self, run_dir: Path, report: dict[str, Any]) -> None:
+        # A job cancelled by a change of run may still have finished: its results are saved with its
+        # run (reopening that run shows them) but never drawn under another run's name.
+        if run_dir != self.run_dir:
+            log.info("Dropping the evaluation of %s: %s is shown now", run_dir, self.run_dir)
+            return
+        self.show_report(report)
+
+    def _failed(self, run_dir: Path, exc: BaseException, tb: str) -> None:
+        if run_is_gone(run_dir):
+            self.run_missing.emit(run_dir, "Cannot evaluate")
+        else:
+            dialogs.show_error(self.window(), exc, tb, f"Cannot evaluate {run_dir.name}")
+
     def _progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
         self.progress.setFormat(f"{message}  {fraction * 100:.0f}%")
@@ -266,7 +320,10 @@ class EvaluateTab(QWidget):
         self._update_controls()
 
     def _update_controls(self) -> None:
-        self.button.setEnabled(self.run_dir is not None and self.worker is None)
+        self.button.setEnabled(self.can_evaluate())
+
+    def can_evaluate(self) -> bool:
+        return self.context is not None and self.context.has_checkpoint and self.worker is None
 
     def show_report(self, report: dict[str, Any]) -> None:
         view = parse_report(report)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import dialogs
+from app.run_context import run_is_gone
 from app.theme import series_color
 from app.widgets.curves import EmaSmoother, make_plot
 from app.widgets.elided_label import ElidedLabel
@@ -71,6 +72,7 @@ class RunsTab(QWidget):
     open_requested = Signal(object)  # Path
     resume_requested = Signal(object)  # Path
     deleted = Signal(object)  # Path
+    run_missing = Signal(object, str)  # run_dir, dialog title: its folder went away underneath
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None):
         super().__init__(parent)
@@ -235,7 +237,12 @@ class RunsTab(QWidget):
         from ssl_core.runs.store import delete_run
 
         paths = [p for p in self.selected_paths() if p not in self.locked]
+        gone = [p for p in paths if run_is_gone(p)]
+        for path in gone:  # already deleted outside the app: nothing to ask
+            self.deleted.emit(path)
+        paths = [p for p in paths if p not in gone]
         if not paths:
+            self.refresh()
             return
         names = "\n".join(f"  • {p.name}" for p in paths[:10]) + ("\n  …" if len(paths) > 10 else "")
         if not dialogs.ask(
@@ -261,6 +268,9 @@ class RunsTab(QWidget):
         if len(paths) != 1:
             return None
         run = paths[0]
+        if run_is_gone(run):
+            self.run_missing.emit(run, "Cannot export the backbone")
+            return None
         if not path:
             path, _ = QFileDialog.getSaveFileName(
                 self, "Export backbone weights", f"{run.name}-backbone.pt", "PyTorch weights (*.pt)"

@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from app import dialogs
 from app.imaging import qimages
+from app.run_context import run_is_gone
 from app.widgets.image_grid import RowGrid
 from app.workers import JobRunner, Worker
 from ssl_core.config import RunConfig
@@ -33,37 +33,17 @@ EXPLAIN = {
 
 
 def compute_preview(config: RunConfig, run_dir: Path | None, seed: int) -> Any:
-    """Build the method (trained weights when a run is given) and make a preview of a few images."""
-    from ssl_core.runs.store import load_run
-    from ssl_core.train.builder import build_components
+    """A preview of a few images: the trained model of `run_dir` when given, else the untrained setup."""
+    from ssl_core.eval.previews import preview_images
 
-    if run_dir is not None:
-        loaded = load_run(run_dir)
-        method, source, idx = loaded.method, loaded.source, loaded.val_idx
-        if len(idx) == 0:
-            idx = loaded.train_idx
-    else:
-        parts = build_components(config)
-        method, source, idx = parts.method, parts.source, parts.val_idx
-        if len(idx) == 0:
-            idx = parts.train_idx
-    images, _ = source.read(idx[:PREVIEW_COUNT])
-    method.eval()
-    generator = torch.Generator().manual_seed(seed)
-    x = images.float().div(255.0)
-    with torch.no_grad():
-        preview = method.preview(x, generator)
-    shown = {k: v.detach().float().clamp(0, 1).cpu() for k, v in preview.images.items()}
-    if preview.kind == "views":  # show what the two views were made from
-        shown = {"original": x, **shown}
-    preview.images = shown
-    return preview
+    return preview_images(run_dir if run_dir is not None else config, n=PREVIEW_COUNT, seed=seed)
 
 
 class ViewsTab(QWidget):
     """Shows a Preview; `request` asks the main window to compute one for the current setup or run."""
 
     request = Signal()
+    run_missing = Signal(object, str)  # run_dir, dialog title: its folder went away under the job
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None):
         super().__init__(parent)
@@ -119,14 +99,18 @@ class ViewsTab(QWidget):
         self._seed += 1
         worker = Worker(compute_preview, config, run_dir, self._seed)
         worker.returned.connect(lambda p: self.show_preview(p, None))
-        worker.errored.connect(
-            lambda exc, tb: dialogs.show_error(self.window(), exc, tb, "Cannot make a preview")
-        )
+        worker.errored.connect(lambda exc, tb: self._failed(run_dir, exc, tb))
         worker.finished.connect(self._done)
         self.worker = worker
         self.button.setEnabled(False)
         self.status.setText("Computing…")
         return self.runner.start(worker, "preview")
+
+    def _failed(self, run_dir: Path | None, exc: BaseException, tb: str) -> None:
+        if run_is_gone(run_dir):
+            self.run_missing.emit(run_dir, "Cannot make a preview")
+        else:
+            dialogs.show_error(self.window(), exc, tb, "Cannot make a preview")
 
     def _done(self) -> None:
         self.worker = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -73,7 +73,7 @@ class BatchAugment(nn.Module):
             apply = sampling.bernoulli(n, r.blur_p, generator, dev)
             sigma = sampling.uniform(n, r.blur_sigma[0], r.blur_sigma[1], generator, dev)
             kernel = (r.blur_kernel_size(height), r.blur_kernel_size(width))
-            x = AF.select(apply, AF.gaussian_blur(x, sigma, kernel), x)
+            x = _apply_where(apply, x, lambda xs, sel: AF.gaussian_blur(xs, sigma[sel], kernel))
 
         if r.solarize_p > 0:
             x = AF.solarize(x, sampling.bernoulli(n, r.solarize_p, generator, dev), r.solarize_threshold)
@@ -88,19 +88,45 @@ class BatchAugment(nn.Module):
     def _jitter(self, x: Tensor, generator: torch.Generator, colour: bool) -> Tensor:
         r, n, dev = self.recipe, x.shape[0], x.device
         apply = sampling.bernoulli(n, r.jitter_p, generator, dev)
-        out = x
+        # Every factor is drawn for every sample, in a fixed order, whichever samples get jittered.
+        steps = []
         if r.brightness > 0:
             lo, hi = max(0.0, 1.0 - r.brightness), 1.0 + r.brightness
-            out = AF.adjust_brightness(out, sampling.uniform(n, lo, hi, generator, dev))
+            steps.append((AF.adjust_brightness, sampling.uniform(n, lo, hi, generator, dev)))
         if r.contrast > 0:
             lo, hi = max(0.0, 1.0 - r.contrast), 1.0 + r.contrast
-            out = AF.adjust_contrast(out, sampling.uniform(n, lo, hi, generator, dev))
+            steps.append((AF.adjust_contrast, sampling.uniform(n, lo, hi, generator, dev)))
         if colour and r.saturation > 0:
             lo, hi = max(0.0, 1.0 - r.saturation), 1.0 + r.saturation
-            out = AF.adjust_saturation(out, sampling.uniform(n, lo, hi, generator, dev))
+            steps.append((AF.adjust_saturation, sampling.uniform(n, lo, hi, generator, dev)))
         if colour and r.hue > 0:
-            out = AF.adjust_hue(out, sampling.uniform(n, -r.hue, r.hue, generator, dev))
-        return AF.select(apply, out, x)
+            steps.append((AF.adjust_hue, sampling.uniform(n, -r.hue, r.hue, generator, dev)))
+
+        def jitter(xs: Tensor, sel: Tensor | slice) -> Tensor:
+            for op, factors in steps:
+                xs = op(xs, factors[sel])
+            return xs
+
+        return _apply_where(apply, x, jitter)
+
+
+def _apply_where(mask: Tensor, x: Tensor, op: Callable[[Tensor, Tensor | slice], Tensor]) -> Tensor:
+    """op applied to the samples where mask is True; the others are x's, unchanged.
+
+    `op(xs, sel)` gets the selected samples and the selector to index its per-sample parameters with.
+    On a GPU every sample is computed and torch.where keeps the selected ones, so nothing waits for
+    the device. On a CPU reading the mask costs nothing, so only the selected samples are computed
+    (the same values: every op works sample by sample).
+    """
+    if x.device.type != "cpu":
+        return AF.select(mask, op(x, slice(None)), x)
+    idx = mask.nonzero().flatten()
+    if len(idx) == len(x):
+        return op(x, slice(None))
+    out = x.clone()
+    if len(idx):
+        out[idx] = op(x[idx], idx)
+    return out
 
 
 def make_view_pair(

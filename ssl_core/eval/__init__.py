@@ -14,6 +14,8 @@ from ssl_core.eval.embeddings import (
 )
 from ssl_core.eval.knn import KNNResult, knn_classify, knn_predict
 from ssl_core.eval.label_efficiency import label_efficiency, stratified_subsample
+from ssl_core.eval.neighbors import CosineIndex, nearest_neighbors
+from ssl_core.eval.previews import preview_images
 from ssl_core.eval.probe import ProbeResult, choose_solver, linear_probe, standardise
 from ssl_core.eval.progress import Cancelled, CancelToken, ProgressFn
 from ssl_core.eval.projection import exact_knn, project_pca, project_umap, trustworthiness
@@ -31,6 +33,7 @@ from ssl_core.eval.run import (
 __all__ = [
     "CancelToken",
     "Cancelled",
+    "CosineIndex",
     "EmbedResult",
     "EmbeddingCache",
     "EvalReport",
@@ -53,7 +56,9 @@ __all__ = [
     "label_efficiency",
     "linear_probe",
     "load_embedding",
+    "nearest_neighbors",
     "project_pca",
+    "preview_images",
     "project_umap",
     "raw_pixel_features",
     "read_report",

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ssl_core.config import RunConfig
 from ssl_core.errors import UserError
 from ssl_core.eval.anomaly import anomaly_scores, has_anomaly_scores
 from ssl_core.eval.embeddings import (
@@ -126,6 +127,9 @@ class EmbedResult:
     anomaly: np.ndarray | None  # (N,) reconstruction error, for generative methods
     paths: dict[str, str]
     seconds: float
+    # The opened DataSource, so a caller (the GUI's thumbnails) need not open the data a second time;
+    # None for results read back by `load_embedding`. Not saved.
+    source: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Metadata only (arrays live in the .npy files named in `paths`)."""
@@ -143,12 +147,36 @@ class EmbedResult:
         }
 
 
-def _load(run_dir: str | Path):
+def _load(run_dir: str | Path, source: Any = None):
     from ssl_core.runs.store import load_run
 
     # Building the model seeds torch's global RNG; keep the caller's random stream untouched.
     with torch.random.fork_rng(devices=[]):
-        return load_run(run_dir)
+        return load_run(run_dir) if source is None else _load_with_source(run_dir, source)
+
+
+def _load_with_source(run_dir: str | Path, source: Any):
+    """`load_run`, but with the run's data source already opened by the caller (not opened again)."""
+    from ssl_core.runs.checkpoint import load_checkpoint
+    from ssl_core.runs.store import LoadedRun, _load_weights, require_run_dir
+    from ssl_core.train.builder import build_components
+
+    paths = require_run_dir(run_dir)
+    config = RunConfig.load(paths.config)
+    state = load_checkpoint(paths.checkpoint)
+    parts = build_components(config, source=source)
+    _load_weights(parts.method, state, paths.checkpoint)
+    parts.method.eval()
+    return LoadedRun(
+        config=config,
+        method=parts.method,
+        source=parts.source,
+        train_idx=parts.train_idx,
+        val_idx=parts.val_idx,
+        run_dir=paths.root,
+        checkpoint_path=paths.checkpoint,
+        step=int(state.get("step", 0)),
+    )
 
 
 def random_init_method(run) -> torch.nn.Module:
@@ -395,10 +423,14 @@ def embed_run(
     batch_size: int = 512,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    source: Any = None,
 ) -> EmbedResult:
     """Embed every image of a run; save embeddings, a 2-D projection and anomaly scores in eval/.
 
     Above `max_points` images the projection uses a random subset (seeded); `indices` says which.
+    Embeddings and anomaly scores are cached per checkpoint in eval/ and reused while it is unchanged.
+    `source` is the run's data source when the caller already opened it (e.g. `result.source` of an
+    earlier call); the result carries the source it used in `.source`.
     """
     started = time.perf_counter()
     projection = str(projection).lower()
@@ -411,7 +443,7 @@ def embed_run(
             f"max_points = {max_points} is out of range; use 4 to {MAX_UMAP_POINTS:,}.", field="max_points"
         )
     report(progress, 0.0, "Loading the run")
-    run = _load(run_dir)
+    run = _load(run_dir, source)
     check_cancel(cancel)
     key, feats, labels = _pretrained_embeddings(run, batch_size, sub_progress(progress, 0.02, 0.3), cancel)
     eval_dir = Path(run.run_dir) / "eval"
@@ -430,13 +462,15 @@ def embed_run(
     if anomaly and has_anomaly_scores(run.method):
         check_cancel(cancel)
         report(progress, 0.3, "Anomaly scores")
-        parts = []
-        for start in range(0, n, 8192):
-            images, _ = run.source.read(torch.arange(start, min(n, start + 8192)))
-            parts.append(anomaly_scores(run.method, images, batch_size=batch_size, cancel=cancel))
-        anomaly_values = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
         path = eval_dir / f"anomaly-{key}.npy"
-        save_npy(path, anomaly_values)
+        anomaly_values = _cached_scores(path, n)
+        if anomaly_values is None:
+            parts = []
+            for start in range(0, n, 8192):
+                images, _ = run.source.read(torch.arange(start, min(n, start + 8192)))
+                parts.append(anomaly_scores(run.method, images, batch_size=batch_size, cancel=cancel))
+            anomaly_values = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+            save_npy(path, anomaly_values)
         paths["anomaly"] = str(path)
 
     coords = indices = None
@@ -472,10 +506,29 @@ def embed_run(
         anomaly=anomaly_values,
         paths=paths,
         seconds=round(time.perf_counter() - started, 3),
+        source=run.source,
     )
     atomic_write_json(eval_dir / EMBED_FILE, result.to_dict())
     report(progress, 1.0, "Embedding done")
     return result
+
+
+def _cached_scores(path: Path, n: int) -> np.ndarray | None:
+    """Anomaly scores saved for this checkpoint (its digest is in the name), if intact and complete."""
+    from ssl_core.eval.embeddings import load_npy
+
+    if not path.is_file():
+        return None
+    try:
+        scores = load_npy(path)
+    except (OSError, ValueError) as exc:
+        log.warning("Ignoring damaged anomaly scores %s: %s", path, exc)
+        return None
+    if scores.shape != (n,) or not np.issubdtype(scores.dtype, np.floating):
+        log.warning("Ignoring anomaly scores %s: shape %s does not match %d images", path, scores.shape, n)
+        return None
+    log.info("Using cached anomaly scores %s", path)
+    return scores.astype(np.float32, copy=False)
 
 
 def load_embedding(run_dir: str | Path) -> EmbedResult | None:

@@ -32,7 +32,9 @@ def _offscreen_platform() -> str:
     return f"offscreen:configfile={path}"
 
 
-os.environ.setdefault("QT_QPA_PLATFORM", _offscreen_platform())
+# Plain "offscreen" (as `make test` sets it) gets the desktop-sized screen too; a real platform is kept.
+if os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen":
+    os.environ["QT_QPA_PLATFORM"] = _offscreen_platform()
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import shutil  # noqa: E402

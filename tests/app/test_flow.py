@@ -134,7 +134,9 @@ def test_hover_click_and_box_selection(qtbot, window, copied_run, tmp_path):
     emb._clicked(target)
     assert emb.neighbours.count() == 1 + 8
     near = emb.result.neighbours("pca", target)
-    sims = emb.result._normed["pca"] @ emb.result._normed["pca"][target]
+    x = emb.result.embeddings[rows]
+    normed = x / np.linalg.norm(x, axis=1, keepdims=True)
+    sims = normed @ normed[target]
     assert sims[near[0]] >= np.delete(sims, [target]).max() - 1e-6  # really the nearest
 
     # a box around the left half selects exactly the points whose x is below the middle
