@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QStyle, QTabWidget, QWidget
 
@@ -30,6 +30,8 @@ from ssl_core.config import RunConfig
 from ssl_core.errors import UserError
 
 log = logging.getLogger(__name__)
+
+WARM_UP_DELAY_MS = 2000  # UMAP's numba compile starts this long after the window was built
 
 
 def read_history(run_dir: Path) -> list[dict[str, Any]]:
@@ -96,8 +98,9 @@ class MainWindow(QMainWindow):
         self._restore_prefs()
         self._update_actions()
         if warm_umap:
-            # A daemon thread: numba's compile can't be interrupted, and quitting must not wait for it.
-            threading.Thread(target=self._warm_up, name="umap-warmup", daemon=True).start()
+            # After the window is up and the data loaded, not during the launch: the compile competes
+            # for the two things a launch needs, a CPU core and the GIL.
+            QTimer.singleShot(WARM_UP_DELAY_MS, self._start_warm_up)
 
     # ---- construction ------------------------------------------------------------------------
     def _action(
@@ -562,6 +565,12 @@ class MainWindow(QMainWindow):
         if manager is not None:
             manager.set_mode(mode)
         self.prefs.set("theme", mode)
+
+    def _start_warm_up(self) -> None:
+        if self._closing:
+            return
+        # A daemon thread: numba's compile can't be interrupted, and quitting must not wait for it.
+        threading.Thread(target=self._warm_up, name="umap-warmup", daemon=True).start()
 
     def _warm_up(self) -> None:
         try:

@@ -3,7 +3,7 @@
 Each benchmark owns one section of RESULTS.md, between `<!-- ID:start -->` and `<!-- ID:end -->`, and
 replaces only that section. Several benchmarks may finish at the same time (run_all.py, or a person
 running one by hand while another runs), so the read-modify-write of the file happens under an
-exclusive lock on a sidecar file (`bench/.RESULTS.md.lock`), and the new text is written atomically.
+exclusive lock (flock on bench/; see `locked`), and the new text is written atomically.
 """
 
 from __future__ import annotations
@@ -128,30 +128,33 @@ def section_markers(section_id: str) -> tuple[str, str]:
 
 @contextlib.contextmanager
 def locked(path: Path, timeout_s: float = 120.0) -> Iterator[None]:
-    """Hold an exclusive lock tied to `path` (on `.NAME.lock` next to it) for the block's duration.
+    """Hold an exclusive lock for writing `path` for the block's duration (other processes wait).
 
-    The lock file is never deleted: removing it would let two writers lock two different files.
+    POSIX: flock on the file's folder, so no lock file is left behind (the results file itself cannot
+    be locked: each atomic write replaces it with a new inode). Windows: a `.NAME.lock` file beside it.
     """
-    lock_path = path.parent / f".{path.name}.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+b") as fh:
-        deadline = time.monotonic() + timeout_s
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    with _lock_handle(path) as handle:
         while True:
             try:
-                _try_lock(fh)
+                _try_lock(handle)
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{lock_path} stayed locked for {timeout_s:.0f} s") from None
+                    raise TimeoutError(f"{path} stayed locked for {timeout_s:.0f} s") from None
                 time.sleep(0.05)
         try:
             yield
         finally:
-            _unlock(fh)
+            _unlock(handle)
 
 
 if os.name == "nt":  # pragma: no cover - exercised on Windows only
     import msvcrt
+
+    def _lock_handle(path: Path):
+        return open(path.parent / f".{path.name}.lock", "a+b")  # noqa: SIM115 - a context manager
 
     def _try_lock(fh) -> None:
         fh.seek(0)
@@ -164,11 +167,19 @@ if os.name == "nt":  # pragma: no cover - exercised on Windows only
 else:
     import fcntl
 
-    def _try_lock(fh) -> None:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    @contextlib.contextmanager
+    def _lock_handle(path: Path) -> Iterator[int]:
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
 
-    def _unlock(fh) -> None:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    def _try_lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def replace_section(text: str, section_id: str, body: str, at_top: bool = False) -> str:

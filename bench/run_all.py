@@ -2,7 +2,8 @@
 
 Each benchmark runs in its own process (fresh threads, memory and numba state), writes its own section
 of RESULTS.md (under a file lock, so nothing is lost when two finish together) and hands its targets
-back in a small JSON file; the summary section lists every target with the measured value.
+back in a small JSON file; the summary section lists every target with the measured value. Every
+bench/bench_*.py is run (soak tests, named soak_*.py, are not: they take half an hour).
 
     python bench/run_all.py                       # everything (~40 min on 2 CPU cores)
     python bench/run_all.py --threads 1           # one torch thread per benchmark process
@@ -35,13 +36,22 @@ from _common import (
 
 SECTION_ID = "summary"
 # Cheapest first, so a broken environment shows up early; the GPU one only notes "not measured" on a CPU.
-SCRIPTS = (
+# Any other bench/bench_*.py (e.g. the GUI benchmarks) runs after these, in name order.
+FIRST = (
     "bench_gpu_epoch.py",
     "bench_memory.py",
     "bench_data_cache.py",
     "bench_train_throughput.py",
     "bench_umap.py",
 )
+
+
+def discover() -> list[str]:
+    found = sorted(p.name for p in BENCH_DIR.glob("bench_*.py"))
+    return [s for s in FIRST if s in found] + [s for s in found if s not in FIRST]
+
+
+SCRIPTS = discover()
 
 
 @dataclass

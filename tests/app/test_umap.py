@@ -56,9 +56,11 @@ def test_umap_warm_up_runs_off_the_gui_thread(qtbot, settings_path, runs_dir, di
     monkeypatch.setattr(main_window, "warm_up_umap", fake_warm_up)
     from app.settings import Prefs
 
+    monkeypatch.setattr(main_window, "WARM_UP_DELAY_MS", 300)
     window = main_window.MainWindow(Prefs.open(settings_path), runs_dir=runs_dir, warm_umap=True)
     qtbot.addWidget(window)
-    assert ran.wait(5)
+    assert not ran.is_set()  # not during the launch...
+    qtbot.waitUntil(ran.is_set, timeout=5_000)  # ...but soon after, from the event loop
     assert where["thread"] is not threading.main_thread() and where["thread"].daemon
     qtbot.waitUntil(lambda: window.setup_tab.data.info is not None, timeout=30_000)
     close_window(qtbot, window)

@@ -49,8 +49,8 @@ def run_dirs(runs: Path) -> list[Path]:
     return sorted(p for p in runs.iterdir() if (p / "config.toml").is_file())
 
 
-def wait_idle(qtbot, window, timeout: int = 60_000) -> None:
-    qtbot.waitUntil(lambda: not window.runner.running(), timeout=timeout)
+def wait_idle(qtbot, win, timeout: int = 60_000) -> None:
+    qtbot.waitUntil(lambda: not win.runner.running(), timeout=timeout)
 
 
 # ---- double-clicking Start ---------------------------------------------------------------------
@@ -99,17 +99,19 @@ def test_double_clicking_resume_resumes_once(qtbot, window, copied_run, dialog_l
 
 
 # ---- closing during UMAP -----------------------------------------------------------------------
-def test_closing_during_umap_asks_cancels_and_exits(qtbot, settings_path, runs_dir, copied_run, dialog_log, qtlog, case):  # noqa: F811, E501
+def test_closing_during_umap_asks_cancels_and_exits(
+    qtbot, settings_path, runs_dir, copied_run, dialog_log, qtlog, case
+):  # noqa: F811, E501
     case.describe(
-        "the window is closed while UMAP runs: first answering No, then Yes",
-        "No: nothing changes; Yes: UMAP is cancelled and the window closes within ~3 s, no job left, "
+        "the win is closed while UMAP runs: first answering No, then Yes",
+        "No: nothing changes; Yes: UMAP is cancelled and the win closes within ~3 s, no job left, "
         "no Qt warning",
     )
-    window = make_window(qtbot, settings_path, runs_dir)
-    emb = window.embeddings_tab
+    win = make_window(qtbot, settings_path, runs_dir)
+    emb = win.embeddings_tab
     emb.projection.setCurrentIndex(emb.projection.findData("umap"))
-    window.open_run(copied_run)
-    window.tabs.setCurrentWidget(emb)  # computes the embeddings, then starts UMAP
+    win.open_run(copied_run)
+    win.tabs.setCurrentWidget(emb)  # computes the embeddings, then starts UMAP
     qtbot.waitUntil(lambda: emb.umap_worker is not None, timeout=60_000)
     worker = emb.umap_worker
     messages: list[str] = []
@@ -117,8 +119,8 @@ def test_closing_during_umap_asks_cancels_and_exits(qtbot, settings_path, runs_d
     qtbot.waitUntil(lambda: any("epoch" in m for m in messages), timeout=120_000)
 
     dialog_log.answer = False
-    window.close()
-    assert window.isVisible() and window.runner.running("umap")
+    win.close()
+    assert win.isVisible() and win.runner.running("umap")
     title, question = dialog_log.questions[-1]
     assert "UMAP" in question and "Cancel and quit" in question
 
@@ -126,11 +128,11 @@ def test_closing_during_umap_asks_cancels_and_exits(qtbot, settings_path, runs_d
     aborted = []
     worker.aborted.connect(lambda: aborted.append(True))
     pressed = time.perf_counter()
-    window.close()
-    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
+    win.close()
+    qtbot.waitUntil(lambda: not win.isVisible(), timeout=30_000)
     took = time.perf_counter() - pressed
     assert aborted, "UMAP was cancelled, not left to finish"
-    assert not window.runner.running()
+    assert not win.runner.running()
     assert took < 3.0, f"closing took {took:.1f} s"
     assert not list((copied_run / "eval").glob("projection-umap-*.npy"))  # nothing half-written
     assert [k for k in dialog_log.kinds() if k != "info"] == []
@@ -193,10 +195,14 @@ def test_changing_data_during_a_probe(qtbot, window, copied_run, other_data, dia
     assert copied_run.name in caption and "on digits" in caption
     assert "not for" in caption and other_data in caption
     assert dialog_log.shown == []
-    case.observe(f"result shown for its own run; caption: {_plain(caption).replace(str(copied_run.parent), 'TMP')}")
+    case.observe(
+        f"result shown for its own run; caption: {_plain(caption).replace(str(copied_run.parent), 'TMP')}"
+    )
 
 
-def test_opening_another_run_during_a_probe(qtbot, window, copied_run, runs_dir, dialog_log, monkeypatch, case):  # noqa: F811
+def test_opening_another_run_during_a_probe(
+    qtbot, window, copied_run, runs_dir, dialog_log, monkeypatch, case
+):  # noqa: F811
     case.describe(
         "while run A is being probed, run B is opened; A's probe then finishes anyway",
         "B is shown without A's numbers (stale results are dropped); A's results are saved with A and come "
@@ -256,7 +262,9 @@ def test_opening_a_deleted_run(qtbot, window, copied_run, trained_run, runs_dir,
     assert window.current_run == survivor
     assert window.actions["start"].isEnabled() and window.isEnabled()
     assert len(dialog_log.shown) == 1
-    case.observe(f"{kind} dialog '{title}': {message.replace(str(copied_run.parent), 'TMP')[:160]}…; list refreshed")
+    case.observe(
+        f"{kind} dialog '{title}': {message.replace(str(copied_run.parent), 'TMP')[:160]}…; list refreshed"
+    )
 
 
 def test_a_run_deleted_while_open(qtbot, window, copied_run, dialog_log, case):  # noqa: F811
