@@ -104,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     app.aboutToQuit.connect(lambda: window.runner.wait_all(15_000))
     window.show()
     if args.config is not None:
-        window.load_config(str(args.config))
-    if args.quit_after is not None:
-        QTimer.singleShot(int(args.quit_after * 1000), window.close)
+        window.when_ready(lambda: window.load_config(str(args.config)))
+    if args.quit_after is not None:  # counted from when the engine is loaded and the config applied
+        window.when_ready(lambda: QTimer.singleShot(int(args.quit_after * 1000), window.close))
     if args.report_startup is not None:
         report = StartupReport(args.report_startup, window, app)  # noqa: F841 - lives until exit
     return app.exec()

@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QStyle, QTabWidget, QWidget
 
 from app import dialogs
+from app.engine import EngineLoader
 from app.help import IntroDialog, about
 from app.resources import app_icon
 from app.run_context import run_is_gone
@@ -94,13 +95,21 @@ class MainWindow(QMainWindow):
         self._make_toolbar()
         self._make_status_bar()
         self._connect()
-        self.runs_tab.set_runs_dir(self.runs_dir)
-        self._restore_prefs()
+        self._restore_window_prefs()
+        self.warm_umap = warm_umap
+        self.engine_ready = False
+        self._when_ready: list[Any] = []
+        # The window is drawn before PyTorch and the registries are imported (seconds): they load on a
+        # thread, and what needs them (methods, devices, runs, the data) is filled in when they are in.
+        self.engine = EngineLoader(self)
+        self.engine.loaded.connect(self._engine_loaded)
+        self.engine.failed.connect(self._engine_failed)
+        if self.engine.start():
+            self._engine_loaded()
+        else:
+            self.statusBar().showMessage("Loading PyTorch and the methods…")
+            self.setup_tab.data.summary.setText("Loading PyTorch and the methods…")
         self._update_actions()
-        if warm_umap:
-            # After the window is up and the data loaded, not during the launch: the compile competes
-            # for the two things a launch needs, a CPU core and the GIL.
-            QTimer.singleShot(WARM_UP_DELAY_MS, self._start_warm_up)
 
     # ---- construction ------------------------------------------------------------------------
     def _action(
@@ -475,7 +484,7 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         state = self.session.state
-        busy = state != IDLE or self.runner.running("history")
+        busy = state != IDLE or self.runner.running("history") or not self.engine_ready
         a = self.actions
         a["start"].setEnabled(not busy and not self.setup_tab.data.loading)
         a["pause"].setEnabled(state == RUNNING)
@@ -566,6 +575,35 @@ class MainWindow(QMainWindow):
             manager.set_mode(mode)
         self.prefs.set("theme", mode)
 
+    # ---- the engine --------------------------------------------------------------------------
+    def _engine_loaded(self) -> None:
+        if self.engine_ready:
+            return
+        self.engine_ready = True
+        self.statusBar().clearMessage()
+        self.setup_tab.engine_loaded()
+        self.runs_tab.set_runs_dir(self.runs_dir)
+        self._restore_setup_prefs()
+        self._update_actions()
+        if self.warm_umap:
+            # After the window is up, not during the launch: the compile competes for the two things
+            # a launch needs, a CPU core and the GIL.
+            QTimer.singleShot(WARM_UP_DELAY_MS, self._start_warm_up)
+        pending, self._when_ready = self._when_ready, []
+        for fn in pending:
+            fn()
+
+    def _engine_failed(self, exc: BaseException, tb: str) -> None:
+        self.statusBar().showMessage("PyTorch could not be loaded; see the error.")
+        dialogs.show_error(self, exc, tb, "Cannot load PyTorch")
+
+    def when_ready(self, fn) -> None:
+        """Call `fn` now if the engine is loaded, else as soon as it is."""
+        if self.engine_ready:
+            fn()
+        else:
+            self._when_ready.append(fn)
+
     def _start_warm_up(self) -> None:
         if self._closing:
             return
@@ -579,7 +617,8 @@ class MainWindow(QMainWindow):
             log.debug("UMAP warm-up failed", exc_info=True)
 
     # ---- preferences -------------------------------------------------------------------------
-    def _restore_prefs(self) -> None:
+    def _restore_window_prefs(self) -> None:
+        """What can be restored before the engine is loaded: the layout, the tab, the geometry."""
         p = self.prefs
         state = p.get_bytes("window/state")
         if state is not None:
@@ -588,6 +627,24 @@ class MainWindow(QMainWindow):
         if splitter is not None:
             self.setup_tab.splitter.restoreState(splitter)
         self.setup_tab.data.set_recent(p.get("data/recent", []) or [])
+        tab = p.get("window/tab", 0)
+        if isinstance(tab, int) and 0 <= tab < self.tabs.count():
+            self.tabs.blockSignals(True)
+            self.tabs.setCurrentIndex(tab)
+            self.tabs.blockSignals(False)
+        self._restore_geometry()
+
+    def _restore_geometry(self) -> None:
+        geometry = self.prefs.get_bytes("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1320, 860)
+        self._restored_size = self.size()
+
+    def _restore_setup_prefs(self) -> None:
+        """The last settings (the methods must be known) and data (opened on a worker)."""
+        p = self.prefs
         self.setup_tab.method.restore_edited_settings(p.get("setup/method_params", {}) or {})
         raw = p.get("setup/config")
         config = None
@@ -600,17 +657,8 @@ class MainWindow(QMainWindow):
             self.setup_tab.load_config(config)
         else:
             self.setup_tab.data.open_spec("digits")
-        tab = p.get("window/tab", 0)
-        if isinstance(tab, int) and 0 <= tab < self.tabs.count():
-            self.tabs.blockSignals(True)
-            self.tabs.setCurrentIndex(tab)
-            self.tabs.blockSignals(False)
-        # Geometry last: filling the panels above may change size hints and would resize the window.
-        geometry = p.get_bytes("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1320, 860)
+        if self.size() != self._restored_size:  # filling the panels grew the window: size it back
+            self._restore_geometry()
 
     def save_prefs(self) -> None:
         p = self.prefs
@@ -619,8 +667,9 @@ class MainWindow(QMainWindow):
         p.set_bytes("setup/splitter", self.setup_tab.splitter.saveState())
         p.set("window/tab", self.tabs.currentIndex())
         p.set("data/recent", self.setup_tab.data.recent)
-        p.set("setup/method_params", self.setup_tab.method.edited_settings())
-        p.set("setup/config", self.setup_tab.snapshot(str(self.runs_dir)).to_dict())
+        if self.engine_ready:  # before that the Setup tab is not filled in: keep the saved settings
+            p.set("setup/method_params", self.setup_tab.method.edited_settings())
+            p.set("setup/config", self.setup_tab.snapshot(str(self.runs_dir)).to_dict())
         p.set("runs_dir", str(self.runs_dir))
         p.sync()
 

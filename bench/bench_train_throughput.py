@@ -780,11 +780,8 @@ def main(argv: list[str] | None = None) -> int:
         repeats=1 if args.quick else args.repeats,
     )
     s.command = command_line("bench_train_throughput.py", argv)
-    section_id = SECTION_ID if args.threads is None else f"{SECTION_ID}-threads{args.threads}"
     body, targets = run(s, lambda m: print(m, flush=True))
-    if args.threads is not None:
-        body = body.replace(" at 32 px", f" at 32 px (--threads {args.threads})", 1)
-    publish(args, section_id, body, targets)
+    publish(args, SECTION_ID, body, targets)  # one section: its text says how many threads were used
     return 0
 
 

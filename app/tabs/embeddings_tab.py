@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -72,6 +71,8 @@ class EmbeddingResult:
         return positions
 
     def images(self, rows: np.ndarray | list[int]) -> np.ndarray:
+        import torch
+
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) == 0:
             return np.zeros((0, 1, 1, 1), dtype=np.uint8)
@@ -172,12 +173,20 @@ class EmbeddingsTab(QWidget):
         self.colour_by.addItem("Colour by label", "label")
         self.colour_by.addItem("Colour by anomaly score", "score")
         self.colour_by.currentIndexChanged.connect(self._redraw)
+        # Two selection tools, at most one on; with both off a drag pans and the wheel zooms.
         self.select_button = QPushButton("Box select")
         self.select_button.setCheckable(True)
         self.select_button.setToolTip(
             "Drag a box over points to see those images. Turn off to pan and zoom again."
         )
-        self.select_button.toggled.connect(lambda on: self.scatter.set_select_mode(on))
+        self.lasso_button = QPushButton("Lasso select")
+        self.lasso_button.setObjectName("lasso_button")
+        self.lasso_button.setCheckable(True)
+        self.lasso_button.setToolTip(
+            "Draw around points of any shape to see those images. Turn off to pan and zoom again."
+        )
+        self.select_button.toggled.connect(lambda on: self._select_tool("box", on))
+        self.lasso_button.toggled.connect(lambda on: self._select_tool("lasso", on))
         self.export_button = QToolButton()
         self.export_button.setText("Export")
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -205,6 +214,7 @@ class EmbeddingsTab(QWidget):
             self.projection,
             self.colour_by,
             self.select_button,
+            self.lasso_button,
             self.export_button,
         ):
             controls.addWidget(w)
@@ -233,7 +243,7 @@ class EmbeddingsTab(QWidget):
         self.neighbours_title = QLabel("<b>Nearest neighbours</b> — click a point")
         self.neighbours = ImageGrid(cell=56)
         self.neighbours.setObjectName("neighbours_grid")
-        self.selection_title = QLabel("<b>Selection</b> — use Box select")
+        self.selection_title = QLabel("<b>Selection</b> — use Box or Lasso select")
         self.selection = ImageGrid(cell=44)
         self.selection.setObjectName("selection_grid")
         side = QWidget()
@@ -261,6 +271,14 @@ class EmbeddingsTab(QWidget):
         layout.addWidget(split)
         self._update_controls()
 
+    def _select_tool(self, tool: str, on: bool) -> None:
+        other = self.lasso_button if tool == "box" else self.select_button
+        if on and other.isChecked():
+            other.blockSignals(True)
+            other.setChecked(False)
+            other.blockSignals(False)
+        self.scatter.set_select_mode(tool if on else None)
+
     # ---- jobs --------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
@@ -279,7 +297,9 @@ class EmbeddingsTab(QWidget):
         if run_dir is None:
             message = "Train a model (or open a run), then compute its embeddings."
         elif not self.context.has_checkpoint:
-            message = "This run has no checkpoint yet: resume it from the Runs tab, then compute its embeddings."
+            message = (
+                "This run has no checkpoint yet: resume it from the Runs tab, then compute its embeddings."
+            )
         else:
             message = "Press Compute embeddings to map this run's images."
         self.scatter.set_message(message)
@@ -385,7 +405,7 @@ class EmbeddingsTab(QWidget):
     def _update_controls(self) -> None:
         has = self.result is not None
         self.compute_button.setEnabled(self.can_compute())
-        for w in (self.export_button, self.select_button, self.colour_by):
+        for w in (self.export_button, self.select_button, self.lasso_button, self.colour_by):
             w.setEnabled(has)
 
     # ---- drawing -----------------------------------------------------------------------------

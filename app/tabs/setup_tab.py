@@ -83,6 +83,12 @@ class SetupTab(QWidget):
         layout.addWidget(split, 1)
         layout.addLayout(bottom)
 
+    def engine_loaded(self) -> None:
+        """Fill what comes from the engine's registries: methods, backbones, devices, data kinds."""
+        self.method.populate()
+        self.training.populate_devices()
+        self.data.engine_loaded()
+
     # ---- config ------------------------------------------------------------------------------
     def config(self, runs_dir: str) -> RunConfig:
         """The run these settings describe; raises UserError (naming the field) when it cannot run."""

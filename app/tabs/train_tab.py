@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -27,6 +27,7 @@ from app.theme import current_colors
 from app.widgets.curves import CurveSet, make_plot
 
 LOSS = "loss"
+REDRAW_MS = 100  # live curves are redrawn at most 10 times a second; the numbers update at once
 
 
 def format_duration(seconds: float) -> str:
@@ -84,12 +85,12 @@ class TrainTab(QWidget):
         for col, box in enumerate((loss_box, epoch_box, rate_box, eta_box, device_box)):
             metrics.addWidget(box, 0, col)
 
-        self.loss_plot = make_plot("Loss", "loss")
+        self.loss_plot = make_plot("Loss", "loss", grid=False)
         self.loss_plot.setObjectName("loss_plot")
         self.loss_curves = CurveSet(self.loss_plot)
-        self.lr_plot = make_plot("Learning rate", "lr")
+        self.lr_plot = make_plot("Learning rate", "lr", grid=False)
         self.lr_plot.setObjectName("lr_plot")
-        self.lr_curves = CurveSet(self.lr_plot, smoothing=0.0)
+        self.lr_curves = CurveSet(self.lr_plot, smoothing=0.0, manage_x=False)  # x follows the loss plot
         self.lr_curves.show_raw = False
         self.lr_plot.setXLink(self.loss_plot)
 
@@ -132,6 +133,12 @@ class TrainTab(QWidget):
         layout.addWidget(split, 1)
         self._last_step = 0
         self._epochs = 0
+        # Redrawing a plot costs far more than appending points: batches of steps arrive ~25 times a
+        # second, the curves are redrawn by this timer at most every REDRAW_MS.
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_MS)
+        self._redraw_timer.timeout.connect(self.redraw)
 
     # ---- curves ------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -148,6 +155,7 @@ class TrainTab(QWidget):
         )
         self.loss_plot.setLogMode(y=self.log_scale.isChecked())
         self.loss_curves.refresh()
+        self.loss_curves.range.update(force=True)
 
     def _extend(self, records: Iterable[tuple[int, float, dict[str, float], float]]) -> None:
         records = [r for r in records if r[0] > self._last_step]
@@ -163,11 +171,17 @@ class TrainTab(QWidget):
         self._last_step = xs[-1]
         if not self.show_parts.isChecked():
             self.loss_curves.hidden = set(self.loss_curves.names()) - {LOSS}
-        self.loss_curves.refresh()
-        self.lr_curves.refresh()
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
         smooth = self.loss_curves.smooth[LOSS].y
         if len(smooth):
             self.loss_value.setText(f"{smooth[-1]:.4g}")
+
+    def redraw(self) -> None:
+        """Draw the points appended since the last redraw (also called directly, e.g. at the end)."""
+        self._redraw_timer.stop()
+        self.loss_curves.refresh()
+        self.lr_curves.refresh()
 
     def add_steps(self, steps: list[Any]) -> None:
         """A batch of StepEnded events (already throttled)."""
@@ -202,6 +216,7 @@ class TrainTab(QWidget):
             )
             for r in records
         )
+        self.redraw()
         if records:
             last = records[-1]
             self.epoch_value.setText(str(int(last.get("epoch", 0)) + 1))
@@ -243,6 +258,7 @@ class TrainTab(QWidget):
         self.append_log(f"Checkpoint saved at step {event.step:,} (epoch {event.epoch + 1}).", "good")
 
     def finished(self, event: Any) -> None:
+        self.redraw()
         if event.status == "completed":
             self.progress.setValue(self.progress.maximum())
             self.progress.setFormat(f"Finished: {event.step:,} steps")
@@ -257,6 +273,7 @@ class TrainTab(QWidget):
         self.eta_value.setText("–")
 
     def failed(self, message: str) -> None:
+        self.redraw()
         self.progress.setFormat("Failed")
         self.append_log(message, "error")
         self.status.setText("Training failed; see the log below.")

@@ -68,12 +68,15 @@ class EmaSmoother:
         return out
 
 
-def make_plot(title: str, y_label: str, x_label: str = "step") -> pg.PlotWidget:
+def make_plot(title: str, y_label: str, x_label: str = "step", grid: bool = True) -> pg.PlotWidget:
+    """A line plot. `grid=False` for live plots: pyqtgraph draws grid lines as part of the axes, which
+    makes every redraw of a curve repaint the axes' tick labels too (half the cost of a live update)."""
     plot = pg.PlotWidget()
     plot.setTitle(title)
     plot.setLabel("left", y_label)
     plot.setLabel("bottom", x_label)
-    plot.showGrid(x=True, y=True, alpha=0.2)
+    if grid:
+        plot.showGrid(x=True, y=True, alpha=0.2)
     item = plot.getPlotItem()
     item.setClipToView(True)
     item.setDownsampling(auto=True, mode="peak")
@@ -115,11 +118,87 @@ def follow_theme(plot: pg.PlotWidget) -> None:
         manager.changed.connect(follower.apply)
 
 
+def _nice_ceil(x: float) -> float:
+    """x rounded up to a multiple of half its power of ten (510 -> 550, 5_010 -> 5_500)."""
+    if x <= 0 or not np.isfinite(x):
+        return 1.0
+    unit = 10.0 ** np.floor(np.log10(x)) / 2.0
+    return float(np.ceil(x / unit) * unit)
+
+
+class FollowRange:
+    """Keeps a live plot's view around its data with ranges that change in steps, not every update.
+
+    pyqtgraph's auto-range sets the range exactly to the data on every setData, so every live update
+    moves the axes and regenerates their ticks and labels: that was most of a redraw's cost. Here the
+    x range grows to the next "nice" value and the y range only changes when the data leaves it or
+    fills less than half of it. Panning or zooming by hand stops following; the plot's "A" button (or
+    `follow()`) resumes it.
+    """
+
+    Y_PAD = 0.06
+
+    def __init__(self, plot: pg.PlotWidget, manage_x: bool = True):
+        self.plot = plot
+        self.manage_x = manage_x
+        self.following = True
+        item = plot.getPlotItem()
+        self.vb = item.vb
+        self.vb.disableAutoRange()
+        self.vb.sigRangeChangedManually.connect(self._user_moved)
+        item.autoBtn.clicked.connect(self.follow)
+
+    def _user_moved(self, *_) -> None:
+        self.following = False
+
+    def follow(self) -> None:
+        self.following = True
+        self.vb.disableAutoRange()  # the "A" button turned pyqtgraph's own back on
+        self.update(force=True)
+
+    def _bounds(self) -> tuple[float, float, float, float] | None:
+        log_y = bool(self.plot.getPlotItem().getAxis("left").logMode)
+        x_hi, y_lo, y_hi, x_lo = -np.inf, np.inf, -np.inf, np.inf
+        for it in self.plot.getPlotItem().listDataItems():
+            if not it.isVisible() or it.xData is None or not len(it.xData):
+                continue
+            y = np.asarray(it.yData, dtype=np.float64)
+            if log_y:
+                y = np.log10(y[y > 0])
+            y = y[np.isfinite(y)]
+            if len(y):
+                y_lo, y_hi = min(y_lo, float(y.min())), max(y_hi, float(y.max()))
+            x_lo, x_hi = min(x_lo, float(it.xData[0])), max(x_hi, float(it.xData[-1]))
+        if not np.isfinite([x_lo, x_hi, y_lo, y_hi]).all():
+            return None
+        return x_lo, x_hi, y_lo, y_hi
+
+    def update(self, force: bool = False) -> None:
+        if not self.following:
+            return
+        bounds = self._bounds()
+        if bounds is None:
+            return
+        x_lo, x_hi, y_lo, y_hi = bounds
+        (cx0, cx1), (cy0, cy1) = self.vb.viewRange()
+        x_range = None
+        if self.manage_x and (force or x_hi > cx1 or x_lo < cx0 or x_hi < cx0 + 0.5 * (cx1 - cx0)):
+            x_range = (min(0.0, x_lo), _nice_ceil(x_hi))
+        span = max(y_hi - y_lo, 1e-12 * max(1.0, abs(y_hi)))
+        y_range = None
+        if force or y_lo < cy0 or y_hi > cy1 or (cy1 - cy0) > 2.0 * span * (1 + 2 * self.Y_PAD):
+            y_range = (y_lo - self.Y_PAD * span, y_hi + self.Y_PAD * span)
+        if x_range is not None or y_range is not None:
+            self.vb.setRange(xRange=x_range, yRange=y_range, padding=0, update=True)
+
+
 class CurveSet:
     """Named curves on one plot: a faint raw line plus a bold smoothed line per series."""
 
-    def __init__(self, plot: pg.PlotWidget, smoothing: float = 0.9):
+    def __init__(self, plot: pg.PlotWidget, smoothing: float = 0.9, manage_x: bool = True):
         self.plot = plot
+        self.range = FollowRange(plot, manage_x=manage_x)
+        self._fresh = True
         self.smoothing = smoothing
         self.raw: dict[str, Series] = {}
         self.smooth: dict[str, Series] = {}
@@ -132,6 +211,8 @@ class CurveSet:
             plot.addLegend(offset=(-10, 10))
 
     def clear(self) -> None:
+        self.range.following = True  # a new run: show it whole again
+        self._fresh = True
         for item in [*self._raw_items.values(), *self._smooth_items.values()]:
             self.plot.removeItem(item)
         self.raw.clear()
@@ -149,7 +230,8 @@ class CurveSet:
         self.smooth[name] = Series()
         self._smoothers[name] = EmaSmoother(self.smoothing)
         raw_pen = pg.mkPen(color + "55", width=1)
-        self._raw_items[name] = self.plot.plot([], [], pen=raw_pen)
+        # the faint raw line is the noisy one: antialiasing it costs the most and shows the least
+        self._raw_items[name] = self.plot.plot([], [], pen=raw_pen, antialias=False)
         self._smooth_items[name] = self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=name)
 
     def extend(self, name: str, xs: list[float], ys: list[float]) -> None:
@@ -167,6 +249,8 @@ class CurveSet:
             if visible:
                 raw_item.setData(series.x, series.y)
                 smooth_item.setData(self.smooth[name].x, self.smooth[name].y)
+        self.range.update(force=self._fresh)
+        self._fresh = False
 
     def names(self) -> list[str]:
         return list(self.raw)

@@ -201,18 +201,19 @@ class DataPanel(QWidget):
     # ---- opening -----------------------------------------------------------------------------
     def _open_menu(self) -> QMenu:
         menu = QMenu(self)
-        kinds = _source_kinds()
-        titles = {k.scheme: k for k in kinds}
         menu.addAction("Bundled digits (8×8, labelled)", lambda: self.open_spec(DEFAULT_SPEC))
         menu.addSeparator()
-        folder = titles.get("folder")
-        act = menu.addAction("Image folder…", self.browse_folder)
-        if folder is not None:
-            act.setToolTip(folder.description)
+        self._folder_action = menu.addAction("Image folder…", self.browse_folder)
         menu.addAction("Array file (.npz / .npy)…", self.browse_array)
         menu.addAction("torchvision dataset…", self.browse_torchvision)
         menu.setToolTipsVisible(True)
         return menu
+
+    def engine_loaded(self) -> None:
+        """The data registry is importable now: describe the kinds of source it offers."""
+        folder = {k.scheme: k for k in _source_kinds()}.get("folder")
+        if folder is not None:
+            self._folder_action.setToolTip(folder.description)
 
     def browse_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open an image folder")

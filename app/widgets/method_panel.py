@@ -109,9 +109,14 @@ class MethodPanel(QWidget):
         settings_label.setProperty("role", "muted")
         layout.addWidget(settings_label)
         layout.addWidget(self.params)
-        self._populate()
+        self.description.setText("Loading the methods…")
+        self.populated = False
 
-    def _populate(self) -> None:
+    def populate(self) -> None:
+        """Fill the method list and backbones from the registries (once the engine is imported)."""
+        if self.populated:
+            return
+        self.populated = True
         bold = QFont()
         bold.setBold(True)
         groups: dict[str, QTreeWidgetItem] = {}

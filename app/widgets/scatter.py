@@ -1,13 +1,13 @@
 """The embedding scatter plot: one item per class with one shared brush and no point borders, hover and
-click found by a vectorised nearest-point search in screen pixels, and box selection."""
+click found by a vectorised nearest-point search in screen pixels, and box or lasso selection."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPen
-from PySide6.QtWidgets import QGraphicsRectItem
+from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsRectItem
 
 from app.theme import current_colors, series_color
 from app.widgets.curves import follow_theme
@@ -16,26 +16,72 @@ HOVER_RADIUS_PX = 8.0
 SCORE_BINS = 32
 
 
+BOX, LASSO = "box", "lasso"
+LASSO_STEP_PX = 3.0  # a lasso vertex every few pixels of mouse travel keeps the polygon small
+
+
+def points_in_polygon(xy: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Boolean mask of the points inside a closed polygon (even-odd rule), vectorised over points.
+
+    xy: (N, 2); polygon: (M, 2) vertices in order, the last joined back to the first. Fewer than 3
+    vertices enclose nothing.
+    """
+    xy = np.asarray(xy, dtype=np.float64)
+    poly = np.asarray(polygon, dtype=np.float64)
+    inside = np.zeros(len(xy), dtype=bool)
+    if len(poly) < 3 or not len(xy):
+        return inside
+    x, y = xy[:, 0], xy[:, 1]
+    # Only points inside the polygon's bounding box can be inside it.
+    (x0, y0), (x1, y1) = poly.min(axis=0), poly.max(axis=0)
+    near = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+    px, py = x[near], y[near]
+    odd = np.zeros(len(near), dtype=bool)
+    ax, ay = poly[-1]
+    for bx, by in poly:  # a ray to the right of each point crosses the edge (a, b)?
+        crosses = (ay > py) != (by > py)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at = ax + (py - ay) * (bx - ax) / (by - ay)
+        odd ^= crosses & (px < at)
+        ax, ay = bx, by
+    inside[near] = odd
+    return inside
+
+
 class SelectViewBox(pg.ViewBox):
-    """A ViewBox whose left-drag draws a selection box while `select_mode` is on (else it pans)."""
+    """A ViewBox whose left-drag selects while `select_mode` is "box" or "lasso" (else it pans)."""
 
     box_selected = Signal(QRectF)
+    lasso_selected = Signal(object)  # np.ndarray (M, 2) of polygon vertices, in view coordinates
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.select_mode = False
+        self.select_mode: str | None = None
+        accent = QColor(current_colors().accent)
+        fill = QColor(current_colors().accent + "33")
         self._band = QGraphicsRectItem()
-        self._band.setPen(QPen(QColor(current_colors().accent), 0))
-        self._band.setBrush(QBrush(QColor(current_colors().accent + "33")))
+        self._band.setPen(QPen(accent, 0))
+        self._band.setBrush(QBrush(fill))
         self._band.setZValue(1e9)
         self._band.hide()
         self.addItem(self._band, ignoreBounds=True)
+        self._lasso_item = QGraphicsPathItem()
+        self._lasso_item.setPen(QPen(accent, 0))
+        self._lasso_item.setBrush(QBrush(fill))
+        self._lasso_item.setZValue(1e9)
+        self._lasso_item.hide()
+        self.addItem(self._lasso_item, ignoreBounds=True)
+        self._lasso: list[QPointF] = []
+        self._last_px: QPointF | None = None
 
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - pyqtgraph API
-        if not self.select_mode or ev.button() != Qt.MouseButton.LeftButton:
+        if self.select_mode not in (BOX, LASSO) or ev.button() != Qt.MouseButton.LeftButton:
             super().mouseDragEvent(ev, axis)
             return
         ev.accept()
+        if self.select_mode == LASSO:
+            self._lasso_drag(ev)
+            return
         start = self.mapToView(ev.buttonDownPos())
         end = self.mapToView(ev.pos())
         rect = QRectF(start, end).normalized()
@@ -46,11 +92,32 @@ class SelectViewBox(pg.ViewBox):
             self._band.setRect(rect)
             self._band.show()
 
+    def _lasso_drag(self, ev) -> None:
+        pos = ev.pos()
+        if ev.isStart():
+            self._lasso = [self.mapToView(ev.buttonDownPos())]
+            self._last_px = ev.buttonDownPos()
+        if (pos - self._last_px).manhattanLength() >= LASSO_STEP_PX or ev.isFinish():
+            self._lasso.append(self.mapToView(pos))
+            self._last_px = pos
+        if ev.isFinish():
+            self._lasso_item.hide()
+            polygon = np.array([[p.x(), p.y()] for p in self._lasso], dtype=np.float64)
+            self._lasso = []
+            self.lasso_selected.emit(polygon)
+            return
+        path = QPainterPath(self._lasso[0])
+        for p in self._lasso[1:]:
+            path.lineTo(p)
+        path.closeSubpath()
+        self._lasso_item.setPath(path)
+        self._lasso_item.show()
+
 
 class EmbeddingScatter(pg.PlotWidget):
     hovered = Signal(int)  # index of the point under the mouse, -1 when none
     clicked = Signal(int)
-    selected = Signal(object)  # np.ndarray of indices inside the selection box
+    selected = Signal(object)  # np.ndarray of indices inside the selection box or lasso
 
     def __init__(self, parent=None):
         self.view_box = SelectViewBox()
@@ -79,6 +146,7 @@ class EmbeddingScatter(pg.PlotWidget):
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.scene().sigMouseClicked.connect(self._mouse_clicked)
         self.view_box.box_selected.connect(self._box_selected)
+        self.view_box.lasso_selected.connect(self._lasso_selected)
         self.placeholder = pg.TextItem("", anchor=(0.5, 0.5), color=colors.muted)
         self.addItem(self.placeholder, ignoreBounds=True)
 
@@ -175,9 +243,11 @@ class EmbeddingScatter(pg.PlotWidget):
             return
         self.marks.setData(x=self.xy[idx, 0], y=self.xy[idx, 1])
 
-    def set_select_mode(self, on: bool) -> None:
-        self.view_box.select_mode = on
-        self.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+    def set_select_mode(self, mode: str | bool | None) -> None:
+        """ "box" or "lasso": a left-drag selects; None (or False): it pans. True means "box"."""
+        mode = BOX if mode is True else (mode or None)
+        self.view_box.select_mode = mode
+        self.setCursor(Qt.CursorShape.CrossCursor if mode else Qt.CursorShape.ArrowCursor)
 
     # ---- interaction -------------------------------------------------------------------------
     def nearest(self, scene_pos: QPointF, radius_px: float = HOVER_RADIUS_PX) -> int:
@@ -216,6 +286,11 @@ class EmbeddingScatter(pg.PlotWidget):
         x, y = self.xy[:, 0], self.xy[:, 1]
         inside = (x >= rect.left()) & (x <= rect.right()) & (y >= rect.top()) & (y <= rect.bottom())
         self.selected.emit(np.flatnonzero(inside))
+
+    def _lasso_selected(self, polygon: np.ndarray) -> None:
+        if not len(self.xy):
+            return
+        self.selected.emit(np.flatnonzero(points_in_polygon(self.xy, polygon)))
 
 
 def _point_size(n: int) -> float:

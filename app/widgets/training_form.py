@@ -31,10 +31,7 @@ class TrainingForm(QWidget):
 
         self.device = QComboBox()
         self.device.setObjectName("device")
-        devices = detected_devices()
-        self.device.addItem(f"Automatic: {devices[0].label}" if devices else "Automatic", AUTO)
-        for dev in devices:
-            self.device.addItem(f"{dev.label}  [{dev.name}]", dev.name)
+        self.device.addItem("Automatic", AUTO)  # the devices are listed once the engine is loaded
         self.device.setToolTip("Where training runs. Automatic picks a GPU when there is one, else the CPU.")
 
         self.epochs = self._spin("epochs", 1, 100_000, 10, "How many times training goes through all images.")
@@ -92,6 +89,16 @@ class TrainingForm(QWidget):
         form.addRow("Held-out share", self.val_fraction)
         form.addRow("Step limit", self.max_steps)
         form.addRow("Run name", self.run_name)
+
+    def populate_devices(self) -> None:
+        """List the devices torch can use (needs the engine imported)."""
+        if self.device.count() > 1:
+            return
+        devices = detected_devices()
+        if devices:
+            self.device.setItemText(0, f"Automatic: {devices[0].label}")
+        for dev in devices:
+            self.device.addItem(f"{dev.label}  [{dev.name}]", dev.name)
 
     def _spin(self, name: str, low: int, high: int, value: int, tip: str) -> QSpinBox:
         spin = QSpinBox()

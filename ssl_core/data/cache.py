@@ -5,16 +5,18 @@ when that variable is set, and no cache at all when it is `off`):
 
     <sha256 of the folder's absolute path>/
         headers.json                 size and colour of every readable file (what `probe` reads)
-        pixels-<C>x<S>-dV.json       one row per file: path, byte size, mtime, (digest)
+        pixels-<C>x<S>-dV.json       the files' paths, byte sizes and mtimes, as columns
         pixels-<C>x<S>-dV-<id>.npy   uint8 (N, C, S, S), row i = file i of the .json above
 
 Every entry is keyed by the file's path, byte size and modification time (nanoseconds), and the pixel
 files by the decode settings (channels, size, decoder version) as well. A changed, added or removed
-file is decoded again on the next open; the unchanged ones are reused. Files that could not be read
-are not cached (they are tried again), since some failures depend on settings rather than the file.
-A file modified within
-`RACY_SECONDS` of being looked at could change again without its mtime moving (coarse file-system
-clocks), so such entries also keep a content digest, checked on reuse (git's "racily clean" rule).
+file is decoded again on the next open; the unchanged ones are reused. When nothing changed (the usual
+case) the stored columns equal the current ones as whole lists, so a warm open does no per-file work in
+Python beyond one stat(). Files that could not be read are not cached (they are tried again), since
+some failures depend on settings rather than the file. A file modified within `RACY_SECONDS` of being
+looked at could change again without its mtime moving (coarse file-system clocks), so such entries
+also keep a content digest, checked on reuse (git's "racily clean" rule). Nothing is evicted: deleting
+the cache folder is always safe.
 
 Writes are atomic (temporary file, then rename; the .npy first, then the .json that names it), so a
 crash leaves the previous cache or the new one. Anything unreadable - a damaged .json, a truncated or

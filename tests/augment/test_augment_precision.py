@@ -18,9 +18,8 @@ def test_views_are_identical_under_cpu_bf16_autocast():
 
 def test_cpu_computes_only_selected_samples_with_the_same_result(monkeypatch):
     """On a CPU, jitter and blur run on the selected samples only; the views equal the all-samples way."""
-    from ssl_core.augment import byol_views
+    from ssl_core.augment import byol_views, pipeline
     from ssl_core.augment import functional as AF
-    from ssl_core.augment import pipeline
 
     images = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
     pairs = [*make_view_pair(simclr_views(), 32, 3), *make_view_pair(byol_views(), 32, 3)]
