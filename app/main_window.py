@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         # The window is drawn before PyTorch and the registries are imported (seconds): they load on a
         # thread, and what needs them (methods, devices, runs, the data) is filled in when they are in.
         self.engine = EngineLoader(self)
-        self.engine.loaded.connect(self._engine_loaded)
+        self.engine.loaded.connect(self._engine_loaded_later)
         self.engine.failed.connect(self._engine_failed)
         if self.engine.start():
             self._engine_loaded()
@@ -576,6 +576,12 @@ class MainWindow(QMainWindow):
         self.prefs.set("theme", mode)
 
     # ---- the engine --------------------------------------------------------------------------
+    def _engine_loaded_later(self) -> None:
+        """The engine came in while the window was on screen: fill it without moving or resizing it."""
+        size = self.size()
+        self._engine_loaded()
+        QTimer.singleShot(0, lambda: self._keep_size(size))  # after the layouts took the new content
+
     def _engine_loaded(self) -> None:
         if self.engine_ready:
             return
@@ -640,7 +646,11 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1320, 860)
-        self._restored_size = self.size()
+
+    def _keep_size(self, size) -> None:
+        """Undo a resize caused by filling the panels (longer texts raise their size hints)."""
+        if self.size() != size and not (self.isMaximized() or self.isFullScreen()):
+            self.resize(size)
 
     def _restore_setup_prefs(self) -> None:
         """The last settings (the methods must be known) and data (opened on a worker)."""
@@ -657,8 +667,6 @@ class MainWindow(QMainWindow):
             self.setup_tab.load_config(config)
         else:
             self.setup_tab.data.open_spec("digits")
-        if self.size() != self._restored_size:  # filling the panels grew the window: size it back
-            self._restore_geometry()
 
     def save_prefs(self) -> None:
         p = self.prefs

@@ -165,6 +165,7 @@ class Beats:
     gaps_ms: list[float]
     steps: int = 0
     late: collections.Counter = field(default_factory=collections.Counter)
+    gui_cpu: float = 0.0  # share of the wall time the GUI thread spent on the CPU
 
     def pct(self, q: float) -> float:
         s = sorted(self.gaps_ms)
@@ -217,6 +218,7 @@ class HeartbeatBench:
 
     def _record(self, seconds: float, until=None) -> list[float]:
         self.gaps, self.last = [], 0.0
+        cpu0, wall0 = time.thread_time(), time.perf_counter()
         self.watchdog.samples.clear()
         self.timer.start()
         end = time.monotonic() + seconds
@@ -228,6 +230,7 @@ class HeartbeatBench:
         QTimer.singleShot(int(seconds * 1000), loop.quit)
         loop.exec()
         self.timer.stop()
+        self.gui_cpu = (time.thread_time() - cpu0) / (time.perf_counter() - wall0)
         while until is not None and not until() and time.monotonic() < end + 120:
             self.app.processEvents()
         return list(self.gaps)
@@ -235,7 +238,12 @@ class HeartbeatBench:
     def idle(self, seconds: float) -> Beats:
         self.window.tabs.setCurrentWidget(self.window.train_tab)
         gaps = self._record(seconds)
-        return Beats("app idle (reference)", gaps, late=collections.Counter(self.watchdog.samples))
+        return Beats(
+            "app idle (reference)",
+            gaps,
+            late=collections.Counter(self.watchdog.samples),
+            gui_cpu=self.gui_cpu,
+        )
 
     def training(self, name: str, tab, seconds: float, settle_s: float = 3.0) -> Beats:
         w = self.window
@@ -263,7 +271,7 @@ class HeartbeatBench:
         w.stop_training()
         self.wait(lambda: not w.session.busy, timeout=120)
         w.session.steps.disconnect(count)
-        return Beats(name, gaps, steps=done, late=late)
+        return Beats(name, gaps, steps=done, late=late, gui_cpu=self.gui_cpu)
 
     def close(self) -> None:
         self.watchdog.stop_event.set()
@@ -399,7 +407,7 @@ def render(
         rows = []
         for b in beats:
             rows.append([b.name, len(b.gaps_ms), _fmt(b.pct(50)), _fmt(b.pct(99)), _fmt(max(b.gaps_ms)),
-                         sum(g > 50 for g in b.gaps_ms), b.steps or "-",
+                         sum(g > 50 for g in b.gaps_ms), f"{b.gui_cpu:.0%}", b.steps or "-",
                          f"{b.pct(99) / ref.pct(99):.2f}x" if b is not ref else "1.00x"])  # fmt: skip
         lines += [
             "",

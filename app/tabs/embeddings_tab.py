@@ -161,8 +161,8 @@ class EmbeddingsTab(QWidget):
         self.compute_button.clicked.connect(lambda: self.compute(self.run_dir, force=True))
         self.projection = QComboBox()
         self.projection.setObjectName("projection")
-        self.projection.addItem("UMAP (neighbourhoods)", "umap")
-        self.projection.addItem("PCA (instant)", "pca")
+        self.projection.addItem("Map: UMAP", "umap")
+        self.projection.addItem("Map: PCA", "pca")
         self.projection.setToolTip(
             "PCA shows the main directions of variation and is instant. UMAP keeps neighbourhoods, so clusters "
             "stand out; it is computed in the background."
@@ -170,8 +170,12 @@ class EmbeddingsTab(QWidget):
         self.projection.currentIndexChanged.connect(self._projection_changed)
         self.colour_by = QComboBox()
         self.colour_by.setObjectName("colour_by")
-        self.colour_by.addItem("Colour by label", "label")
-        self.colour_by.addItem("Colour by anomaly score", "score")
+        self.colour_by.addItem("Colour: label", "label")
+        self.colour_by.addItem("Colour: anomaly score", "score")
+        self.colour_by.setToolTip(
+            "Colour the points by their label, or (for methods that rebuild images) by how badly the model "
+            "rebuilds each image: unusual images stand out."
+        )
         self.colour_by.currentIndexChanged.connect(self._redraw)
         # Two selection tools, at most one on; with both off a drag pans and the wheel zooms.
         self.select_button = QPushButton("Box select")

@@ -87,10 +87,11 @@ class TrainTab(QWidget):
 
         self.loss_plot = make_plot("Loss", "loss", grid=False)
         self.loss_plot.setObjectName("loss_plot")
-        self.loss_curves = CurveSet(self.loss_plot)
+        self.loss_curves = CurveSet(self.loss_plot, line_width=1.0)
         self.lr_plot = make_plot("Learning rate", "lr", grid=False)
         self.lr_plot.setObjectName("lr_plot")
-        self.lr_curves = CurveSet(self.lr_plot, smoothing=0.0, manage_x=False)  # x follows the loss plot
+        # x follows the loss plot
+        self.lr_curves = CurveSet(self.lr_plot, smoothing=0.0, manage_x=False, line_width=1.0)
         self.lr_curves.show_raw = False
         self.lr_plot.setXLink(self.loss_plot)
 

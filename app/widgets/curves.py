@@ -195,8 +195,13 @@ class FollowRange:
 class CurveSet:
     """Named curves on one plot: a faint raw line plus a bold smoothed line per series."""
 
-    def __init__(self, plot: pg.PlotWidget, smoothing: float = 0.9, manage_x: bool = True):
+    def __init__(
+        self, plot: pg.PlotWidget, smoothing: float = 0.9, manage_x: bool = True, line_width: float = 2.0
+    ):
         self.plot = plot
+        # Live plots use 1: Qt draws 1-pixel lines on a fast path, wider ones through a stroker that
+        # costs as much again as the rest of a redraw.
+        self.line_width = line_width
         self.range = FollowRange(plot, manage_x=manage_x)
         self._fresh = True
         self.smoothing = smoothing
@@ -232,7 +237,9 @@ class CurveSet:
         raw_pen = pg.mkPen(color + "55", width=1)
         # the faint raw line is the noisy one: antialiasing it costs the most and shows the least
         self._raw_items[name] = self.plot.plot([], [], pen=raw_pen, antialias=False)
-        self._smooth_items[name] = self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=name)
+        self._smooth_items[name] = self.plot.plot(
+            [], [], pen=pg.mkPen(color, width=self.line_width), name=name
+        )
 
     def extend(self, name: str, xs: list[float], ys: list[float]) -> None:
         """Append points to a series (the plot is redrawn by `refresh`)."""
