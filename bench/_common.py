@@ -232,6 +232,30 @@ def read_summary(path: Path) -> list[Target]:
         return []
 
 
+TARGETS_TAG = "<!-- targets: "
+
+
+def targets_comment(targets: Sequence[Target]) -> str:
+    """The targets as an HTML comment (invisible in rendered Markdown) kept inside the section, so the
+    summary can always be rebuilt from the sections themselves, whichever benchmarks ran last."""
+    return TARGETS_TAG + json.dumps([asdict(t) for t in targets]).replace("--", "- -") + " -->"
+
+
+def sections_targets(text: str) -> list[tuple[str, list[Target]]]:
+    """(section id, targets) of every section of a results file that carries a targets comment."""
+    found, current = [], ""
+    for line in text.splitlines():
+        if line.startswith("<!-- ") and line.endswith(":start -->"):
+            current = line[5 : -len(":start -->")]
+        elif line.startswith(TARGETS_TAG) and line.endswith(" -->"):
+            try:
+                items = json.loads(line[len(TARGETS_TAG) : -4].replace("- -", "--"))
+                found.append((current, [Target(**item) for item in items]))
+            except (ValueError, TypeError):
+                continue
+    return found
+
+
 # ---- command line -----------------------------------------------------------------------------------
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -278,7 +302,7 @@ def publish(args: argparse.Namespace, section_id: str, body: str, targets: Seque
     print(body.strip())
     path = results_path(args)
     if path is not None:
-        write_section(path, section_id, body)
+        write_section(path, section_id, body.strip() + ("\n" + targets_comment(targets) if targets else ""))
         print(f"\nwritten to {path}")
     write_summary(args.summary_json, targets)
 

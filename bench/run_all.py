@@ -5,7 +5,7 @@ of RESULTS.md (under a file lock, so nothing is lost when two finish together) a
 back in a small JSON file; the summary section lists every target with the measured value. Every
 bench/bench_*.py is run (soak tests, named soak_*.py, are not: they take half an hour).
 
-    python bench/run_all.py                       # everything (~40 min on 2 CPU cores)
+    python bench/run_all.py                       # everything (~25 min on 2 CPU cores)
     python bench/run_all.py --threads 1           # one torch thread per benchmark process
     python bench/run_all.py --only bench_memory.py bench_data_cache.py
     python bench/run_all.py --quick               # every benchmark for one tiny iteration, no results file
@@ -30,6 +30,7 @@ from _common import (
     now,
     read_summary,
     results_path,
+    sections_targets,
     table,
     write_section,
 )
@@ -77,11 +78,11 @@ def run_script(script: str, args: argparse.Namespace, summary: Path) -> Outcome:
     return Outcome(script, done.returncode, seconds, read_summary(summary) if done.returncode == 0 else [])
 
 
-def summary_body(outcomes: list[Outcome], load_before: str, command: str) -> str:
+def summary_body(outcomes: list[Outcome], targets: list[Target], load_before: str, command: str) -> str:
     def verdict(t: Target) -> str:
         return {True: "met", False: "**not met**", None: "not measured"}[t.met]
 
-    rows = [[t.benchmark, t.target, t.measured, verdict(t), t.note] for o in outcomes for t in o.targets]
+    rows = [[t.benchmark, t.target, t.measured, verdict(t), t.note] for t in targets]
     runs = [
         [o.script, "ok" if o.returncode == 0 else f"**failed ({o.returncode})**", f"{o.seconds / 60:.1f}"]
         for o in outcomes
@@ -90,9 +91,11 @@ def summary_body(outcomes: list[Outcome], load_before: str, command: str) -> str
         [
             "## Summary of targets",
             "",
-            f"`{command}` on {now()}; load average before: {load_before}. Each benchmark's own section "
-            "below has the full tables, its command, the machine and the load average when it ended. "
-            "Ratios are always taken against a reference measured in the same run.",
+            f"`{command}` on {now()}; load average before: {load_before}. The targets are those of every "
+            "section below (each keeps its own as a hidden comment, so a benchmark re-run on its own "
+            "shows up here at the next run_all); each section has the full tables, its command, the "
+            "machine and the load average when it ended. Ratios are always taken against a reference "
+            "measured in the same run.",
             "",
             machine_description(),
             "",
@@ -120,9 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-summary-") as tmp:
         for i, script in enumerate(args.only or SCRIPTS):
             outcomes.append(run_script(script, args, Path(tmp) / f"{i}.json"))
-    body = summary_body(outcomes, load_before, command)
-    print("\n" + body)
     path = results_path(args)
+    if path is not None and path.exists():  # every section's targets, also those not re-run now
+        found = sections_targets(path.read_text(encoding="utf-8"))
+        targets = [t for section, items in found if section != SECTION_ID for t in items]
+    else:
+        targets = [t for o in outcomes for t in o.targets]
+    body = summary_body(outcomes, targets, load_before, command)
+    print("\n" + body)
     if path is not None:
         write_section(path, SECTION_ID, body, at_top=True)
         print(f"\nwritten to {path}")

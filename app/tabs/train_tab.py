@@ -27,7 +27,7 @@ from app.theme import current_colors
 from app.widgets.curves import CurveSet, make_plot
 
 LOSS = "loss"
-REDRAW_MS = 100  # live curves are redrawn at most 10 times a second; the numbers update at once
+REDRAW_MS = 100  # live curves and numbers are redrawn at most 10 times a second
 
 
 def format_duration(seconds: float) -> str:
@@ -134,8 +134,9 @@ class TrainTab(QWidget):
         layout.addWidget(split, 1)
         self._last_step = 0
         self._epochs = 0
-        # Redrawing a plot costs far more than appending points: batches of steps arrive ~25 times a
-        # second, the curves are redrawn by this timer at most every REDRAW_MS.
+        self._pending_step: Any = None
+        # Redrawing costs far more than appending points: batches of steps arrive ~25 times a second,
+        # the curves and numbers are redrawn by this timer at most every REDRAW_MS.
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.setInterval(REDRAW_MS)
@@ -146,6 +147,7 @@ class TrainTab(QWidget):
         self.loss_curves.clear()
         self.lr_curves.clear()
         self._last_step = 0
+        self._pending_step = None
         for label in (self.loss_value, self.epoch_value, self.rate_value, self.eta_value):
             label.setText("–")
 
@@ -174,20 +176,25 @@ class TrainTab(QWidget):
             self.loss_curves.hidden = set(self.loss_curves.names()) - {LOSS}
         if not self._redraw_timer.isActive():
             self._redraw_timer.start()
-        smooth = self.loss_curves.smooth[LOSS].y
-        if len(smooth):
-            self.loss_value.setText(f"{smooth[-1]:.4g}")
 
     def redraw(self) -> None:
-        """Draw the points appended since the last redraw (also called directly, e.g. at the end)."""
+        """Draw what arrived since the last redraw: the new points and the newest step's numbers."""
         self._redraw_timer.stop()
         self.loss_curves.refresh()
         self.lr_curves.refresh()
+        smooth = self.loss_curves.smooth[LOSS].y if LOSS in self.loss_curves.smooth else []
+        if len(smooth):
+            self.loss_value.setText(f"{smooth[-1]:.4g}")
+        if self._pending_step is not None:
+            self._show_step(self._pending_step)
+            self._pending_step = None
 
     def add_steps(self, steps: list[Any]) -> None:
-        """A batch of StepEnded events (already throttled)."""
+        """A batch of StepEnded events (already throttled); shown at the next redraw."""
         self._extend((s.step, s.loss, s.parts, s.lr) for s in steps)
-        last = steps[-1]
+        self._pending_step = steps[-1]  # _extend started the redraw timer
+
+    def _show_step(self, last: Any) -> None:
         self.progress.setRange(0, max(1, last.total_steps))
         self.progress.setValue(last.step)
         percent = 100.0 * last.step / max(1, last.total_steps)

@@ -136,7 +136,9 @@ class FollowRange:
     `follow()`) resumes it.
     """
 
-    Y_PAD = 0.06
+    Y_PAD = 0.06  # margin above and below the data when the y range is set to fit it
+    Y_ROOM = 0.2  # extra room when the data grows out of the view, so the next step fits too
+    X_ROOM = 1.25
 
     def __init__(self, plot: pg.PlotWidget, manage_x: bool = True):
         self.plot = plot
@@ -183,11 +185,17 @@ class FollowRange:
         (cx0, cx1), (cy0, cy1) = self.vb.viewRange()
         x_range = None
         if self.manage_x and (force or x_hi > cx1 or x_lo < cx0 or x_hi < cx0 + 0.5 * (cx1 - cx0)):
-            x_range = (min(0.0, x_lo), _nice_ceil(x_hi))
+            # a quarter of room to grow into: the x axis changes a few times per doubling of steps
+            x_range = (min(0.0, x_lo), _nice_ceil(x_hi * self.X_ROOM))
         span = max(y_hi - y_lo, 1e-12 * max(1.0, abs(y_hi)))
         y_range = None
-        if force or y_lo < cy0 or y_hi > cy1 or (cy1 - cy0) > 2.0 * span * (1 + 2 * self.Y_PAD):
+        if force or (cy1 - cy0) > 2.5 * span * (1 + 2 * self.Y_PAD):  # the data fills too little
             y_range = (y_lo - self.Y_PAD * span, y_hi + self.Y_PAD * span)
+        elif y_lo < cy0 or y_hi > cy1:  # the data left the view: widen that side with room to spare
+            y_range = (
+                y_lo - self.Y_ROOM * span if y_lo < cy0 else cy0,
+                y_hi + self.Y_ROOM * span if y_hi > cy1 else cy1,
+            )
         if x_range is not None or y_range is not None:
             self.vb.setRange(xRange=x_range, yRange=y_range, padding=0, update=True)
 

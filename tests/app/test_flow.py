@@ -59,8 +59,8 @@ def test_train_view_embed_evaluate_reopen(qtbot, window, dialog_log):
     window.tabs.setCurrentWidget(emb)  # switching to the tab starts the computation
     qtbot.waitUntil(lambda: emb.result is not None and not emb.busy, timeout=60_000)
     assert emb.scatter.point_count() == DIGITS
-    assert len(emb.scatter.items) == 10
-    assert [it.name() for it in emb.scatter.items] == [str(d) for d in range(10)]
+    assert emb.scatter.classes == [str(d) for d in range(10)]  # one legend entry per label
+    assert len(emb.scatter.legend.items) == 10
 
     # Evaluate: probe and kNN accuracies, clearly above chance (10%) on digits
     ev = window.evaluate_tab

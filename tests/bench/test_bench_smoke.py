@@ -96,25 +96,23 @@ def test_gpu_epoch_quick_and_not_measured_row(results, tmp_path, capsys):
 
 
 def test_run_all_writes_a_summary_on_top(results, tmp_path):
+    """The summary lists the targets of every section, including ones not re-run this time."""
     import subprocess
 
-    cmd = [
-        sys.executable,
-        str(BENCH / "run_all.py"),
-        "--only",
-        "bench_gpu_epoch.py",
-        "--results",
-        str(results),
-    ]
+    common = load("_common")
+    earlier = common.Target("earlier bench", "x >= 2", "2.5x", True, "kept from its own section")
+    common.write_section(results, "bench_earlier", "## Earlier\n" + common.targets_comment([earlier]))
+    script = str(BENCH / "run_all.py")
+    cmd = [sys.executable, script, "--only", "bench_gpu_epoch.py", "--results", str(results)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     text = results.read_text()
-    assert (
-        text.index("<!-- summary:start -->")
-        < text.index(EARLIER)
-        < text.index("<!-- bench_gpu_epoch:start -->")
-    )
-    assert "| GPU path |" in text and "| bench_gpu_epoch.py | ok |" in text
+    summary_end = text.index("<!-- summary:end -->")
+    assert summary_end < text.index(EARLIER) < text.index("<!-- bench_gpu_epoch:start -->")
+    summary = text[:summary_end]
+    assert "| GPU path |" in summary and "| bench_gpu_epoch.py | ok |" in summary
+    assert "| earlier bench | x >= 2 | 2.5x | met | kept from its own section |" in summary
+    assert [s for s, _ in common.sections_targets(text)] == ["bench_earlier", "bench_gpu_epoch"]
 
 
 def test_sections_are_replaced_in_place(tmp_path):
