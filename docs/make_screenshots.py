@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -97,6 +99,16 @@ def main() -> int:
     settle()
     emb.scatter._mouse_moved(emb.scatter.view_box.mapViewToScene(_point(xy[target])))
     emb._clicked(target)
+    # a lasso drawn around another class's cluster fills the selection panel
+    labels = emb.result.labels[rows]
+    other = int(labels[target] + 1) % 10
+    members = xy[labels == other]
+    centre = np.median(members, axis=0)
+    radius = np.percentile(np.linalg.norm(members - centre, axis=1), 90) * 1.3
+    angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    lasso = centre + radius * np.column_stack([np.cos(angles), np.sin(angles) * 0.8])
+    emb.lasso_button.setChecked(True)
+    emb.scatter.view_box.lasso_selected.emit(lasso)
     shot("embeddings")
 
     ev = window.evaluate_tab
@@ -118,7 +130,7 @@ def main() -> int:
     window.tabs.setCurrentWidget(runs)
     runs.refresh()
     runs.table.selectAll()
-    runs.compare_selected()
+    runs.compare_selected()  # two methods: their curves are shown relative to their first loss
     wait(lambda: not window.runner.running("compare"), 60, "curves")
     shot("runs")
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -245,9 +246,11 @@ class EmbeddingsTab(QWidget):
         hover_row.addWidget(self.hover_image)
         hover_row.addWidget(self.hover_text, 1)
         self.neighbours_title = QLabel("<b>Nearest neighbours</b> — click a point")
+        self.neighbours_title.setWordWrap(True)
         self.neighbours = ImageGrid(cell=56)
         self.neighbours.setObjectName("neighbours_grid")
         self.selection_title = QLabel("<b>Selection</b> — use Box or Lasso select")
+        self.selection_title.setWordWrap(True)
         self.selection = ImageGrid(cell=44)
         self.selection.setObjectName("selection_grid")
         side = QWidget()
@@ -256,7 +259,13 @@ class EmbeddingsTab(QWidget):
         side_layout.addWidget(self.neighbours_title)
         side_layout.addWidget(self.neighbours)
         side_layout.addWidget(self.selection_title)
-        side_layout.addWidget(self.selection, 1)
+        # a big selection scrolls instead of being cut off at the bottom of the panel
+        selection_scroll = QScrollArea()
+        selection_scroll.setWidget(self.selection)
+        selection_scroll.setWidgetResizable(True)
+        selection_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        selection_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_layout.addWidget(selection_scroll, 1)
         side.setMinimumWidth(280)
 
         left = QWidget()

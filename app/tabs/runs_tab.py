@@ -136,6 +136,8 @@ class RunsTab(QWidget):
             "Divide each curve by its first value, so methods whose losses have different scales can be compared."
         )
         self.relative.toggled.connect(lambda _: self._curves is not None and self.show_curves(self._curves))
+        self._relative_chosen = False  # set once the user clicks it: from then on their choice stays
+        self.relative.clicked.connect(lambda: setattr(self, "_relative_chosen", True))
         row.addWidget(self.relative)
         row.addSpacing(12)
         row.addWidget(self.folder_label, 1)
@@ -289,6 +291,12 @@ class RunsTab(QWidget):
         paths = self.selected_paths()
         if not paths:
             return None
+        methods = {r.method for r in self.records if r.path in set(paths)}
+        if not self._relative_chosen:
+            # different methods have losses on different scales: compare their shapes instead
+            self.relative.blockSignals(True)
+            self.relative.setChecked(len(methods) > 1)
+            self.relative.blockSignals(False)
         worker = Worker(load_curves, paths)
         worker.returned.connect(self.show_curves)
         worker.errored.connect(

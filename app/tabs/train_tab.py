@@ -189,6 +189,11 @@ class TrainTab(QWidget):
             self._show_step(self._pending_step)
             self._pending_step = None
 
+    def fit_curves(self) -> None:
+        """A run that is not growing any more: show exactly its steps."""
+        self.loss_curves.fit()
+        self.lr_curves.fit()  # its x range follows the loss plot's
+
     def add_steps(self, steps: list[Any]) -> None:
         """A batch of StepEnded events (already throttled); shown at the next redraw."""
         self._extend((s.step, s.loss, s.parts, s.lr) for s in steps)
@@ -225,6 +230,7 @@ class TrainTab(QWidget):
             for r in records
         )
         self.redraw()
+        self.fit_curves()
         if records:
             last = records[-1]
             self.epoch_value.setText(str(int(last.get("epoch", 0)) + 1))
@@ -267,6 +273,7 @@ class TrainTab(QWidget):
 
     def finished(self, event: Any) -> None:
         self.redraw()
+        self.fit_curves()
         if event.status == "completed":
             self.progress.setValue(self.progress.maximum())
             self.progress.setFormat(f"Finished: {event.step:,} steps")

@@ -175,7 +175,8 @@ class FollowRange:
             return None
         return x_lo, x_hi, y_lo, y_hi
 
-    def update(self, force: bool = False) -> None:
+    def update(self, force: bool = False, tight: bool = False) -> None:
+        """Move the view to the data if it left it; `force` refits, `tight` leaves no room to grow."""
         if not self.following:
             return
         bounds = self._bounds()
@@ -186,7 +187,7 @@ class FollowRange:
         x_range = None
         if self.manage_x and (force or x_hi > cx1 or x_lo < cx0 or x_hi < cx0 + 0.5 * (cx1 - cx0)):
             # a quarter of room to grow into: the x axis changes a few times per doubling of steps
-            x_range = (min(0.0, x_lo), _nice_ceil(x_hi * self.X_ROOM))
+            x_range = (min(0.0, x_lo), x_hi * 1.01 if tight else _nice_ceil(x_hi * self.X_ROOM))
         span = max(y_hi - y_lo, 1e-12 * max(1.0, abs(y_hi)))
         y_range = None
         if force or (cy1 - cy0) > 2.5 * span * (1 + 2 * self.Y_PAD):  # the data fills too little
@@ -266,6 +267,11 @@ class CurveSet:
                 smooth_item.setData(self.smooth[name].x, self.smooth[name].y)
         self.range.update(force=self._fresh)
         self._fresh = False
+
+    def fit(self) -> None:
+        """Fit the view to the data with no room to grow (a finished or saved run)."""
+        self.range.following = True
+        self.range.update(force=True, tight=True)
 
     def names(self) -> list[str]:
         return list(self.raw)

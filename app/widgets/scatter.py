@@ -179,7 +179,9 @@ class EmbeddingScatter(pg.PlotWidget):
         (bench/RESULTS.md) and layers the classes fairly; the legend shows a sample dot per class.
         """
         self._clear_points()
-        self.xy = np.asarray(xy, dtype=np.float64)
+        self.xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        if not len(self.xy):  # nothing to draw, and no legend for nothing
+            return
         size = _point_size(len(self.xy))
         if labels is None:
             names, codes = ["images"], np.zeros(len(self.xy), dtype=np.int64)

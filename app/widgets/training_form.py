@@ -32,6 +32,8 @@ class TrainingForm(QWidget):
         self.device = QComboBox()
         self.device.setObjectName("device")
         self.device.addItem("Automatic", AUTO)  # the devices are listed once the engine is loaded
+        # grow with the device names that arrive later (a combo sizes itself on first show otherwise)
+        self.device.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.device.setToolTip("Where training runs. Automatic picks a GPU when there is one, else the CPU.")
 
         self.epochs = self._spin("epochs", 1, 100_000, 10, "How many times training goes through all images.")

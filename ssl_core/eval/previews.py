@@ -31,7 +31,9 @@ def _resolve(what: Any, source: Any) -> tuple[Any, Any, torch.Tensor, torch.Tens
         with torch.random.fork_rng(devices=[]):
             parts = build_components(what, source=source)
         return parts.method, parts.source, parts.val_idx, parts.train_idx
-    raise TypeError(f"preview_images needs a run folder, a LoadedRun or a RunConfig, not {type(what).__name__}")
+    raise TypeError(
+        f"preview_images needs a run folder, a LoadedRun or a RunConfig, not {type(what).__name__}"
+    )
 
 
 def preview_images(what: str | Path | Any, n: int = 8, seed: int = 0, *, source: Any = None) -> Preview:

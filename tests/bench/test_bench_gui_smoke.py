@@ -14,7 +14,11 @@ def test_bench_gui_quick(results, tmp_path):  # noqa: F811
     text = results.read_text()
     assert EARLIER in text and text.count("<!-- bench_gui:start -->") == 1
     assert "CPU:" in text and "load average" in text and "PySide6 " in text
-    for heading in ("### Launch to an interactive window", "### GUI-thread heartbeat", "### Embeddings scatter"):
+    for heading in (
+        "### Launch to an interactive window",
+        "### GUI-thread heartbeat",
+        "### Embeddings scatter",
+    ):
         assert heading in text
     assert "| cold launch" in text and "| warm launch" in text
     assert "| app idle (reference) |" in text and "| training, Train tab (live curves) |" in text

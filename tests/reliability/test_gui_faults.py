@@ -6,6 +6,8 @@ Every case checks the same rules as the rest of the suite: nothing crashes, noth
 warning, and what the user is told names the run and says what to do.
 """
 
+# ruff: noqa: F811 - the fixtures imported from tests/app/conftest.py are test arguments below
+
 from __future__ import annotations
 
 import shutil
@@ -54,7 +56,7 @@ def wait_idle(qtbot, win, timeout: int = 60_000) -> None:
 
 
 # ---- double-clicking Start ---------------------------------------------------------------------
-def test_double_clicking_start_starts_exactly_one_run(qtbot, window, runs_dir, dialog_log, qtlog, case):  # noqa: F811
+def test_double_clicking_start_starts_exactly_one_run(qtbot, window, runs_dir, dialog_log, qtlog, case):
     case.describe(
         "Start double-clicked on the Train tab, then pressed again with Ctrl+R and from Setup while the "
         "first run is starting",
@@ -78,7 +80,7 @@ def test_double_clicking_start_starts_exactly_one_run(qtbot, window, runs_dir, d
     case.observe(f"{len(started)} run started, {len(runs)} run folder, no dialog, no Qt warning")
 
 
-def test_double_clicking_resume_resumes_once(qtbot, window, copied_run, dialog_log, case):  # noqa: F811
+def test_double_clicking_resume_resumes_once(qtbot, window, copied_run, dialog_log, qtlog, case):
     case.describe(
         "Resume pressed twice quickly on a finished run in the Runs tab",
         "the run continues once: one training job, the curve continues from the saved step",
@@ -95,16 +97,17 @@ def test_double_clicking_resume_resumes_once(qtbot, window, copied_run, dialog_l
     assert len(started) == 1, started
     assert started[0].start_step == 6 and started[0].run_dir == copied_run
     assert dialog_log.shown == []
+    assert qt_warnings(qtlog) == []
     case.observe(f"{len(started)} resume from step {started[0].start_step}, no dialog")
 
 
 # ---- closing during UMAP -----------------------------------------------------------------------
 def test_closing_during_umap_asks_cancels_and_exits(
     qtbot, settings_path, runs_dir, copied_run, dialog_log, qtlog, case
-):  # noqa: F811, E501
+):
     case.describe(
-        "the win is closed while UMAP runs: first answering No, then Yes",
-        "No: nothing changes; Yes: UMAP is cancelled and the win closes within ~3 s, no job left, "
+        "the window is closed while UMAP runs: first answering No, then Yes",
+        "No: nothing changes; Yes: UMAP is cancelled and the window closes within ~3 s, no job left, "
         "no Qt warning",
     )
     win = make_window(qtbot, settings_path, runs_dir)
@@ -166,7 +169,9 @@ class HeldProbe:
         return evaluate_run(run_dir, fractions=(0.1, 1.0), seeds=(0,), include_baselines=False).to_dict()
 
 
-def test_changing_data_during_a_probe(qtbot, window, copied_run, other_data, dialog_log, monkeypatch, case):  # noqa: F811
+def test_changing_data_during_a_probe(
+    qtbot, window, copied_run, other_data, dialog_log, monkeypatch, qtlog, case, tmp_path
+):
     case.describe(
         "while a linear probe of a digits run runs, an .npz file is opened in Setup",
         "the probe finishes; its result is shown for the run it measured, labelled with that run and its "
@@ -195,14 +200,13 @@ def test_changing_data_during_a_probe(qtbot, window, copied_run, other_data, dia
     assert copied_run.name in caption and "on digits" in caption
     assert "not for" in caption and other_data in caption
     assert dialog_log.shown == []
-    case.observe(
-        f"result shown for its own run; caption: {_plain(caption).replace(str(copied_run.parent), 'TMP')}"
-    )
+    assert qt_warnings(qtlog) == []
+    case.observe(f"result shown for its own run; caption: {anonymous(_plain(caption), copied_run, tmp_path)}")
 
 
 def test_opening_another_run_during_a_probe(
-    qtbot, window, copied_run, runs_dir, dialog_log, monkeypatch, case
-):  # noqa: F811
+    qtbot, window, copied_run, runs_dir, dialog_log, monkeypatch, qtlog, case
+):
     case.describe(
         "while run A is being probed, run B is opened; A's probe then finishes anyway",
         "B is shown without A's numbers (stale results are dropped); A's results are saved with A and come "
@@ -231,11 +235,12 @@ def test_opening_another_run_during_a_probe(
         window.open_run(copied_run)
     assert ev.view is not None and ev.view.raw["run_dir"] == str(copied_run)
     assert dialog_log.shown == []
+    assert qt_warnings(qtlog) == []
     case.observe("B shown with no results; A's report saved and shown on reopening A; no dialog")
 
 
 # ---- a run deleted underneath the app -----------------------------------------------------------
-def test_opening_a_deleted_run(qtbot, window, copied_run, trained_run, runs_dir, dialog_log, case):  # noqa: F811
+def test_opening_a_deleted_run(qtbot, window, copied_run, trained_run, runs_dir, dialog_log, qtlog, case):
     case.describe(
         "a run listed in the Runs tab is deleted outside the app, then opened from the list",
         "a dialog names the run and says what to do; the list is refreshed; the app stays usable "
@@ -262,12 +267,13 @@ def test_opening_a_deleted_run(qtbot, window, copied_run, trained_run, runs_dir,
     assert window.current_run == survivor
     assert window.actions["start"].isEnabled() and window.isEnabled()
     assert len(dialog_log.shown) == 1
+    assert qt_warnings(qtlog) == []
     case.observe(
-        f"{kind} dialog '{title}': {message.replace(str(copied_run.parent), 'TMP')[:160]}…; list refreshed"
+        f"{kind} dialog '{title}': {anonymous(message, copied_run, copied_run.parent)}; list refreshed"
     )
 
 
-def test_a_run_deleted_while_open(qtbot, window, copied_run, dialog_log, case):  # noqa: F811
+def test_a_run_deleted_while_open(qtbot, window, copied_run, dialog_log, qtlog, case):
     case.describe(
         "an open run's folder is deleted, then Evaluate, Compute embeddings and Resume are pressed",
         "each says the run is gone and what to do (no traceback dialog); the run is closed in the app "
@@ -297,10 +303,11 @@ def test_a_run_deleted_while_open(qtbot, window, copied_run, dialog_log, case): 
     assert dialog_log.shown[-1][:2] == ("user", "Cannot resume this run")
     assert [k for k, *_ in dialog_log.shown] == ["user"] * 3  # advice, never a bug report
     assert not window.session.busy and window.actions["start"].isEnabled()
+    assert qt_warnings(qtlog) == []
     case.observe("Evaluate, Compute embeddings and Resume each gave one 'run is gone' advice dialog")
 
 
-def test_a_run_without_its_checkpoint(qtbot, window, copied_run, dialog_log, case):  # noqa: F811
+def test_a_run_without_its_checkpoint(qtbot, window, copied_run, dialog_log, qtlog, case):
     case.describe(
         "a run whose checkpoints/last.pt was deleted is opened",
         "its settings and curves open; Embeddings and Evaluate say there is no checkpoint and how to get "
@@ -317,7 +324,13 @@ def test_a_run_without_its_checkpoint(qtbot, window, copied_run, dialog_log, cas
     assert "no checkpoint" in emb.scatter.placeholder.textItem.toPlainText()
     assert "no checkpoint" in ev.headline.text() and "resume" in ev.headline.text()
     assert dialog_log.shown == []
+    assert qt_warnings(qtlog) == []
     case.observe("opened with curves; Embeddings and Evaluate explain the missing checkpoint")
+
+
+def anonymous(text: str, run_dir: Path, tmp: Path) -> str:
+    """The text with the run's timestamped name and the temporary folder replaced (a stable report)."""
+    return text.replace(str(tmp), "TMP").replace(run_dir.name, "RUN")
 
 
 def _plain(html_text: str) -> str:
