@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QStyle, QTabWidg
 
 from app import dialogs
 from app.engine import EngineLoader
+from app.gc_guard import GuiThreadCollector
 from app.help import IntroDialog, about
 from app.resources import app_icon
 from app.run_context import run_is_gone
@@ -60,6 +61,9 @@ class MainWindow(QMainWindow):
         self._pending_epochs = 0  # of the run being started, for the progress text
 
         self.runner = JobRunner(self)
+        # Cyclic garbage (Qt objects among it) is collected here, never on a job's thread.
+        self.collector = GuiThreadCollector(parent=self)
+        self.collector.start()
         self.session = TrainingSession(self.runner, parent=self)
         self.session.preview_interval_s = preview_interval_s
         self.actions: dict[str, QAction] = {}
@@ -589,7 +593,8 @@ class MainWindow(QMainWindow):
         self.statusBar().clearMessage()
         self.setup_tab.engine_loaded()
         self.runs_tab.set_runs_dir(self.runs_dir)
-        self._restore_setup_prefs()
+        self._restore_setup_prefs()  # starts loading the data on a worker...
+        self.collector.freeze_startup()  # ...while the one full collection of the session runs here
         self._update_actions()
         if self.warm_umap:
             # After the window is up, not during the launch: the compile competes for the two things
@@ -727,4 +732,5 @@ class MainWindow(QMainWindow):
             return
         if not self._closing:
             self.save_prefs()
+        self.collector.stop()
         event.accept()

@@ -219,7 +219,8 @@ def report(args: argparse.Namespace, samples: list[Sample], verdict: Verdict, er
         f"{samples[-1].steps:,} steps in all ({rate:.1f} steps/s), {samples[-1].runs} runs. Sampled every "
         f"{args.interval:g} s after a garbage collection: resident memory (VmRSS), "
         "`len(QApplication.allWidgets())`, QObjects below the main window (recursive `findChildren`) and "
-        f"gc-tracked Python objects. Warm-up: the first {args.warmup:g} s.",
+        "gc-tracked Python objects (those created after the launch: app/gc_guard.py freezes the startup "
+        f"objects, e.g. PyTorch's, once the engine is in). Warm-up: the first {args.warmup:g} s.",
         "",
         machine_description(extra_versions=_qt_versions()),
         "",
