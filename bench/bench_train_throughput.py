@@ -709,8 +709,8 @@ def render(
             "default) is timed after its compilation."
             + (
                 " With one torch thread the reference's worker processes make its views on the second "
-                "core while the engine makes them on its one training thread, so the float32 engine row "
-                "is near the reference: on a CPU the views are not where the time goes (see below)."
+                "core, which the engine leaves idle (it makes its views on its one training thread): the "
+                "engine's ratios are conservative."
                 if threads == 1
                 else ""
             ),

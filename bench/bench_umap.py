@@ -209,13 +209,20 @@ def proposed_umap(x: np.ndarray, knn: str) -> tuple[np.ndarray, dict[str, float]
     return np.asarray(y, dtype=np.float32), {"total": end - start, "knn": knn_done - start}
 
 
-def bench_umap(sizes: list[int], plain_max: int, proposed: bool = True, quick: bool = False) -> list[UmapRow]:
+def best_of(repeats: int, fn: Callable[[], tuple[np.ndarray, dict[str, float]]]):
+    """The fastest of `repeats` runs (UMAP is deterministic under a seed: the maps are the same)."""
+    return min((fn() for _ in range(max(1, repeats))), key=lambda run: run[1]["total"])
+
+
+def bench_umap(
+    sizes: list[int], plain_max: int, proposed: bool = True, quick: bool = False, repeats: int = 1
+) -> list[UmapRow]:
     rows = []
     if proposed and not quick:  # compile the light NN-descent's numba code before timing it
         proposed_umap(clustered(4200, seed=9), "nndescent")
     for n in sizes:
         x = clustered(n)
-        y_fast, t_fast = timed_umap(x, fast=True)
+        y_fast, t_fast = best_of(repeats, lambda x=x: timed_umap(x, fast=True))
         trust_fast = trustworthiness(x, y_fast)
         rows.append(
             UmapRow(n, "fast: PCA-50 + exact torch kNN", t_fast["total"], t_fast["knn"], t_fast["uninterruptible"],
@@ -223,7 +230,7 @@ def bench_umap(sizes: list[int], plain_max: int, proposed: bool = True, quick: b
         )  # fmt: skip
         print(f"UMAP {n}: fast {t_fast['total']:.1f} s, trust {trust_fast:.4f}", flush=True)
         if n <= plain_max:
-            y_plain, t_plain = timed_umap(x, fast=False)
+            y_plain, t_plain = best_of(repeats, lambda x=x: timed_umap(x, fast=False))
             trust_plain = trustworthiness(x, y_plain)
             rows.append(
                 UmapRow(n, plain_label(n), t_plain["total"], t_plain["knn"],
@@ -236,7 +243,7 @@ def bench_umap(sizes: list[int], plain_max: int, proposed: bool = True, quick: b
         for knn, label in PROPOSED.items() if proposed else ():
             if quick and knn == "nndescent":
                 continue
-            y_new, t_new = proposed_umap(x, knn)
+            y_new, t_new = best_of(repeats, lambda x=x, knn=knn: proposed_umap(x, knn))
             trust_new = trustworthiness(x, y_new)
             rows.append(UmapRow(n, label, t_new["total"], t_new["knn"], None, None, trust_new))
             print(f"UMAP {n}: {label} {t_new['total']:.1f} s, trust {trust_new:.4f}", flush=True)
@@ -372,6 +379,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--device", default="auto", help="device for extraction: auto, cpu, cuda, mps")
     p.add_argument("--no-proposed", action="store_true", help="skip the proposed fast-path rows")
+    p.add_argument(
+        "--repeats", type=int, default=2, help="UMAP rows: the fastest of this many runs (default 2)"
+    )
     add_common_args(p)
     return p.parse_args(argv)
 
@@ -388,11 +398,12 @@ def main(argv: list[str] | None = None) -> int:
         extract_sizes = {"small_cnn": 4096, "resnet18": 512}
         umap_sizes = args.sizes
         probe_sizes = [(1437, 64), (5000, 128), (10000, 128), (10000, 256), (20000, 512), (50000, 512)]
+    repeats = 1 if args.quick else args.repeats
     started = time.perf_counter()
     stages: list[tuple[str, Callable[[], object]]] = [
         ("extraction", lambda: bench_extraction(device, extract_sizes)),
         ("compile", (lambda: {"fast": 0.0, "plain_extra": 0.0}) if args.quick else warm_up_umap),
-        ("umap", lambda: bench_umap(umap_sizes, args.plain_max, not args.no_proposed, quick=args.quick)),
+        ("umap", lambda: bench_umap(umap_sizes, args.plain_max, not args.no_proposed, args.quick, repeats)),
         ("probe", lambda: bench_probe(probe_sizes)),
     ]
     out = {}
@@ -410,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{out['compile']['plain_extra']:.0f} s more for plain umap-learn (NN-descent), uncancellable. "
             "'Longest uncancellable' is the longest stretch between two cancellation checks (graph "
             "construction + spectral initialisation; for plain umap-learn also NN-descent). "
+            f"UMAP times are the fastest of {repeats} runs of each path. "
             "Trustworthiness: scikit-learn, k=10, on a seeded 5,000-point subsample. The fast path's exact "
             "kNN is O(N^2 d) matrix products + top-k: cheap on a GPU, the dominant cost on a small CPU.",
             "",

@@ -101,7 +101,7 @@ def summary_body(outcomes: list[Outcome], targets: list[Target], load_before: st
             "",
             table(["benchmark", "target", "measured", "verdict", "note"], rows, "lllll"),
             "",
-            table(["script", "status", "minutes"], runs, "llr"),
+            table(["script", "status", "minutes"], runs, "llr") if runs else "(summary rebuilt; nothing run)",
         ]
     )
 
@@ -112,6 +112,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--results", type=Path, default=None, help="results file (default bench/RESULTS.md)")
     p.add_argument("--threads", type=int, default=None, help="passed to every benchmark")
     p.add_argument("--only", nargs="+", choices=SCRIPTS, default=None, help="run only these benchmarks")
+    p.add_argument(
+        "--summary-only", action="store_true", help="run nothing; rebuild the summary from the sections"
+    )
     return p.parse_args(argv)
 
 
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="bench-summary-") as tmp:
-        for i, script in enumerate(args.only or SCRIPTS):
+        for i, script in enumerate([] if args.summary_only else args.only or SCRIPTS):
             outcomes.append(run_script(script, args, Path(tmp) / f"{i}.json"))
     path = results_path(args)
     if path is not None and path.exists():  # every section's targets, also those not re-run now

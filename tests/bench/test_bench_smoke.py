@@ -158,3 +158,19 @@ def test_concurrent_writers_lose_no_section(tmp_path):
     text = path.read_text()
     for i in range(8):
         assert f"body {i}.4" in text and text.count(f"<!-- s{i}:start -->") == 1
+
+
+def test_run_all_summary_only_rebuilds_from_the_sections(results, tmp_path):
+    import subprocess
+
+    common = load("_common")
+    target = common.Target("data loading", "warm >= 3x", "3.9x", True)
+    common.write_section(results, "bench_data_cache", "## Data\n" + common.targets_comment([target]))
+    cmd = [sys.executable, str(BENCH / "run_all.py"), "--summary-only", "--results", str(results)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = results.read_text()
+    assert (
+        "| data loading | warm >= 3x | 3.9x | met |  |" in text and "(summary rebuilt; nothing run)" in text
+    )
+    assert "=== " not in done.stdout  # no benchmark was started
