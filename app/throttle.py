@@ -38,7 +38,13 @@ class Coalescer(QObject):
             wake = not self._scheduled
             self._scheduled = True
         if wake:
-            self._wake.emit()
+            try:
+                self._wake.emit()
+            except RuntimeError:
+                # The C++ object is gone (its window was closed while a worker still ran): nobody is
+                # left to draw, and the worker must not fail because of it.
+                with self._lock:
+                    self._items.clear()
 
     @Slot()
     def _schedule(self) -> None:

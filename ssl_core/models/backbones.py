@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torchvision import models as tv_models
 
 from ssl_core.errors import UserError
 from ssl_core.registry import Registry
@@ -77,9 +76,12 @@ class SmallCNN(nn.Module):
 class ResNetTrunk(nn.Module):
     """A torchvision ResNet without its classifier, adapted to `in_channels` and small images."""
 
-    def __init__(self, arch: Callable[..., tv_models.ResNet], in_channels: int, image_size: int):
+    def __init__(self, arch: str, in_channels: int, image_size: int):
         super().__init__()
-        net = arch(weights=None)
+        # Imported here: torchvision.models pulls in torch._dynamo (~0.9 s), paid only when a ResNet is built.
+        from torchvision import models as tv_models
+
+        net = getattr(tv_models, arch)(weights=None)
         if image_size < RESNET_FULL_STEM_MIN_SIZE:
             net.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
             net.maxpool = nn.Identity()
@@ -93,7 +95,7 @@ class ResNetTrunk(nn.Module):
         return self.net(x)
 
 
-def _resnet(arch: Callable[..., tv_models.ResNet]) -> Callable[[int, int], nn.Module]:
+def _resnet(arch: str) -> Callable[[int, int], nn.Module]:
     def factory(in_channels: int, image_size: int) -> nn.Module:
         return ResNetTrunk(arch, in_channels, image_size)
 
@@ -111,9 +113,9 @@ BACKBONES.register(
     ),
 )
 for _name, _title, _arch, _dim in (
-    ("resnet18", "ResNet-18", tv_models.resnet18, 512),
-    ("resnet34", "ResNet-34", tv_models.resnet34, 512),
-    ("resnet50", "ResNet-50", tv_models.resnet50, 2048),
+    ("resnet18", "ResNet-18", "resnet18", 512),
+    ("resnet34", "ResNet-34", "resnet34", 512),
+    ("resnet50", "ResNet-50", "resnet50", 2048),
 ):
     BACKBONES.register(
         _name,

@@ -181,3 +181,23 @@ def test_runner_wait_all_after_cancel(qtbot):
     runner.cancel()
     assert runner.wait_all(5000)
     qtbot.waitUntil(lambda: not runner.running(), timeout=5000)
+
+
+def test_coalescer_push_after_its_qt_object_is_deleted_is_dropped_quietly(qtbot):
+    from shiboken6 import Shiboken
+
+    coalescer = Coalescer(40)
+    Shiboken.delete(coalescer)  # its window closed; the training thread has not noticed yet
+    errors: list[BaseException] = []
+
+    def producer():  # the training thread, still publishing after its window closed
+        try:
+            for i in range(100):
+                coalescer.push(i)
+        except BaseException as exc:  # noqa: BLE001 - the test records whatever escapes
+            errors.append(exc)
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    thread.join(5)
+    assert errors == []
