@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ssl_core.config import RunConfig
 from ssl_core.errors import UserError
 from ssl_core.eval.anomaly import anomaly_scores, has_anomaly_scores
 from ssl_core.eval.embeddings import (
@@ -152,31 +151,7 @@ def _load(run_dir: str | Path, source: Any = None):
 
     # Building the model seeds torch's global RNG; keep the caller's random stream untouched.
     with torch.random.fork_rng(devices=[]):
-        return load_run(run_dir) if source is None else _load_with_source(run_dir, source)
-
-
-def _load_with_source(run_dir: str | Path, source: Any):
-    """`load_run`, but with the run's data source already opened by the caller (not opened again)."""
-    from ssl_core.runs.checkpoint import load_checkpoint
-    from ssl_core.runs.store import LoadedRun, _load_weights, require_run_dir
-    from ssl_core.train.builder import build_components
-
-    paths = require_run_dir(run_dir)
-    config = RunConfig.load(paths.config)
-    state = load_checkpoint(paths.checkpoint)
-    parts = build_components(config, source=source)
-    _load_weights(parts.method, state, paths.checkpoint)
-    parts.method.eval()
-    return LoadedRun(
-        config=config,
-        method=parts.method,
-        source=parts.source,
-        train_idx=parts.train_idx,
-        val_idx=parts.val_idx,
-        run_dir=paths.root,
-        checkpoint_path=paths.checkpoint,
-        step=int(state.get("step", 0)),
-    )
+        return load_run(run_dir, source=source)
 
 
 def random_init_method(run) -> torch.nn.Module:

@@ -161,15 +161,17 @@ class LoadedRun:
     step: int
 
 
-def load_run(run_dir: str | Path, *, download: bool = False) -> LoadedRun:
-    """Rebuild a run's data split and model from its config and last checkpoint (CPU, eval mode)."""
+def load_run(run_dir: str | Path, *, download: bool = False, source: Any = None) -> LoadedRun:
+    """Rebuild a run's data split and model from its config and last checkpoint (CPU, eval mode).
+
+    `source`: the run's data source when the caller has it open already (it is not opened again)."""
     from ssl_core.train.builder import build_components
 
     paths = require_run_dir(run_dir)
     config = RunConfig.load(paths.config)
     state = load_checkpoint(paths.checkpoint)
     with torch.random.fork_rng(devices=[]):  # rebuilding seeds torch; leave the caller's RNG alone
-        parts = build_components(config, download=download)
+        parts = build_components(config, download=download, source=source)
     _load_weights(parts.method, state, paths.checkpoint)
     parts.method.eval()
     return LoadedRun(
