@@ -22,6 +22,8 @@ import traceback
 def _preload() -> None:
     # Everything a child needs, imported before forking (fork keeps it). No torch op runs here, so no
     # thread pool exists yet and forking is safe.
+    import torch._dynamo  # noqa: F401  (torch.optim imports it when the first optimizer is built: ~0.8 s)
+
     import ssl_core.cli.main  # noqa: F401
     import ssl_core.data.digits as digits
     import ssl_core.runs.store  # noqa: F401
