@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,12 +135,45 @@ def run_umap(
     return np.asarray(result.indices), np.asarray(result.projection)
 
 
-def warm_up_umap() -> None:
-    """Compile umap's numba code on a tiny random set, so the user's first UMAP starts at once."""
-    from ssl_core.eval.projection import project_umap
+_NNDESCENT_WARM = threading.Event()
+_NNDESCENT_LOCK = threading.Lock()
 
-    rng = np.random.default_rng(0)
-    project_umap(rng.normal(size=(64, 8)).astype(np.float32), n_neighbors=5, n_epochs=5, fast=False)
+
+def warm_up_umap(nndescent: bool = False) -> None:
+    """Compile umap-learn's numba code on a few hundred random points, so the user's first UMAP starts
+    at once; numba keeps what it may in NUMBA_CACHE_DIR (set by app.main.use_numba_cache).
+
+    The NN-descent of maps above EXACT_KNN_MAX_POINTS points is compiled only with `nndescent=True`
+    (see warm_up_nndescent): ~20 s of a core on every launch, worth it only for data that large."""
+    from ssl_core.eval.projection import precompile_umap
+
+    took = precompile_umap(nndescent=nndescent)
+    if nndescent:
+        _NNDESCENT_WARM.set()
+    log.debug("UMAP warm-up took %.1f s", took)
+
+
+def warm_up_nndescent_for(points: int) -> bool:
+    """Start compiling NN-descent on a background thread when a map of `points` points will use it
+    (once per process). Returns whether a warm-up was started."""
+    from ssl_core.eval.projection import choose_knn
+
+    if choose_knn(min(points, MAX_POINTS)) != "nndescent":
+        return False
+    with _NNDESCENT_LOCK:
+        if _NNDESCENT_WARM.is_set():
+            return False
+        _NNDESCENT_WARM.set()
+
+    def compile_quietly() -> None:
+        try:
+            warm_up_umap(nndescent=True)
+        except Exception:  # only a speed-up: the map itself compiles what is missing
+            log.debug("NN-descent warm-up failed", exc_info=True)
+
+    # A daemon thread: numba's compile can't be interrupted, and quitting must not wait for it.
+    threading.Thread(target=compile_quietly, name="nndescent-warmup", daemon=True).start()
+    return True
 
 
 class EmbeddingsTab(QWidget):
@@ -350,6 +384,7 @@ class EmbeddingsTab(QWidget):
         if result.run_dir != self.run_dir:  # finished just as another run was chosen: not this run's map
             return
         self.result = result
+        warm_up_nndescent_for(len(result.embeddings))  # a large map's NN-descent, compiled ahead of it
         has_scores = result.anomaly is not None
         self.colour_by.model().item(1).setEnabled(has_scores)
         if not has_scores and self.colour_by.currentData() == "score":

@@ -1,31 +1,47 @@
 """2-D projections of embeddings: PCA (instant) and UMAP (umap-learn), with progress and cancellation.
 
-UMAP has two paths that produce the same kind of map:
+UMAP has two paths:
 
-* plain: umap-learn end to end (its own nearest-neighbour search: exact below 4,096 points, NN-descent
-  above);
-* fast: PCA pre-reduction to 50 dimensions, then an exact k-nearest-neighbour graph computed with torch
-  (blocked matrix products + top-k, on the GPU when there is one) handed to umap-learn as
-  `precomputed_knn`. `fast=None` picks it above FAST_MIN_POINTS points. The threshold is low because
-  umap-learn 0.5's own small-data path (below 4,096 points) computes all pairwise distances through a
-  Python-level metric callback: 27 s for 3,000 points on 2 CPU cores against 5 s for the fast path, and
-  4.4 s against 3.0 s at 1,000 points. Above that the fast path is kept for its guarantees: every
-  stretch between cancellation checks stays under ~1 s, and it skips NN-descent's numba compilation
-  (~20 s once per process, uncancellable). Its exact kNN is O(N^2 d): instant on a GPU, but on a 2-core
-  CPU at 50,000 points it takes ~16 s where NN-descent takes ~2 s once compiled; pass fast=False there
-  if raw CPU speed matters more than prompt cancellation (bench/RESULTS.md has the measurements).
+* plain (`fast=False`): umap-learn end to end with its defaults (its own neighbour search: exact pairwise
+  below 4,096 points, NN-descent above; 500 optimisation epochs up to 10,000 points, 200 above; 5
+  negative samples per edge). It is the reference the fast path is measured against, and what
+  `fast=None` runs up to FAST_MIN_POINTS points.
+* fast (the default above FAST_MIN_POINTS): PCA to PCA_DIMS dimensions, a k-nearest-neighbour graph
+  built here and handed to umap-learn as `precomputed_knn`, then a short optimisation: FAST_EPOCHS
+  epochs with FAST_NEGATIVE_SAMPLE_RATE negative samples (a caller's `n_epochs` wins).
 
-Cancellation is checked between stages, between kNN blocks, and before every optimisation epoch
+Why (bench/bench_umap.py, 2-core CPU, one thread; synthetic clustered 64-d data unless said otherwise):
+* umap-learn's optimisation costs n_epochs x (1 + negative_sample_rate) updates per edge and was ~90% of
+  plain umap-learn's time; 60 epochs with 2 negative samples are 1/17 (up to 10,000 points) to 1/7
+  (above) of that work. Trustworthiness (k=10) against plain umap-learn: -0.004 / -0.002 / -0.001 at
+  5k / 20k / 50k points; on real data -0.007 (digits' raw pixels, 1,797 x 64), -0.003 (a SimCLR
+  embedding of the digits, 1,797 x 128) and -0.004 (the same encoder on 5 augmented views, 8,985 x 128).
+* The exact graph (`exact_knn`: torch matrix products + top-k) is O(N^2 d): instant on a GPU, and on a
+  CPU no dearer than NN-descent up to a few thousand points (0.04 s each at 3,000; 0.13 s against
+  0.08 s at 5,000), but 1.6 s against 0.3 s at 20,000 and 12-22 s against 0.9 s at 50,000. So
+  `knn="auto"` (see `choose_knn`) takes the exact graph on a CUDA GPU or up to EXACT_KNN_MAX_POINTS
+  points, where it also spares the NN-descent's numba compilation (below), and a light NN-descent
+  (`nndescent_knn`: pynndescent with NNDESCENT_PARAMS, about half of umap-learn's trees and iterations;
+  recall of the exact neighbours >= 0.999 on the clustered data) above. `knn="exact"` / `"nndescent"`
+  pin it (and imply the fast path).
+* Result: 5.7x / 4.5x / 4.4x plain umap-learn's speed at 5k / 20k / 50k points.
+
+Cancellation is checked between stages, between exact-kNN blocks, and before every optimisation epoch
 (umap-learn loops over epochs with `tqdm(range(n_epochs), **tqdm_kwds)`; we wrap `umap.layouts.tqdm`
-so that a call carrying our hook object iterates the epochs through it, see `_EpochHook`). Stages that umap-learn runs as one call (its own NN-descent on the plain
-path, the graph construction and the spectral initialisation) cannot be interrupted; on 50,000 points
-they take a few seconds (see bench/RESULTS.md).
+so that a call carrying our hook object iterates the epochs through it, see `_EpochHook`). What runs as
+one call cannot be interrupted; at 50,000 points the longest such stretch is the NN-descent (0.85 s),
+then umap-learn's graph construction + spectral initialisation (0.7 s); on the plain path umap-learn's
+own NN-descent (~1.8 s). The NN-descent's numba code compiles on its first use in a process (~20 s with
+umap-learn's, uncancellable) and cannot be cached on disk: `precompile_umap(nndescent=True)` pays that
+up front. The GUI compiles umap-learn's code at start-up and the NN-descent only once it has embeddings
+large enough to need it, both on background threads (app/tabs/embeddings_tab.py).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -40,6 +56,12 @@ MAX_UMAP_POINTS = 50_000
 FAST_MIN_POINTS = 500
 PCA_DIMS = 50
 KNN_BLOCK_ELEMENTS = 1 << 25  # distance-matrix block size: 32 M floats (128 MB)
+FAST_EPOCHS = 60  # umap-learn: 500 up to 10,000 points, 200 above
+FAST_NEGATIVE_SAMPLE_RATE = 2  # umap-learn: 5
+EXACT_KNN_MAX_POINTS = 5_000  # knn="auto" on a CPU: exact up to here, NN-descent above
+# Light NN-descent (umap-learn uses 5 + sqrt(N)/20 trees, log2(N) iterations and 60 candidates: 16, 16 and
+# 60 at 50,000 points). One thread and a seed keep the graph, and so the map, reproducible.
+NNDESCENT_PARAMS = {"n_trees": 8, "n_iters": 6, "max_candidates": 30, "low_memory": True, "n_jobs": 1}
 
 
 def _as_matrix(x: np.ndarray, what: str = "embeddings") -> np.ndarray:
@@ -121,6 +143,54 @@ def exact_knn(
     return all_idx, all_dist
 
 
+def nndescent_knn(x: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate Euclidean k nearest neighbours by a light NN-descent (pynndescent, NNDESCENT_PARAMS).
+
+    Same layout as `exact_knn`: (indices int64 (N, k), distances float32 (N, k)), each point first. One
+    uncancellable call: ~0.9 s for 50,000 x 50 on one core, plus numba's compilation on first use in a
+    process (~15-20 s; see `precompile_umap`). Rows where it found fewer than k neighbours hold -1, which
+    umap-learn skips.
+    """
+    from pynndescent import NNDescent  # deferred: importing numba takes seconds
+
+    x = np.ascontiguousarray(_as_matrix(x))  # one numba specialisation: C-ordered float32
+    k = min(int(k), x.shape[0])
+    index = NNDescent(
+        x, n_neighbors=k, metric="euclidean", random_state=np.random.RandomState(seed), **NNDESCENT_PARAMS
+    )
+    idx, dist = index.neighbor_graph
+    missing = int((idx < 0).sum())
+    if missing:
+        log.warning("NN-descent left %d of %d neighbour slots empty; UMAP skips them", missing, idx.size)
+    return idx.astype(np.int64), dist.astype(np.float32)
+
+
+def _exact_graph(
+    x: np.ndarray, k: int, seed: int, progress: ProgressFn | None, cancel: CancelToken | None
+) -> tuple[np.ndarray, np.ndarray]:
+    return exact_knn(x, k, progress=progress, cancel=cancel)
+
+
+def _nndescent_graph(
+    x: np.ndarray, k: int, seed: int, progress: ProgressFn | None, cancel: CancelToken | None
+) -> tuple[np.ndarray, np.ndarray]:
+    report(progress, 0.0, f"Nearest neighbours of {x.shape[0]} points (NN-descent)")
+    out = nndescent_knn(x, k, seed)
+    report(progress, 1.0, f"Nearest neighbours {x.shape[0]}/{x.shape[0]}")
+    return out
+
+
+# kNN graph builders of the fast path, by the name `project_umap(knn=...)` takes.
+KNN_BUILDERS = {"exact": _exact_graph, "nndescent": _nndescent_graph}
+KNN_CHOICES = ("auto", *KNN_BUILDERS)
+
+
+def choose_knn(n: int) -> str:
+    """What `knn="auto"` uses for n points: the exact graph on a CUDA GPU (instant there) or when it is
+    as cheap as NN-descent on a CPU (up to EXACT_KNN_MAX_POINTS), NN-descent otherwise."""
+    return "exact" if torch.cuda.is_available() or n <= EXACT_KNN_MAX_POINTS else "nndescent"
+
+
 class _EpochHook:
     """Handed to umap-learn as `tqdm_kwds={"file": hook}`; our wrapper of `umap.layouts.tqdm` recognises
     it and iterates the epochs itself: progress after each epoch, cancellation before each one.
@@ -192,8 +262,21 @@ def project_umap(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     n_epochs: int | None = None,
+    knn: str = "auto",
 ) -> np.ndarray:
-    """UMAP projection (N, 2) float32 of up to MAX_UMAP_POINTS points; see the module docstring."""
+    """UMAP projection (N, 2) float32 of up to MAX_UMAP_POINTS points; see the module docstring.
+
+    `fast=None` takes the fast path above FAST_MIN_POINTS points (or whenever `knn` names a builder);
+    `fast=False` is plain umap-learn. `knn` ("auto", "exact" or "nndescent") picks the fast path's
+    neighbour search; `n_epochs` overrides the number of optimisation epochs on either path.
+    """
+    if knn not in KNN_CHOICES:
+        raise UserError(f"UMAP knn = {knn!r} is unknown; use one of {', '.join(KNN_CHOICES)}.", field="knn")
+    if fast is False and knn != "auto":
+        raise UserError(
+            f"UMAP knn = {knn!r} applies to the fast path only; leave knn='auto' with fast=False.",
+            field="knn",
+        )
     x = _as_matrix(x)
     n = x.shape[0]
     if n > MAX_UMAP_POINTS:
@@ -207,23 +290,30 @@ def project_umap(
     if n <= 3:
         return project_pca(x)  # nothing for UMAP to lay out
     if fast is None:
-        fast = n > FAST_MIN_POINTS
+        fast = n > FAST_MIN_POINTS or knn != "auto"
     n_neighbors = min(int(n_neighbors), n - 1)
     check_cancel(cancel)
     report(progress, 0.0, "Starting UMAP")
 
     import umap  # deferred: importing numba and umap takes seconds
 
-    kwargs: dict = {}
+    kwargs: dict = {"n_epochs": n_epochs}
     data = x
     if fast:
-        report(progress, 0.01, "Reducing to 50 dimensions with PCA")
+        report(progress, 0.01, f"Reducing to {PCA_DIMS} dimensions with PCA")
         data = _pca_reduce(x, PCA_DIMS)
         check_cancel(cancel)
-        knn_idx, knn_dist = exact_knn(
-            data, n_neighbors, progress=sub_progress(progress, 0.02, 0.25), cancel=cancel
+        method = choose_knn(n) if knn == "auto" else knn
+        log.debug("UMAP fast path: %s kNN of %d points", method, n)
+        knn_idx, knn_dist = KNN_BUILDERS[method](
+            data, n_neighbors, seed, sub_progress(progress, 0.02, 0.25), cancel
         )
-        kwargs.update(precomputed_knn=(knn_idx, knn_dist, None), force_approximation_algorithm=True)
+        kwargs.update(
+            precomputed_knn=(knn_idx, knn_dist, None),
+            force_approximation_algorithm=True,
+            n_epochs=FAST_EPOCHS if n_epochs is None else n_epochs,
+            negative_sample_rate=FAST_NEGATIVE_SAMPLE_RATE,
+        )
         epochs_from = 0.3
     else:
         epochs_from = 0.2
@@ -236,7 +326,6 @@ def project_umap(
         min_dist=min_dist,
         n_components=2,
         random_state=seed,
-        n_epochs=n_epochs,
         tqdm_kwds={"file": hook},
         **kwargs,
     )
@@ -250,6 +339,24 @@ def project_umap(
     check_cancel(cancel)
     report(progress, 1.0, "UMAP done")
     return np.asarray(embedding, dtype=np.float32)
+
+
+def precompile_umap(nndescent: bool = True) -> float:
+    """Run the UMAP paths on a few hundred random points so that numba compiles their code now
+    (uncancellable, once per process) rather than in the user's first map.
+
+    umap-learn's own code (~10-20 s, cached on disk where NUMBA_CACHE_DIR allows) is always compiled;
+    `nndescent=True` adds the light NN-descent of maps above EXACT_KNN_MAX_POINTS points (~20 s more,
+    paid in every process: pynndescent's parallel functions cannot be cached). A caller that knows its
+    maps are small can skip it. Returns the seconds it took. Safe to call from a background thread.
+    """
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    # Same dtype and width as the fast path's PCA output, so numba compiles the signatures used later.
+    x = rng.normal(size=(300, PCA_DIMS + 14)).astype(np.float32)
+    project_umap(x, n_epochs=5, knn="nndescent" if nndescent else "exact")
+    project_umap(x[:64, :8], n_neighbors=5, n_epochs=5, fast=False)  # plain umap's small-data code
+    return time.perf_counter() - start
 
 
 def trustworthiness(

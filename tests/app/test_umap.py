@@ -8,7 +8,11 @@ import time
 from tests.app.conftest import close_window
 
 
-def test_umap_progress_cancel_and_complete(qtbot, window, copied_run, dialog_log):
+def test_umap_progress_cancel_and_complete(qtbot, window, copied_run, dialog_log, monkeypatch):
+    import ssl_core.eval.projection as projection
+
+    # The fast path's 60 epochs on 1,797 points take ~0.1 s: too short to click Cancel in reliably.
+    monkeypatch.setattr(projection, "FAST_EPOCHS", 3000)
     emb = window.embeddings_tab
     emb.projection.setCurrentIndex(emb.projection.findData("umap"))
     emb.set_run(copied_run)
@@ -36,6 +40,7 @@ def test_umap_progress_cancel_and_complete(qtbot, window, copied_run, dialog_log
     assert dialog_log.shown == []
 
     # run it again to the end: the map switches to UMAP and is saved with the run
+    monkeypatch.setattr(projection, "FAST_EPOCHS", 60)
     with qtbot.waitSignal(window.runner.idle, timeout=120_000):
         emb.start_umap()
     assert emb.shown_kind() == "umap"
@@ -64,3 +69,25 @@ def test_umap_warm_up_runs_off_the_gui_thread(qtbot, settings_path, runs_dir, di
     assert where["thread"] is not threading.main_thread() and where["thread"].daemon
     qtbot.waitUntil(lambda: window.setup_tab.data.info is not None, timeout=30_000)
     close_window(qtbot, window)
+
+
+def test_nndescent_is_compiled_ahead_only_for_large_maps(monkeypatch):
+    import app.tabs.embeddings_tab as embeddings_tab
+    from ssl_core.eval.projection import EXACT_KNN_MAX_POINTS
+
+    calls = []
+    compiled = threading.Event()
+
+    def fake_warm_up(nndescent=False):
+        calls.append((nndescent, threading.current_thread()))
+        compiled.set()
+
+    monkeypatch.setattr(embeddings_tab, "warm_up_umap", fake_warm_up)
+    monkeypatch.setattr(embeddings_tab, "_NNDESCENT_WARM", threading.Event())
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert not embeddings_tab.warm_up_nndescent_for(1797)  # digits: exact kNN, nothing to compile
+    assert not compiled.wait(0.2) and calls == []
+    assert embeddings_tab.warm_up_nndescent_for(EXACT_KNN_MAX_POINTS * 4)
+    assert compiled.wait(5)
+    assert calls[0][0] is True and calls[0][1] is not threading.main_thread() and calls[0][1].daemon
+    assert not embeddings_tab.warm_up_nndescent_for(EXACT_KNN_MAX_POINTS * 4)  # once per process

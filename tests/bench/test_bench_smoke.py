@@ -70,7 +70,7 @@ def test_data_cache_quick(results, tmp_path, monkeypatch):
 
 def test_umap_quick(results, tmp_path):
     text, targets = run_quick("bench_umap", results, tmp_path, "--device", "cpu")
-    assert "fast: PCA-50" in text and "plain umap-learn" in text and "proposed:" in text
+    assert "fast (default): PCA-50" in text and "plain umap-learn" in text and "proposed" not in text
     assert targets and targets[0]["benchmark"] == "UMAP"
 
 
