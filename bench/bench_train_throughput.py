@@ -23,6 +23,7 @@ both views against one per view, and whether bf16 is numerically fine (digits: l
     python bench/bench_train_throughput.py                # full run (~15 min on 2 cores), writes RESULTS.md
     python bench/bench_train_throughput.py --threads 1    # one torch thread in the training process
     python bench/bench_train_throughput.py --quick        # one tiny iteration (smoke test)
+    python bench/bench_train_throughput.py --only mae     # only MAE's rows: throughput, step time, attention
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class Settings:
     numerics_epochs: int
     repeats: int = 2
     command: str = ""
+    only: tuple[str, ...] = ()  # --only: measure just these methods and skip the SimCLR-only sections
 
 
 # ---- data ---------------------------------------------------------------------------------------------
@@ -430,6 +432,8 @@ def attention_ms(
     """Forward + backward milliseconds of one attention call (MAE encoder/decoder shapes)."""
     import torch.nn.functional as F
 
+    from ssl_core.models.vit import attention_matmul
+
     g = torch.Generator().manual_seed(0)
     q, k, v = (
         torch.randn(batch, heads, tokens, dim // heads, generator=g).requires_grad_() for _ in range(3)
@@ -439,9 +443,8 @@ def attention_ms(
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             if fused:
                 out = F.scaled_dot_product_attention(q, k, v)
-            else:  # what ssl_core.models.vit.Attention does on a CPU
-                scores = (q @ k.transpose(-2, -1)).float().mul_(q.shape[-1] ** -0.5)
-                out = scores.softmax(dim=-1).to(v.dtype) @ v
+            else:  # what ssl_core.models.vit.Attention does on a CPU under bf16
+                out = attention_matmul(q, k, v)
         out.float().sum().backward()
 
     once()
@@ -564,9 +567,10 @@ def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target]]:
     targets: list[Target] = []
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         spec = save_npz(images, Path(tmp))
-        # 1. engine vs reference for every method and backbone.
+        # 1. engine vs reference for every method and backbone (or those --only names).
+        selected = [c for c in cases(s.quick) if not s.only or c.method in s.only]
         main_rows = []
-        for case in cases(s.quick):
+        for case in selected:
             # Best of `repeats`, alternating reference and engine: other work on a shared machine only
             # ever slows a measurement down, and alternating spreads it over both.
             refs, engs = [], []
@@ -592,64 +596,16 @@ def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target]]:
                 )
             )
 
-        # 2. where the gain comes from (SimCLR, small CNN).
-        base = cases(s.quick)[0]
-
-        variants: list[tuple[str, Callable[[], float]]] = [
-            ("reference: per-sample v2 + DataLoader, float32",
-             lambda: reference_rate(base, images, s).images_per_sec),
-            ("reference + the engine's model settings (" + engine_label + ")",
-             lambda: reference_rate(base, images, s, bf16=True, channels_last=use_channels_last(s.device)).images_per_sec),
-            ("engine, float32, default memory format",
-             lambda: engine_rate(base, spec, s, amp=False, channels_last=False).images_per_sec),
-            ("engine, float32, channels_last", lambda: engine_rate(base, spec, s, amp=False).images_per_sec),
-            (f"engine defaults ({engine_label})", lambda: engine_rate(base, spec, s).images_per_sec),
-        ]  # fmt: skip
-        first_step: list[float] = []
-        if s.compile:
-
-            def compiled() -> float:
-                result = engine_rate(base, spec, s, compile=True)
-                first_step.append(result.first_step_s)
-                return result.images_per_sec
-
-            variants.append(("engine defaults + train.compile", compiled))
-        # Round robin, best of each: a burst of other work then slows every variant alike.
-        best = dict.fromkeys((label for label, _ in variants), 0.0)
-        for _ in range(max(2, s.repeats) if not s.quick else 1):
-            for label, measure in variants:
-                best[label] = max(best[label], measure())
-        notes = (
-            {
-                "engine defaults + train.compile": f"{max(first_step):.0f} s from start to first step "
-                "(compilation; less once inductor's on-disk cache is warm)"
-            }
-            if first_step
-            else {}
-        )
-        ablation = [(label, value, notes.get(label, "")) for label, value in best.items()]
-        log("ablation done")
-        ref0 = ablation[0][1]
-        ablation_rows = [[label, _f(v), ratio(v, ref0), note] for label, v, note in ablation]
-
-        # 3. views alone, 4. phases, 5. joint vs separate forwards.
-        r = reference_views_rate(base, images, s)
-        e = engine_views_rate(base, images, s)
-        with every_sample_augmented():
-            e_all = engine_views_rate(base, images, s)
-        views_rows = [
-            ["reference: per-sample v2, DataLoader", _f(r), "1.00x"],
-            [
-                "engine before: every sample jittered / blurred, then torch.where (the GPU way)",
-                _f(e_all),
-                ratio(e_all, r),
-            ],
-            ["engine: BatchAugment on resident uint8 (CPU: selected samples only)", _f(e), ratio(e, r)],
+        # 2-6: with --only, only the step profile and (for MAE) the attention table, for those methods.
+        ablation_rows = views_rows = joint_rows = numerics = None
+        if not s.only:
+            ablation_rows, views_rows, joint_rows, numerics = simclr_sections(
+                s, images, spec, engine_label, tmp, log
+            )
+        profile_cases = [c for c in selected if c.method == "simclr"] + [
+            c for c in selected if c.method == "mae"
         ]
-        profile_cases = [c for c in cases(s.quick) if c.method == "simclr"] + [
-            c for c in cases(s.quick) if c.method == "mae"
-        ]
-        profile_rows = []
+        profile_rows = []  # 4. where a step's time goes
         for case in profile_cases:
             phases = phase_profile(case, images, s)
             step = sum(phases.values())
@@ -658,14 +614,8 @@ def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target]]:
                 + [f"{v * 1000:,.0f} ({v / step:.0%})" for v in phases.values()]
             )
         log("profile done")
-        joint = concat_vs_separate(replace(base, warmup=1, steps=max(1, base.steps // 2)), images, s)
-        joint_rows = [[label, _f(v), ratio(v, next(iter(joint.values())))] for label, v in joint.items()]
-
-        attention = attention_rows(s) if s.device.type == "cpu" else []
-
-        # 6. bf16 numerics.
-        numerics = [numerics_run(amp, s, Path(tmp) / "numerics") for amp in (False, True)]
-        log("numerics done")
+        has_mae = any(c.method == "mae" for c in selected)
+        attention = attention_rows(s) if s.device.type == "cpu" and has_mae else []
 
     body = render(
         s, main_rows, ablation_rows, views_rows, profile_rows, joint_rows, attention, numerics, engine_label
@@ -673,33 +623,103 @@ def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target]]:
     return body, targets
 
 
+def simclr_sections(
+    s: Settings, images: torch.Tensor, spec: str, engine_label: str, tmp: str, log: Callable[[str], None]
+) -> tuple[list, list, list, list]:
+    """The SimCLR / small-CNN sections (skipped with --only): where the gain comes from, views alone,
+    both views in one forward, bf16 numerics. Returns their rows in that order."""
+    # 2. where the gain comes from (SimCLR, small CNN).
+    base = cases(s.quick)[0]
+
+    variants: list[tuple[str, Callable[[], float]]] = [
+        ("reference: per-sample v2 + DataLoader, float32",
+         lambda: reference_rate(base, images, s).images_per_sec),
+        ("reference + the engine's model settings (" + engine_label + ")",
+         lambda: reference_rate(base, images, s, bf16=True, channels_last=use_channels_last(s.device)).images_per_sec),
+        ("engine, float32, default memory format",
+         lambda: engine_rate(base, spec, s, amp=False, channels_last=False).images_per_sec),
+        ("engine, float32, channels_last", lambda: engine_rate(base, spec, s, amp=False).images_per_sec),
+        (f"engine defaults ({engine_label})", lambda: engine_rate(base, spec, s).images_per_sec),
+    ]  # fmt: skip
+    first_step: list[float] = []
+    if s.compile:
+
+        def compiled() -> float:
+            result = engine_rate(base, spec, s, compile=True)
+            first_step.append(result.first_step_s)
+            return result.images_per_sec
+
+        variants.append(("engine defaults + train.compile", compiled))
+    # Round robin, best of each: a burst of other work then slows every variant alike.
+    best = dict.fromkeys((label for label, _ in variants), 0.0)
+    for _ in range(max(2, s.repeats) if not s.quick else 1):
+        for label, measure in variants:
+            best[label] = max(best[label], measure())
+    notes = (
+        {
+            "engine defaults + train.compile": f"{max(first_step):.0f} s from start to first step "
+            "(compilation; less once inductor's on-disk cache is warm)"
+        }
+        if first_step
+        else {}
+    )
+    ablation = [(label, value, notes.get(label, "")) for label, value in best.items()]
+    log("ablation done")
+    ref0 = ablation[0][1]
+    ablation_rows = [[label, _f(v), ratio(v, ref0), note] for label, v, note in ablation]
+
+    # 3. views alone, 5. joint vs separate forwards (4., where a step's time goes, is in run()).
+    r = reference_views_rate(base, images, s)
+    e = engine_views_rate(base, images, s)
+    with every_sample_augmented():
+        e_all = engine_views_rate(base, images, s)
+    views_rows = [
+        ["reference: per-sample v2, DataLoader", _f(r), "1.00x"],
+        [
+            "engine before: every sample jittered / blurred, then torch.where (the GPU way)",
+            _f(e_all),
+            ratio(e_all, r),
+        ],
+        ["engine: BatchAugment on resident uint8 (CPU: selected samples only)", _f(e), ratio(e, r)],
+    ]
+    joint = concat_vs_separate(replace(base, warmup=1, steps=max(1, base.steps // 2)), images, s)
+    joint_rows = [[label, _f(v), ratio(v, next(iter(joint.values())))] for label, v in joint.items()]
+
+    # 6. bf16 numerics.
+    numerics = [numerics_run(amp, s, Path(tmp) / "numerics") for amp in (False, True)]
+    log("numerics done")
+    return ablation_rows, views_rows, joint_rows, numerics
+
+
 def render(
     s, main_rows, ablation_rows, views_rows, profile_rows, joint_rows, attention, numerics, engine_label
 ) -> str:
+    """The section's Markdown; sections whose rows are None were not run (--only) and are left out."""
     threads = torch.get_num_threads()
-    fp32, bf16 = numerics
-    return "\n".join(
-        [
-            "## Training throughput: SimCLR, BYOL, MAE at 32 px",
-            "",
-            f"`{s.command}` on {now()}. Synthetic {s.images:,} random 32x32 RGB uint8 images; the engine "
-            f"is the real `Trainer` ({engine_label} on this machine); the reference is per-sample "
-            f"torchvision v2 in a DataLoader with {s.workers} worker processes feeding the same modules "
-            f"and loss in plain float32 PyTorch (one forward per view, AdamW + gradient clipping). Equal "
-            f"batch size per row; {threads} torch thread(s) in the training process. images/s counts "
-            "source images (each gives two views). 'waiting' is the reference's share of time spent "
-            "waiting for its workers: on a CPU they compete with the model for the same cores. Throughput "
-            f"rows are the best of {s.repeats} runs, reference and engine alternating (other work on a "
-            "shared machine only ever slows a run down).",
-            "",
-            machine_description(s.device),
-            "",
-            table(
-                ["method", "backbone", "batch", "reference images/s", "reference waiting", "engine images/s",
-                 "engine vs reference"],
-                main_rows, "llrrrrr",
-            ),  # fmt: skip
-            "",
+    lines = [
+        "## Training throughput: SimCLR, BYOL, MAE at 32 px",
+        "",
+        f"`{s.command}` on {now()}. Synthetic {s.images:,} random 32x32 RGB uint8 images; the engine "
+        f"is the real `Trainer` ({engine_label} on this machine); the reference is per-sample "
+        f"torchvision v2 in a DataLoader with {s.workers} worker processes feeding the same modules "
+        f"and loss in plain float32 PyTorch (one forward per view, AdamW + gradient clipping). Equal "
+        f"batch size per row; {threads} torch thread(s) in the training process. images/s counts "
+        "source images (each gives two views). 'waiting' is the reference's share of time spent "
+        "waiting for its workers: on a CPU they compete with the model for the same cores. Throughput "
+        f"rows are the best of {s.repeats} runs, reference and engine alternating (other work on a "
+        "shared machine only ever slows a run down).",
+        "",
+        machine_description(s.device),
+        "",
+        table(
+            ["method", "backbone", "batch", "reference images/s", "reference waiting", "engine images/s",
+             "engine vs reference"],
+            main_rows, "llrrrrr",
+        ),  # fmt: skip
+        "",
+    ]  # fmt: skip
+    if ablation_rows is not None:
+        lines += [
             "### Where the gain comes from (SimCLR, small CNN, same run)",
             "",
             "Each optimisation's before and after, measured round robin (best of each). The data path "
@@ -717,18 +737,26 @@ def render(
             "",
             table(["pipeline", "images/s", "vs reference", "note"], ablation_rows, "lrrl"),
             "",
+        ]  # fmt: skip
+    if views_rows is not None:
+        lines += [
             "### Views only (SimCLR recipe, no model)",
             "",
             table(["pipeline", "images/s", "vs reference"], views_rows),
             "",
-            "### Where a step's time goes (engine settings; milliseconds per step and share)",
-            "",
-            "Views are the two BatchAugment calls (MAE has none: it masks patches inside forward). "
-            "The model step (forward, backward) dominates on a CPU; this is why the precision and "
-            "memory format of the model, not the data path, decide the speed there.",
-            "",
-            table(["step", "total ms", "views", "forward + loss", "backward", "optimizer"], profile_rows),
-            "",
+        ]
+    lines += [
+        "### Where a step's time goes (engine settings; milliseconds per step and share)",
+        "",
+        "Views are the two BatchAugment calls (MAE has none: it masks patches inside forward). "
+        "The model step (forward, backward) dominates on a CPU; this is why the precision and "
+        "memory format of the model, not the data path, decide the speed there.",
+        "",
+        table(["step", "total ms", "views", "forward + loss", "backward", "optimizer"], profile_rows),
+        "",
+    ]  # fmt: skip
+    if joint_rows is not None:
+        lines += [
             "### Both views in one forward, or one forward per view (SimCLR, small CNN, model step only)",
             "",
             "The engine keeps one forward per view, so BatchNorm normalises each view with its own "
@@ -737,18 +765,27 @@ def render(
             "",
             table(["model step", "images/s", "vs per-view"], joint_rows),
             "",
+        ]
+    if attention or ablation_rows is not None:  # --only without MAE: no attention table
+        lines += [
             "### MAE's attention on a CPU: PyTorch's fused kernel against two matrix products",
             "",
             "Forward + backward of one attention call at MAE's shapes (batch "
             f"{16 if s.quick else 256}). Under bf16 autocast the fused CPU kernel "
-            "(`scaled_dot_product_attention`) is several times slower than `q @ k.T`, a float32 softmax and "
-            "`@ v` for these short sequences, so `ssl_core.models.vit.Attention` uses the matrix products on a "
-            "CPU (and the fused kernels on a GPU). Same results: tests/models/test_vit_attention.py.",
+            "(`scaled_dot_product_attention`) is several times slower than `q @ k.T`, a softmax and `@ v` "
+            "(`ssl_core.models.vit.attention_matmul`) for these short sequences, so "
+            "`ssl_core.models.vit.Attention` uses the matrix products for bf16 on a CPU, and the fused "
+            "kernels in float32 (as fast or faster) and on a GPU. Same results: "
+            "tests/models/test_vit_attention.py.",
             "",
             table(["attention", "precision", "fused SDPA ms", "matmul path ms", "speed-up"], attention, "llrrr")
             if attention
             else "(not measured: CPU only)",
             "",
+        ]  # fmt: skip
+    if numerics is not None:
+        fp32, bf16 = numerics
+        lines += [
             f"### Is bf16 numerically fine? SimCLR + small CNN on digits, {s.numerics_epochs} epochs, same seed",
             "",
             "Loss is the mean of the last tenth of steps; kNN accuracy is 5-fold cross-validated "
@@ -761,8 +798,8 @@ def render(
             "",
             f"Difference: loss {bf16.final_loss - fp32.final_loss:+.3f}, kNN accuracy "
             f"{bf16.knn_accuracy - fp32.knn_accuracy:+.3f}.",
-        ]
-    )  # fmt: skip
+        ]  # fmt: skip
+    return "\n".join(lines).rstrip("\n")
 
 
 def joint_verdict(joint_rows: list[list[str]]) -> str:
@@ -783,6 +820,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile row (~1 min on a CPU)")
     p.add_argument("--repeats", type=int, default=2, help="best of this many runs per main row (default 2)")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        choices=sorted(REFERENCE),
+        metavar="METHOD",
+        default=None,
+        help="measure only these methods (simclr, byol, mae): their throughput rows, step times and, for "
+        "mae, the attention table; the SimCLR-only sections are skipped",
+    )
     add_common_args(p)
     return p.parse_args(argv)
 
@@ -800,6 +846,7 @@ def main(argv: list[str] | None = None) -> int:
         compile=not (args.quick or args.no_compile),
         numerics_epochs=1 if args.quick else 30,
         repeats=1 if args.quick else args.repeats,
+        only=tuple(args.only or ()),
     )
     s.command = command_line("bench_train_throughput.py", argv)
     body, targets = run(s, lambda m: print(m, flush=True))
