@@ -43,6 +43,7 @@ import logging
 import threading
 import time
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -143,6 +144,19 @@ def exact_knn(
     return all_idx, all_dist
 
 
+@contextmanager
+def keep_torch_threads():
+    """Restore torch's intra-op thread count after numba's parallel code: numba's OpenMP threading layer
+    shares the OpenMP runtime with torch and leaves its thread count at the core count, undoing the
+    caller's torch.set_num_threads."""
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
 def nndescent_knn(x: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Approximate Euclidean k nearest neighbours by a light NN-descent (pynndescent, NNDESCENT_PARAMS).
 
@@ -155,10 +169,11 @@ def nndescent_knn(x: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.
 
     x = np.ascontiguousarray(_as_matrix(x))  # one numba specialisation: C-ordered float32
     k = min(int(k), x.shape[0])
-    index = NNDescent(
-        x, n_neighbors=k, metric="euclidean", random_state=np.random.RandomState(seed), **NNDESCENT_PARAMS
-    )
-    idx, dist = index.neighbor_graph
+    with keep_torch_threads():
+        index = NNDescent(
+            x, n_neighbors=k, metric="euclidean", random_state=np.random.RandomState(seed), **NNDESCENT_PARAMS
+        )
+        idx, dist = index.neighbor_graph
     missing = int((idx < 0).sum())
     if missing:
         log.warning("NN-descent left %d of %d neighbour slots empty; UMAP skips them", missing, idx.size)
@@ -335,7 +350,8 @@ def project_umap(
         warnings.filterwarnings("ignore", message=".*knn_search_index.*")
         # Well-separated clusters give a disconnected graph; umap lays components out separately.
         warnings.filterwarnings("ignore", message=".*not fully connected.*")
-        embedding = reducer.fit_transform(data)
+        with keep_torch_threads():
+            embedding = reducer.fit_transform(data)
     check_cancel(cancel)
     report(progress, 1.0, "UMAP done")
     return np.asarray(embedding, dtype=np.float32)

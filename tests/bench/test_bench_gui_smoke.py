@@ -30,3 +30,27 @@ def test_bench_gui_quick(results, tmp_path):  # noqa: F811
         "embeddings scatter pan",
     }
     assert all(isinstance(t["met"], bool) for t in targets)
+
+
+def test_soak_gui_quick_trains_samples_and_judges(tmp_path):
+    """The soak benchmark's 20-second smoke run, in its own process (it makes its own QApplication)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.bench.test_bench_smoke import BENCH
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "SSL_WORKBENCH_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "soak_gui.py"), "--quick"],
+        capture_output=True, text=True, timeout=240, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    samples = [ln for ln in done.stdout.splitlines() if " min  steps " in ln]
+    assert len(samples) >= 3, done.stdout[-2000:]
+    steps = [int(ln.split("steps")[1].split()[0].replace(",", "")) for ln in samples]
+    assert steps[-1] > steps[0]  # it trained while it sampled
+    for criterion in ("RSS within", "widgets not growing", "QObjects not growing"):
+        assert criterion in done.stdout
+    assert "**FAIL**" not in done.stdout
+    assert "written to" not in done.stdout  # --quick writes no results file

@@ -176,3 +176,22 @@ def test_file_digest_changes_with_content(tmp_path):
     first = file_digest(path)
     path.write_bytes(b"two")
     assert len(first) == 16 and file_digest(path) != first
+
+
+def test_cpu_extraction_uses_cache_sized_batches_and_restores_the_memory_format():
+    from ssl_core.eval.embeddings import CPU_EXTRACT_BATCH
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 6, 3), nn.Flatten())
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (CPU_EXTRACT_BATCH * 2 + 5, 3, 8, 8), generator=g, dtype=torch.uint8)
+    seen = []
+    feats = extract_embeddings(
+        net, images, batch_size=512, device="cpu", amp=False, progress=lambda f, m: seen.append(f)
+    )
+    assert len(seen) == 3  # 512 asked, CPU_EXTRACT_BATCH used: three batches
+    for conv in (net[0].weight, net[2].weight):  # channels_last inside, the caller's layout after
+        assert conv.is_contiguous() and not conv.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():  # channels_last changes the layout, not the numbers
+        expected = net.eval()(images.float() / 255).numpy()
+    np.testing.assert_allclose(feats, expected, rtol=1e-5, atol=1e-6)
