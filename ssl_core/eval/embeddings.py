@@ -13,10 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ssl_core.device import autocast_dtype, select_device
+from ssl_core.device import select_device
 from ssl_core.eval.progress import CancelToken, ProgressFn, check_cancel, report
 from ssl_core.runs.atomic import atomic_write_bytes
-from ssl_core.train.perf import use_channels_last
+from ssl_core.train.perf import training_autocast_dtype, use_channels_last
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def extract_embeddings(
         batch_size = min(batch_size, CPU_EXTRACT_BATCH)
     scale = 1.0 / 255.0 if images_uint8.dtype == torch.uint8 else 1.0
     cuda = device.type == "cuda"
-    amp_dtype = autocast_dtype(device) if amp else None
+    amp_dtype = training_autocast_dtype(device, amp)  # the training step's precision: bf16 on AMX CPUs
     chunks: list[np.ndarray] = []
     with (
         frozen_eval(module, device if module is not None else None),

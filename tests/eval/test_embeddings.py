@@ -77,8 +77,8 @@ def test_bound_encode_method_counts_as_its_module():
             return self.backbone(x) * 2
 
     method = Method().train()
-    direct = extract_embeddings(method, _images(6), device="cpu")  # a module with `encode` uses it
-    bound = extract_embeddings(method.encode, _images(6), device="cpu")
+    direct = extract_embeddings(method, _images(6), device="cpu", amp=False)  # a module with `encode` uses it
+    bound = extract_embeddings(method.encode, _images(6), device="cpu", amp=False)
     assert method.training and method.backbone.training
     np.testing.assert_allclose(direct, bound, rtol=1e-6)
     with torch.no_grad():
@@ -195,3 +195,21 @@ def test_cpu_extraction_uses_cache_sized_batches_and_restores_the_memory_format(
     with torch.no_grad():  # channels_last changes the layout, not the numbers
         expected = net.eval()(images.float() / 255).numpy()
     np.testing.assert_allclose(feats, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_default_precision_is_the_training_steps_and_close_to_float32():
+    from ssl_core.train.perf import training_autocast_dtype
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3), nn.Flatten())
+    g = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (20, 3, 8, 8), generator=g, dtype=torch.uint8)
+    exact = extract_embeddings(net, images, device="cpu", amp=False)
+    default = extract_embeddings(net, images, device="cpu")
+    assert default.dtype == np.float32
+    if training_autocast_dtype(torch.device("cpu")) is None:  # no native bf16: float32 throughout
+        np.testing.assert_allclose(default, exact, rtol=1e-5, atol=1e-6)
+    else:  # bf16 keeps ~3 significant digits
+        assert not np.array_equal(default, exact)
+        rel = np.linalg.norm(default - exact) / np.linalg.norm(exact)
+        assert rel < 2e-2, rel
