@@ -103,8 +103,12 @@ def test_double_clicking_resume_resumes_once(qtbot, window, copied_run, dialog_l
 
 # ---- closing during UMAP -----------------------------------------------------------------------
 def test_closing_during_umap_asks_cancels_and_exits(
-    qtbot, settings_path, runs_dir, copied_run, dialog_log, qtlog, case
+    qtbot, settings_path, runs_dir, copied_run, dialog_log, qtlog, case, monkeypatch
 ):
+    import ssl_core.eval.projection as projection
+
+    # The fast path's 60 epochs on 1,797 points take ~0.1 s: the map would finish before the close.
+    monkeypatch.setattr(projection, "FAST_EPOCHS", 3000)
     case.describe(
         "the window is closed while UMAP runs: first answering No, then Yes",
         "No: nothing changes; Yes: UMAP is cancelled and the window closes within ~3 s, no job left, "
