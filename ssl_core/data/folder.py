@@ -24,7 +24,6 @@ import logging
 import os
 import stat
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -270,10 +269,6 @@ def _try(fn: Callable[[Path], R]) -> Callable[[Path], R | BadImage]:
             return exc
 
     return run
-
-
-def default_size(headers: Iterable[ImageHeader]) -> int:
-    return _default_size_of(Counter((h.height, h.width) for h in headers))
 
 
 def _sizes(height: np.ndarray, width: np.ndarray) -> dict[tuple[int, int], int]:
