@@ -20,6 +20,10 @@ else:  # pragma: no cover
 @dataclass
 class DataConfig:
     spec: str = "digits"
+    # None: the source decides (an array's rank, a key's name); "image" or "series" where it is ambiguous.
+    modality: str | None = None
+    length: int | None = None  # series: pad or crop every series to this many steps (None: the longest)
+    missing: str = "refuse"  # series: NaN/inf values are "refuse"d with a message, or "impute"d (see data)
     image_size: int | None = None  # None: the source's natural size (digits: 8; folders: see data/folder.py)
     channels: int | None = None  # None keeps the source's own channel count
     val_fraction: float = 0.2

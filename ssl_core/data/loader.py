@@ -71,7 +71,7 @@ def _keep(batch: Batch) -> Batch:
 
 
 class BatchPipeline:
-    """Serve shuffled uint8 batches (B, C, H, W) of `source[indices]` on `device`."""
+    """Serve shuffled batches (B, *sample_shape) of `source[indices]` on `device`, in the source's dtype."""
 
     def __init__(
         self,
@@ -103,8 +103,7 @@ class BatchPipeline:
         self.batch_size = min(int(batch_size), n)  # more than the data: the whole set is one batch
         if self.batch_size < batch_size:
             log.info("batch size %d > %d images: using all images as one batch", batch_size, n)
-        c, h, w = source.info.image_shape
-        self.nbytes = n * c * h * w
+        self.nbytes = n * source.info.sample_nbytes
         self.resident = self.nbytes <= memory_budget_bytes
         self._pin = self.device.type == "cuda"
         self._images: torch.Tensor | None = None
@@ -146,7 +145,7 @@ class BatchPipeline:
 
     # ---- iteration --------------------------------------------------------------------------------
     def epoch(self, epoch: int, seed: int, start_batch: int = 0) -> Iterator[Batch]:
-        """Yield (images uint8 (B, C, H, W), labels (B,) or None), both on the device."""
+        """Yield (samples (B, *sample_shape), labels (B,) or None), both on the device."""
         positions = self._positions(epoch, seed, start_batch)
         if self.resident:
             return self._resident_epoch(positions)
@@ -190,8 +189,10 @@ class BatchPipeline:
         else:  # decode once, with the workers, in order
             sampler = _EpochSampler()
             sampler.batches = list(torch.split(self.indices, _FILL_CHUNK))
-            c, h, w = self.source.info.image_shape
-            images = torch.empty((len(self.indices), c, h, w), dtype=torch.uint8)
+            images = torch.empty(
+                (len(self.indices), *self.source.info.sample_shape),
+                dtype=getattr(torch, self.source.info.sample_dtype),
+            )
             parts: list[torch.Tensor] = []
             start = 0
             for chunk_images, chunk_labels in self._make_loader(sampler, persistent=False):

@@ -84,6 +84,9 @@ def open_source(
     download: bool = False,
     *,
     progress: ProgressFn | None = None,
+    modality: str | None = None,
+    length: int | None = None,
+    missing: str = "refuse",
 ) -> DataSource:
     """Open the data named by `spec` as uint8 images (N, C, H, W).
 
@@ -91,7 +94,16 @@ def open_source(
     channels: 1 or 3 (None keeps the source's own; alpha is always dropped).
     download: let torchvision datasets download when missing (never otherwise).
     progress: optional callback (phase, done, total) while a folder is scanned and decoded.
+    modality / length / missing: see OpenOptions (series).
     """
-    options = OpenOptions(image_size=image_size, channels=channels, download=download, progress=progress)
+    options = OpenOptions(
+        image_size=image_size,
+        channels=channels,
+        download=download,
+        progress=progress,
+        modality=modality,
+        length=length,
+        missing=missing,
+    )
     kind, argument = parse_spec(spec)
     return kind.opener(str(spec).strip(), argument, options)

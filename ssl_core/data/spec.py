@@ -26,6 +26,9 @@ class OpenOptions:
     channels: int | None = None  # 1 or 3; None keeps the source's own (alpha is always dropped)
     download: bool = False  # only torchvision datasets download, and only when this is True
     progress: ProgressFn | None = None
+    modality: str | None = None  # "image", "series", ...: settles an ambiguous array; None: inferred
+    length: int | None = None  # series: pad or crop to this many time steps; None: the longest series
+    missing: str = "refuse"  # series: "refuse" NaN/inf with a message naming the file, or "impute" them
 
     def __post_init__(self) -> None:
         if self.image_size is not None:

@@ -71,9 +71,17 @@ class MethodSpec:
     preview_kind: str = "views"
     requires_color: bool = False
     paper: str = ""
+    # The kinds of data the method runs on (keys of ssl_core.modalities.MODALITIES).
+    modalities: tuple[str, ...] = ("image",)
 
     def unavailable_reason(self, info: DataInfo | None) -> str | None:
         """Why this method cannot run on the given data, or None when it can."""
+        if info is not None and info.modality not in self.modalities:
+            kinds = " or ".join(self.modalities)
+            return (
+                f"{self.title} works on {kinds} data, but {info.name} is {info.modality} data; "
+                "choose another method."
+            )
         if info is not None and self.requires_color and info.channels < 3:
             return (
                 f"{self.title} needs colour images, but {info.name} has {info.channels} channel(s); "
@@ -93,6 +101,7 @@ class MethodSpec:
             "preview_kind": self.preview_kind,
             "requires_color": self.requires_color,
             "paper": self.paper,
+            "modalities": list(self.modalities),
         }
 
 

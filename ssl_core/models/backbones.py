@@ -21,15 +21,25 @@ RESNET_FULL_STEM_MIN_SIZE = 64
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    """Registry entry. `factory(in_channels, image_size)` returns a bare network with `.feature_dim`."""
+    """Registry entry. `factory(in_channels, size)` returns a bare network with `.feature_dim`.
+
+    `size` is the modality's size hint (`DataInfo.size_hint`): an image's side, a series' length.
+    `modalities` names the kinds of data the network accepts (keys of ssl_core.modalities.MODALITIES).
+    """
 
     name: str
     title: str
     description: str
     factory: Callable[[int, int], nn.Module]
+    modalities: tuple[str, ...] = ("image",)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "title": self.title, "description": self.description}
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "modalities": list(self.modalities),
+        }
 
 
 BACKBONES: Registry[BackboneSpec] = Registry("backbone")
