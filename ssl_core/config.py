@@ -34,7 +34,8 @@ class DataConfig:
 @dataclass
 class MethodConfig:
     name: str = "simclr"
-    backbone: str = "small_cnn"
+    # "auto": the data's default backbone (small_cnn for images, cnn1d for series; see ssl_core/modalities)
+    backbone: str = "auto"
     params: dict[str, Any] = field(default_factory=dict)  # overrides of the method's defaults
 
 
