@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import dialogs
-from app.run_context import RunContext, run_context, run_is_gone
+from app.run_context import RunContext, file_names, run_context, run_is_gone
 from app.theme import series_color
 from app.widgets.confusion import ConfusionMatrix
 from app.widgets.curves import follow_theme
@@ -36,8 +36,10 @@ log = logging.getLogger(__name__)
 FEATURE_SETS = [
     ("pretrained", "Self-supervised (this run)"),
     ("random_init", "Same network, random weights"),
-    ("raw_pixels", "Raw pixels"),
+    ("raw_input", "Raw input (pixels, values)"),
 ]
+# Reports saved before the modality seam named the raw-input baseline "raw_pixels".
+_OLD_KEYS = {"raw_pixels": "raw_input"}
 EXPLAIN = (
     "How useful are the learned features? The trained network is frozen and a simple classifier is fitted "
     "on its features using <b>1%, 10% and 100%</b> of the labels: a <b>linear probe</b> (one linear layer) and a "
@@ -69,6 +71,7 @@ def parse_report(d: dict[str, Any]) -> ReportView:
     features = d.get("features") or {}
     if isinstance(features, list):
         features = {f.get("name"): f for f in features}
+    features = {_OLD_KEYS.get(k, k): v for k, v in features.items()}
     series: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
     fractions = [float(f) for f in d.get("fractions", [])]
     for key, _ in FEATURE_SETS:
@@ -167,6 +170,7 @@ class EvaluateTab(QWidget):
         self.view: ReportView | None = None
         self.context: RunContext | None = None
         self.setup_spec: str | None = None  # the data chosen in Setup, to say when it is not the run's
+        self._blocked = False  # the app is busy (training, loading): see set_busy
 
         explain = QLabel(EXPLAIN)
         explain.setWordWrap(True)
@@ -225,9 +229,18 @@ class EvaluateTab(QWidget):
     def busy(self) -> bool:
         return self.worker is not None
 
-    def set_run(self, run_dir: Path | None) -> None:
-        """Show the run's saved results, if any."""
-        if run_dir == self.run_dir and self.view is not None:
+    def set_busy(self, busy: bool) -> None:
+        """The app is training or loading: no evaluation until it is done."""
+        self._blocked = busy
+        self._update_controls()
+
+    def run_in_use(self) -> Path | None:
+        """The run an evaluation is reading now (it must not be deleted or resumed meanwhile)."""
+        return self.run_dir if self.busy else None
+
+    def set_run(self, run_dir: Path | None, reload: bool = False) -> None:
+        """Show the run's saved results, if any. `reload`: read them again (the run changed)."""
+        if run_dir == self.run_dir and self.view is not None and not reload:
             return
         self.cancel()
         self.run_dir = run_dir
@@ -245,7 +258,7 @@ class EvaluateTab(QWidget):
                 text = "Train a model or open a run first."
             elif not self.context.has_checkpoint:
                 text = (
-                    "This run has no checkpoint (checkpoints/last.pt), so there is nothing to evaluate; "
+                    f"This run has no checkpoint ({file_names()[1]}), so there is nothing to evaluate; "
                     "resume it from the Runs tab, or train a new run."
                 )
             else:
@@ -320,7 +333,7 @@ class EvaluateTab(QWidget):
         self._update_controls()
 
     def _update_controls(self) -> None:
-        self.button.setEnabled(self.can_evaluate())
+        self.button.setEnabled(self.can_evaluate() and not self._blocked)
 
     def can_evaluate(self) -> bool:
         return self.context is not None and self.context.has_checkpoint and self.worker is None

@@ -8,7 +8,7 @@ from torch import nn
 
 from ssl_core.device import select_device
 from ssl_core.errors import UserError
-from ssl_core.eval.embeddings import frozen_eval
+from ssl_core.eval.embeddings import frozen_eval, model_input
 from ssl_core.eval.progress import CancelToken, ProgressFn, check_cancel, report
 
 
@@ -29,28 +29,29 @@ def anomaly_scores(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
-    """Scores (N,) float32, higher = more unusual, from `method.anomaly_scores(images in [0, 1])`.
+    """Scores (N,) float32, higher = more unusual, from `method.anomaly_scores(prepared samples)`.
+
+    `images_uint8` are samples as the data source stores them (uint8 images, float32 series).
 
     The method runs in eval mode on `device` (default: the best one here); its mode and device are
     restored afterwards. Methods without a reconstruction raise UserError.
     """
     if not has_anomaly_scores(method):
         raise UserError(
-            f"{_method_title(method)} does not rebuild images, so it gives no anomaly scores; "
-            "train a generative method (autoencoder, denoising, MAE, inpainting or colorization).",
+            f"{_method_title(method)} does not rebuild its input, so it gives no anomaly scores; "
+            "train a generative method (autoencoder, denoising, masked reconstruction, MAE, inpainting, "
+            "colorization or next-step prediction).",
             field="method.name",
         )
-    if images_uint8.dim() != 4:
-        raise ValueError(f"images must be (N, C, H, W); got shape {tuple(images_uint8.shape)}")
     device = torch.device(device) if device is not None else select_device("auto")
     n = int(images_uint8.shape[0])
     batch_size = max(1, int(batch_size))
-    scale = 1.0 / 255.0 if images_uint8.dtype == torch.uint8 else 1.0
+    prepare = model_input(method)
     out: list[np.ndarray] = []
     with frozen_eval(method, device), torch.inference_mode():
         for start in range(0, n, batch_size):
             check_cancel(cancel)
-            batch = images_uint8[start : start + batch_size].to(device).float().mul_(scale)
+            batch = prepare(images_uint8[start : start + batch_size].to(device))
             scores = method.anomaly_scores(batch)
             if scores.shape != (batch.shape[0],):
                 raise ValueError(

@@ -44,6 +44,15 @@ def _call_target(encoder: nn.Module | EncodeFn) -> EncodeFn:
     return encoder
 
 
+def model_input(module: nn.Module | None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """How stored batches become model input: an SSL method's own `prepare` (its modality's adapter),
+    else uint8 images scaled to [0, 1] (plain encoders)."""
+    prepare = getattr(module, "prepare", None)
+    if callable(prepare):
+        return prepare
+    return lambda batch: batch.float().div(255.0) if not batch.is_floating_point() else batch.float()
+
+
 def _module_device(module: nn.Module) -> torch.device | None:
     for tensor in (*module.parameters(), *module.buffers()):
         return tensor.device
@@ -98,7 +107,8 @@ def extract_embeddings(
     cancel: CancelToken | None = None,
     amp: bool = True,
 ) -> np.ndarray:
-    """Encode images (N, C, H, W) uint8 -> float32 array (N, D), in eval mode, without augmentation.
+    """Encode samples as a source stores them (images (N, C, H, W) uint8, series (N, C, T) float32)
+    -> float32 array (N, D), in eval mode, without augmentation.
 
     `encoder` is an nn.Module (an SSLMethod's `encode` is used when it has one) or a function; a bound
     method of a module counts as that module. Modules run on `device` (default: the best one here) and
@@ -107,8 +117,8 @@ def extract_embeddings(
     channels_last and, with `amp`, in the device's autocast precision; on a CPU `batch_size` is capped
     at CPU_EXTRACT_BATCH (see there).
     """
-    if images_uint8.dim() != 4:
-        raise ValueError(f"images must be (N, C, H, W); got shape {tuple(images_uint8.shape)}")
+    if images_uint8.dim() < 2:
+        raise ValueError(f"samples must be (N, ...); got shape {tuple(images_uint8.shape)}")
     module = _owner_module(encoder)
     if device is not None:
         device = torch.device(device)
@@ -121,7 +131,7 @@ def extract_embeddings(
     batch_size = max(1, int(batch_size))
     if device.type == "cpu":
         batch_size = min(batch_size, CPU_EXTRACT_BATCH)
-    scale = 1.0 / 255.0 if images_uint8.dtype == torch.uint8 else 1.0
+    prepare = model_input(module)
     cuda = device.type == "cuda"
     amp_dtype = training_autocast_dtype(device, amp)  # the training step's precision: bf16 on AMX CPUs
     chunks: list[np.ndarray] = []
@@ -135,8 +145,8 @@ def extract_embeddings(
             batch = images_uint8[start : start + batch_size]
             if cuda:
                 batch = batch.pin_memory()
-            x = batch.to(device, non_blocking=cuda).float().mul_(scale)
-            if nhwc:
+            x = prepare(batch.to(device, non_blocking=cuda))
+            if nhwc and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             autocast = (
                 torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
@@ -209,13 +219,14 @@ def raw_pixel_features(images_uint8: torch.Tensor, max_side: int | None = None) 
     return x.reshape(x.shape[0], -1).numpy().astype(np.float32, copy=False)
 
 
-def pixel_features_of_source(
-    source, indices: torch.Tensor, max_side: int | None = 32, chunk: int = 8192
-) -> np.ndarray:
-    """`raw_pixel_features` of a DataSource's images, read `chunk` at a time."""
-    indices = torch.as_tensor(indices, dtype=torch.long)
+def raw_features_of_source(method: nn.Module, source, chunk: int = 4096) -> np.ndarray:
+    """The raw-input baseline of every sample of `source`, as the method's modality defines it (area-averaged
+    pixels for images, standardised values for series), read `chunk` samples at a time."""
+    indices = torch.arange(len(source))
+    adapter = model_input(method)
+    modality = method.modality
     parts = [
-        raw_pixel_features(source.read(indices[s : s + chunk])[0], max_side)
+        modality.raw_features(source.read(indices[s : s + chunk])[0], adapter)
         for s in range(0, len(indices), chunk)
     ]
     return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)

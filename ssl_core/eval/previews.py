@@ -47,8 +47,8 @@ def preview_images(what: str | Path | Any, n: int = 8, seed: int = 0, *, source:
     """
     method, src, val_idx, train_idx = _resolve(what, source)
     idx = val_idx if len(val_idx) else train_idx
-    images, _ = src.read(idx[: max(1, int(n))])
-    x = images.float().div(255.0)
+    samples, _ = src.read(idx[: max(1, int(n))])
+    x = method.prepare(samples)
     generator = torch.Generator().manual_seed(int(seed))
     was_training = method.training
     method.eval()
@@ -57,7 +57,8 @@ def preview_images(what: str | Path | Any, n: int = 8, seed: int = 0, *, source:
             preview = method.preview(x, generator)
     finally:
         method.train(was_training)
-    shown = {k: v.detach().float().clamp(0, 1).cpu() for k, v in preview.images.items()}
+    finish = method.modality.finish_preview
+    shown = {k: finish(v) for k, v in preview.images.items()}
     if preview.kind == "views":
-        shown = {ORIGINAL: x, **shown}
-    return Preview(kind=preview.kind, images=shown, captions=dict(preview.captions))
+        shown = {ORIGINAL: finish(x), **shown}
+    return Preview(kind=preview.kind, images=shown, captions=dict(preview.captions), payload=preview.payload)

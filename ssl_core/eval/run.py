@@ -28,7 +28,7 @@ from ssl_core.eval.embeddings import (
     EmbeddingCache,
     encode_source,
     file_digest,
-    pixel_features_of_source,
+    raw_features_of_source,
     save_npy,
 )
 from ssl_core.eval.knn import DEFAULT_K, KNNResult, knn_classify
@@ -50,16 +50,18 @@ log = logging.getLogger(__name__)
 
 REPORT_FILE = "report.json"
 EMBED_FILE = "embed.json"
-RAW_PIXEL_MAX_SIDE = 32  # raw-pixel baseline images are area-averaged down to at most 32 px a side
 PROJECTIONS = ("umap", "pca", "none")
-FEATURE_TITLES = {"pretrained": "pretrained", "random_init": "random init", "raw_pixels": "raw pixels"}
+FEATURE_TITLES = {"pretrained": "pretrained", "random_init": "random init", "raw_input": "raw input"}
+RAW_INPUT = (
+    "raw_input"  # the raw-input baseline's key; reports saved before modalities called it "raw_pixels"
+)
 
 
 @dataclass
 class FeatureEval:
-    """Probe and kNN results for one kind of features (pretrained, random init or raw pixels)."""
+    """Probe and kNN results for one kind of features (pretrained, random init or raw input)."""
 
-    name: str  # "pretrained", "random_init" or "raw_pixels"
+    name: str  # "pretrained", "random_init" or "raw_input"
     title: str  # what a table shows
     dim: int
     probe: ProbeResult  # all training labels
@@ -187,8 +189,9 @@ def _evaluate_features(
     num_classes: int,
     progress: ProgressFn | None,
     cancel: CancelToken | None,
+    title: str = "",
 ) -> FeatureEval:
-    what = f"{FEATURE_TITLES.get(name, name)} features"
+    what = f"{title or FEATURE_TITLES.get(name, name)} features"
     x_train, y_train, x_val, y_val = feats[train_idx], labels[train_idx], feats[val_idx], labels[val_idx]
     report(progress, 0.0, f"Linear probe on {what}")
     probe = linear_probe(x_train, y_train, x_val, y_val, num_classes=num_classes, cancel=cancel, what=what)
@@ -212,7 +215,7 @@ def _evaluate_features(
         "num_classes": num_classes,
         "rows": [rows[f] for f in fractions],
     }
-    return FeatureEval(name, FEATURE_TITLES.get(name, name), int(feats.shape[1]), probe, knn, table)
+    return FeatureEval(name, title or FEATURE_TITLES.get(name, name), int(feats.shape[1]), probe, knn, table)
 
 
 def evaluate_run(
@@ -252,7 +255,7 @@ def evaluate_run(
     num_classes = infer_num_classes(labels, num_classes=source.info.num_classes)
 
     key, pretrained, _ = _pretrained_embeddings(run, batch_size, sub_progress(progress, 0.02, 0.25), cancel)
-    feature_sets: list[tuple[str, np.ndarray]] = [("pretrained", pretrained)]
+    feature_sets: list[tuple[str, np.ndarray, str]] = [("pretrained", pretrained, "")]
     if include_baselines:
         check_cancel(cancel)
         report(progress, 0.25, "Embedding with the randomly initialised backbone")
@@ -261,19 +264,30 @@ def evaluate_run(
             progress=sub_progress(progress, 0.25, 0.4), cancel=cancel,
         )  # fmt: skip
         check_cancel(cancel)
-        report(progress, 0.4, "Reading raw pixels")
-        pixels = pixel_features_of_source(source, torch.arange(len(source)), RAW_PIXEL_MAX_SIDE)
-        feature_sets += [("random_init", random_feats), ("raw_pixels", pixels)]
+        report(progress, 0.4, f"Reading the {run.method.modality.raw_title}")
+        raw = raw_features_of_source(run.method, source)
+        feature_sets += [("random_init", random_feats, ""), (RAW_INPUT, raw, run.method.modality.raw_title)]
 
     results = []
     span = 0.55 / len(feature_sets)
-    for i, (name, feats) in enumerate(feature_sets):
+    for i, (name, feats, title) in enumerate(feature_sets):
         check_cancel(cancel)
         sub = sub_progress(progress, 0.43 + i * span, 0.43 + (i + 1) * span)
         results.append(
             _evaluate_features(
-                name, feats, labels, train_idx, val_idx, fractions, seeds, k, num_classes, sub, cancel
-            )
+                name,
+                feats,
+                labels,
+                train_idx,
+                val_idx,
+                fractions,
+                seeds,
+                k,
+                num_classes,
+                sub,
+                cancel,
+                title=title,
+            )  # fmt: skip
         )
 
     result = EvalReport(

@@ -33,8 +33,13 @@ def _discover() -> None:
         METHODS.register(spec.name, spec)
 
 
-def build_method(name: str, backbone, overrides: dict[str, Any] | None, info: DataInfo) -> SSLMethod:
-    """Create a method around a backbone, with its hyperparameters checked against the registry."""
+def build_method(
+    name: str, backbone, overrides: dict[str, Any] | None, info: DataInfo, input_adapter=None
+) -> SSLMethod:
+    """Create a method around a backbone, with its hyperparameters checked against the registry.
+
+    `input_adapter` (from the data's modality) turns stored batches into model input; see SSLMethod.prepare.
+    """
     spec = METHODS.get(name)
     reason = spec.unavailable_reason(info)
     if reason:
@@ -42,7 +47,10 @@ def build_method(name: str, backbone, overrides: dict[str, Any] | None, info: Da
 
         raise UserError(reason, field="method.name")
     hparams = spec.params.resolve(overrides, owner=f"method.params({spec.name})")
-    return spec.factory(backbone=backbone, hparams=hparams, info=info)
+    method = spec.factory(backbone=backbone, hparams=hparams, info=info)
+    if input_adapter is not None:
+        method.input_adapter = input_adapter
+    return method
 
 
 _discover()

@@ -1,4 +1,4 @@
-"""What the six joint-embedding methods share: two augmented views per image and a views preview."""
+"""What the six joint-embedding methods share: two augmented views per sample and a views preview."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from ssl_core.augment import make_view_pair
 from ssl_core.data.base import DataInfo
 from ssl_core.methods.base import Preview, SSLMethod
 
@@ -15,27 +14,24 @@ from ssl_core.methods.base import Preview, SSLMethod
 class JointEmbeddingMethod(SSLMethod):
     """An SSLMethod that trains on two augmented views of each image.
 
-    `recipes` is an augmentation preset from ssl_core.augment (e.g. `simclr_views()`); the view
-    augmenters are built once here for the data's size and channel count.
+    `views` names a view preset ("simclr", "byol", ...); the data's modality builds the two view
+    augmenters for it (colour/crop/blur for images, jitter/scaling/warps for series), once, for the
+    data's shape. So one method file serves every modality.
     """
 
-    def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo, recipes: Any):
+    def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo, views: str):
         super().__init__(backbone, hparams, info)
         # Two parameter-free modules (view 1, view 2); a ModuleList so they show in repr and follow .to().
-        self.views = nn.ModuleList(
-            make_view_pair(
-                recipes, image_size=info.height, channels=info.channels, mirror_safe=info.mirror_safe
-            )
-        )
+        self.views = nn.ModuleList(self.modality.view_pair(views, info))
 
     def make_views(
         self, images: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two independently augmented views of the same images, (B, C, H, W) each."""
+        """Two independently augmented views of the same samples, each shaped like `images`."""
         first, second = self.views
         return first(images, generator), second(images, generator)
 
     @torch.no_grad()
     def preview(self, images: torch.Tensor, generator: torch.Generator) -> Preview:
         v1, v2 = self.make_views(images, generator)
-        return Preview(kind="views", images={"view 1": v1.clamp(0, 1), "view 2": v2.clamp(0, 1)})
+        return self.make_preview("views", {"view 1": v1, "view 2": v2})

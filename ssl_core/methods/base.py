@@ -37,14 +37,19 @@ class StepContext:
 
 @dataclass
 class Preview:
-    """Arrays the GUI can draw: named grids of images (n, C, H, W) float in [0, 1], plus text captions.
+    """A typed payload the GUI can draw: named arrays of samples plus text captions.
 
-    kind is "views" (joint-embedding), "reconstruction" (generative) or "prediction" (pretext tasks).
+    kind is what the preview shows: "views" (joint-embedding), "reconstruction" (generative),
+    "prediction" (pretext tasks) or "forecast" (next-step prediction).
+    payload is how to draw it, one GUI renderer per type (ssl_core.modalities.PreviewPayload):
+    "image_grid" arrays are (n, C, H, W) float in [0, 1]; "signal" arrays are (n, C, T) float, with NaN
+    where a curve has no value (e.g. before a forecast starts).
     """
 
     kind: str
-    images: dict[str, torch.Tensor]
+    images: dict[str, torch.Tensor]  # named arrays, one row per sample ("images" for historical reasons)
     captions: dict[str, list[str]] = field(default_factory=dict)
+    payload: str = "image_grid"
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,37 @@ class MethodSpec:
     paper: str = ""
     # The kinds of data the method runs on (keys of ssl_core.modalities.MODALITIES).
     modalities: tuple[str, ...] = ("image",)
+    # modality -> the backbone that `method.backbone = "auto"` picks for this method (else the modality's).
+    preferred_backbone: dict[str, str] = field(default_factory=dict)
+    # Backbones the method cannot use, with the reason shown in the CLI and the GUI.
+    backbone_requirement: Callable[[Any], str | None] | None = None
+
+    def backbone_for(self, info: DataInfo, requested: str = "auto") -> str:
+        """The backbone name a run uses: `requested`, or for "auto" this method's or the data's default."""
+        from ssl_core.modalities import modality_of
+
+        if str(requested).lower() != "auto":
+            return str(requested).lower()
+        return self.preferred_backbone.get(info.modality) or modality_of(info).default_backbone
+
+    def backbone_reason(self, backbone_name: str, info: DataInfo | None = None) -> str | None:
+        """Why `backbone_name` cannot serve this method on this data, or None when it can."""
+        from ssl_core.models.backbones import BACKBONES
+
+        if backbone_name not in BACKBONES:
+            return None  # the registry lookup reports unknown names with the list of known ones
+        bspec = BACKBONES.get(backbone_name)
+        if info is not None and info.modality not in bspec.modalities:
+            from ssl_core.modalities import modality_of
+
+            options = ", ".join(modality_of(info).backbones())
+            return (
+                f"The {bspec.title} backbone works on {' or '.join(bspec.modalities)} data, but {info.name} is "
+                f"{info.modality} data; use one of: {options} (or auto)."
+            )
+        if self.backbone_requirement is not None:
+            return self.backbone_requirement(bspec)
+        return None
 
     def unavailable_reason(self, info: DataInfo | None) -> str | None:
         """Why this method cannot run on the given data, or None when it can."""
@@ -102,14 +138,16 @@ class MethodSpec:
             "requires_color": self.requires_color,
             "paper": self.paper,
             "modalities": list(self.modalities),
+            "preferred_backbone": dict(self.preferred_backbone),
         }
 
 
 class SSLMethod(nn.Module):
     """Backbone + heads + loss. Subclasses implement `training_step`.
 
-    Input images arrive as float tensors in [0, 1], shape (B, C, H, W), on the training device;
-    the method makes its own views or corruptions from them using `ctx.generator`.
+    Input arrives as float tensors from `prepare` (images (B, C, H, W) in [0, 1]; series (B, C, T)
+    standardised per channel), on the training device; the method makes its own views or corruptions
+    from them using `ctx.generator`, asking the data's modality (`self.modality`) for them.
     Method state that must survive a resume (queues, momentum encoders) lives in buffers and
     submodules so that `state_dict()` carries it.
     """
@@ -118,9 +156,15 @@ class SSLMethod(nn.Module):
 
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
         super().__init__()
+        from ssl_core.modalities import modality_of
+
         self.backbone = backbone
         self.hparams = dict(hparams)
         self.info = info
+        self.modality = modality_of(info)
+        # Stored batch -> float model input (uint8 -> [0, 1] for images, standardisation for series);
+        # set by build_method. A submodule, so the statistics it holds are saved in checkpoints.
+        self.input_adapter: nn.Module | None = None
         # Advice about this method on this data (e.g. a queue larger than the dataset); shown by the
         # trainer as warnings in the CLI and the GUI's log.
         self.setup_warnings: list[str] = []
@@ -128,6 +172,16 @@ class SSLMethod(nn.Module):
     @property
     def feature_dim(self) -> int:
         return int(self.backbone.feature_dim)
+
+    def prepare(self, batch: torch.Tensor) -> torch.Tensor:
+        """A batch as the data source stores it -> the float input `training_step`/`encode` expect."""
+        if self.input_adapter is not None:
+            return self.input_adapter(batch)
+        return batch.float().div(255.0) if not batch.is_floating_point() else batch
+
+    def make_preview(self, kind: str, arrays: dict[str, torch.Tensor], **captions: list[str]) -> Preview:
+        """A Preview of this method's data in its modality's payload type."""
+        return Preview(kind, arrays, dict(captions), payload=self.modality.preview_payload)
 
     def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
         raise NotImplementedError

@@ -7,7 +7,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from ssl_core.augment import byol_views
 from ssl_core.data.base import DataInfo
 from ssl_core.losses import byol_loss
 from ssl_core.methods._joint import JointEmbeddingMethod
@@ -19,7 +18,7 @@ from ssl_core.params import Param, params
 
 class BYOL(JointEmbeddingMethod):
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
-        super().__init__(backbone, hparams, info, byol_views())
+        super().__init__(backbone, hparams, info, "byol")
         out_dim = hparams["proj_out_dim"]
         self.projector = byol_mlp(self.feature_dim, hparams["proj_hidden_dim"], out_dim)
         self.predictor = byol_mlp(out_dim, hparams["pred_hidden_dim"], out_dim)
@@ -82,5 +81,6 @@ SPEC = MethodSpec(
     factory=BYOL,
     optim=OptimDefaults(optimizer="adamw", lr=2e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
     preview_kind="views",
+    modalities=("image", "series"),
 )
 BYOL.spec = SPEC

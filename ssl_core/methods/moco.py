@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssl_core.augment import moco_v2_views
 from ssl_core.data.base import DataInfo
 from ssl_core.losses import info_nce_queue
 from ssl_core.methods._joint import JointEmbeddingMethod
@@ -29,7 +28,7 @@ class MoCo(JointEmbeddingMethod):
     """
 
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
-        super().__init__(backbone, hparams, info, moco_v2_views())
+        super().__init__(backbone, hparams, info, "moco_v2")
         out_dim = hparams["proj_out_dim"]
         self.projector = moco_projector(self.feature_dim, hparams["proj_hidden_dim"], out_dim)
         self.momentum_backbone = momentum_copy(self.backbone)
@@ -124,5 +123,6 @@ SPEC = MethodSpec(
     factory=MoCo,
     optim=OptimDefaults(optimizer="adamw", lr=1e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
     preview_kind="views",
+    modalities=("image", "series"),
 )
 MoCo.spec = SPEC

@@ -7,7 +7,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from ssl_core.augment import simclr_views
 from ssl_core.data.base import DataInfo
 from ssl_core.losses import nt_xent
 from ssl_core.methods._joint import JointEmbeddingMethod
@@ -18,7 +17,7 @@ from ssl_core.params import Param, params
 
 class SimCLR(JointEmbeddingMethod):
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
-        super().__init__(backbone, hparams, info, simclr_views())
+        super().__init__(backbone, hparams, info, "simclr")
         self.projector = simclr_projector(
             self.feature_dim, hparams["proj_hidden_dim"], hparams["proj_out_dim"]
         )
@@ -65,5 +64,6 @@ SPEC = MethodSpec(
     factory=SimCLR,
     optim=OptimDefaults(optimizer="adamw", lr=2e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
     preview_kind="views",
+    modalities=("image", "series"),
 )
 SimCLR.spec = SPEC

@@ -7,7 +7,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from ssl_core.augment import simsiam_views
 from ssl_core.data.base import DataInfo
 from ssl_core.losses import negative_cosine
 from ssl_core.methods._joint import JointEmbeddingMethod
@@ -18,7 +17,7 @@ from ssl_core.params import Param, params
 
 class SimSiam(JointEmbeddingMethod):
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
-        super().__init__(backbone, hparams, info, simsiam_views())
+        super().__init__(backbone, hparams, info, "simsiam")
         dim = hparams["proj_dim"]
         self.projector = simsiam_projector(self.feature_dim, dim, dim)
         self.predictor = simsiam_predictor(dim, hparams["pred_hidden_dim"])
@@ -66,5 +65,6 @@ SPEC = MethodSpec(
     factory=SimSiam,
     optim=OptimDefaults(optimizer="adamw", lr=2e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
     preview_kind="views",
+    modalities=("image", "series"),
 )
 SimSiam.spec = SPEC

@@ -7,7 +7,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from ssl_core.augment import vicreg_views
 from ssl_core.data.base import DataInfo
 from ssl_core.losses import vicreg_loss
 from ssl_core.methods._joint import JointEmbeddingMethod
@@ -18,7 +17,7 @@ from ssl_core.params import Param, params
 
 class VICReg(JointEmbeddingMethod):
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
-        super().__init__(backbone, hparams, info, vicreg_views())
+        super().__init__(backbone, hparams, info, "vicreg")
         self.projector = wide_projector(self.feature_dim, hparams["proj_hidden_dim"], hparams["proj_out_dim"])
 
     def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
@@ -62,5 +61,6 @@ SPEC = MethodSpec(
     factory=VICReg,
     optim=OptimDefaults(optimizer="adamw", lr=1e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
     preview_kind="views",
+    modalities=("image", "series"),
 )
 VICReg.spec = SPEC

@@ -1,5 +1,7 @@
-"""Backbone registry: image encoders that map (B, C, H, W) floats in [0, 1] to (B, feature_dim) features.
+"""Backbone registry: encoders that map a batch to (B, feature_dim) features.
 
+Image networks take (B, C, H, W) floats in [0, 1]; series networks (registered from
+ssl_core/models/series.py, which imports nothing from here) take standardised (B, C, T) floats.
 Every network is built from scratch (weights=None): nothing is ever downloaded.
 """
 
@@ -12,6 +14,7 @@ import torch
 from torch import nn
 
 from ssl_core.errors import UserError
+from ssl_core.models.series import SERIES_BACKBONES
 from ssl_core.registry import Registry
 
 # ResNets keep their ImageNet stem (7x7 stride-2 conv + max-pool) only from this size up; smaller
@@ -138,9 +141,45 @@ for _name, _title, _arch, _dim in (
             _resnet(_arch),
         ),
     )
+for _entry in SERIES_BACKBONES:
+    BACKBONES.register(
+        _entry.name,
+        BackboneSpec(_entry.name, _entry.title, _entry.description, _entry.factory, ("series",)),
+    )
 
 
-def _stats(values: Sequence[float] | None, default: float, channels: int, what: str) -> torch.Tensor:
+@dataclass(frozen=True)
+class _Layout:
+    """How a modality's batches look to a backbone, and how its inputs are checked and normalised."""
+
+    noun: str  # "images", "series": for messages
+    axes: str  # the axes after (B, C), as in "(B, C, H, W)"
+    rank: int  # dimensions of a batch
+    default_mean: float
+    default_std: float
+    max_channels: int | None
+    size_field: str
+    min_size: int
+
+
+# Images arrive in [0, 1] (0.5 / 0.5 maps them to [-1, 1]); series arrive standardised per channel, so
+# their default statistics leave them as they are.
+_LAYOUTS: dict[str, _Layout] = {
+    "image": _Layout("images", "H, W", 4, 0.5, 0.5, 4, "data.image_size", 4),
+    "series": _Layout("series", "T", 3, 0.0, 1.0, None, "data.length", 2),
+}
+
+
+def _layout(modality: str) -> _Layout:
+    if modality not in _LAYOUTS:
+        raise ValueError(f"no input layout for modality {modality!r}; known: {', '.join(_LAYOUTS)}")
+    return _LAYOUTS[modality]
+
+
+def _stats(
+    values: Sequence[float] | None, default: float, channels: int, what: str, layout: _Layout
+) -> torch.Tensor:
+    """Per-channel statistics shaped to broadcast over a batch: (1, C, 1, 1) images, (1, C, 1) series."""
     if values is None:
         values = [default] * channels
     values = [float(v) for v in values]
@@ -148,19 +187,22 @@ def _stats(values: Sequence[float] | None, default: float, channels: int, what: 
         values = values * channels
     if len(values) != channels:
         raise UserError(
-            f"Normalisation {what} has {len(values)} values but the images have {channels} channel(s); "
-            f"give one value or one per channel.",
+            f"Normalisation {what} has {len(values)} values but the {layout.noun} have {channels} "
+            f"channel(s); give one value or one per channel.",
             field=what,
         )
     if what == "std" and any(v <= 0 for v in values):
         raise UserError(f"Normalisation std must be positive; got {values}.", field=what)
-    return torch.tensor(values, dtype=torch.float32).view(1, channels, 1, 1)
+    return torch.tensor(values, dtype=torch.float32).view(1, channels, *(1,) * (layout.rank - 2))
 
 
 class Encoder(nn.Module):
     """A backbone with its input normalisation built in, so an exported state_dict is self-contained.
 
-    Takes float images in [0, 1], shape (B, in_channels, H, W); returns (B, feature_dim) features.
+    Takes float images in [0, 1], shape (B, in_channels, H, W), or standardised series (B, in_channels, T)
+    (`modality`); returns (B, feature_dim) features. `image_size` is the size hint the network was built
+    for: an image's side, a series' length. Series networks also give per-step latents through
+    `forward_sequence`, described by `causal`, `sequence_dim` and `downsample` (see models/series.py).
     """
 
     def __init__(
@@ -171,26 +213,62 @@ class Encoder(nn.Module):
         image_size: int,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
+        modality: str = "image",
     ):
         super().__init__()
+        layout = _layout(modality)
         self.net = net
         self.name = name
+        self.modality = modality
         self.in_channels = in_channels
         self.image_size = image_size
         self.feature_dim = int(net.feature_dim)
+        self._layout = layout
         # Buffers, not constants: they travel in state_dict() and follow .to(device).
-        self.register_buffer("mean", _stats(mean, 0.5, in_channels, "mean"))
-        self.register_buffer("std", _stats(std, 0.5, in_channels, "std"))
+        self.register_buffer("mean", _stats(mean, layout.default_mean, in_channels, "mean", layout))
+        self.register_buffer("std", _stats(std, layout.default_std, in_channels, "std", layout))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
+    @property
+    def causal(self) -> bool:
+        """True when step t of `forward_sequence` depends on input steps <= t only."""
+        return bool(getattr(self.net, "causal", False))
+
+    @property
+    def sequence_dim(self) -> int | None:
+        """The width D of `forward_sequence`'s (B, T', D) output; None without a sequence output."""
+        value = getattr(self.net, "sequence_dim", None)
+        return None if value is None else int(value)
+
+    @property
+    def downsample(self) -> int | None:
+        """About T / T': input steps per step of `forward_sequence`; None without a sequence output."""
+        value = getattr(self.net, "downsample", None)
+        return None if value is None else int(value)
+
+    def _normalise(self, x: torch.Tensor) -> torch.Tensor:
+        layout = self._layout
+        if x.dim() != layout.rank or x.shape[1] != self.in_channels:
             raise UserError(
-                f"The {self.name} backbone expects images of shape (B, {self.in_channels}, H, W); got "
-                f"{tuple(x.shape)}. Use data with {self.in_channels} channel(s) or set data.channels.",
+                f"The {self.name} backbone expects {layout.noun} of shape (B, {self.in_channels}, "
+                f"{layout.axes}); got {tuple(x.shape)}. Use data with {self.in_channels} channel(s) or "
+                f"set data.channels.",
                 field="data.channels",
             )
-        x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
-        return self.net(x)
+        return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self._normalise(x))
+
+    def forward_sequence(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-step latents (B, T', sequence_dim) of a normalised (B, C, T) series, before pooling."""
+        if not hasattr(self.net, "forward_sequence"):
+            series = ", ".join(name for name, spec in BACKBONES.items() if "series" in spec.modalities)
+            raise UserError(
+                f"The {self.name} backbone has no per-step output, which this method needs; choose a "
+                f"series backbone ({series}).",
+                field="method.backbone",
+            )
+        return self.net.forward_sequence(self._normalise(x))
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, in_channels={self.in_channels}, image_size={self.image_size}, feature_dim={self.feature_dim}"
@@ -202,18 +280,37 @@ def build_backbone(
     image_size: int,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
+    *,
+    modality: str | None = None,
 ) -> Encoder:
     """Build the registered backbone `name` wrapped in an Encoder.
 
-    mean/std: per-channel (or one shared) normalisation statistics of the [0, 1] input; None uses 0.5,
-    which maps [0, 1] to [-1, 1].
+    image_size: the size hint (`DataInfo.size_hint`): an image's side, a series' length.
+    mean/std: per-channel (or one shared) normalisation statistics of the input; None uses 0.5 for
+    images, which maps [0, 1] to [-1, 1], and 0 / 1 for series, which arrive standardised.
+    modality: the data's modality; None takes the backbone's first (its only one, for all built-ins).
     """
     spec = BACKBONES.get(name)
-    if not 1 <= int(in_channels) <= 4:
-        raise UserError(f"data.channels = {in_channels} is not supported; use 1 to 4.", field="data.channels")
-    if int(image_size) < 4:
+    if modality is None:
+        modality = spec.modalities[0]
+    elif modality not in spec.modalities:
+        kinds = " or ".join(spec.modalities)
         raise UserError(
-            f"data.image_size = {image_size} is too small; use at least 4.", field="data.image_size"
+            f"The {spec.name} backbone works on {kinds} data, not {modality}; choose another backbone "
+            f"or 'auto'.",
+            field="method.backbone",
         )
-    net = spec.factory(int(in_channels), int(image_size))
-    return Encoder(net, spec.name, int(in_channels), int(image_size), mean, std)
+    layout = _layout(modality)
+    channels, size = int(in_channels), int(image_size)
+    if channels < 1 or (layout.max_channels is not None and channels > layout.max_channels):
+        allowed = f"1 to {layout.max_channels}" if layout.max_channels is not None else "at least 1"
+        raise UserError(
+            f"data.channels = {in_channels} is not supported; use {allowed}.", field="data.channels"
+        )
+    if size < layout.min_size:
+        raise UserError(
+            f"{layout.size_field} = {image_size} is too small; use at least {layout.min_size}.",
+            field=layout.size_field,
+        )
+    net = spec.factory(channels, size)
+    return Encoder(net, spec.name, channels, size, mean, std, modality=modality)

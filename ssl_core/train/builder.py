@@ -8,10 +8,10 @@ import torch
 
 from ssl_core.config import RunConfig
 from ssl_core.data import DataSource, open_source, split_indices
+from ssl_core.errors import UserError
 from ssl_core.methods import METHODS, MethodSpec, SSLMethod, build_method
+from ssl_core.modalities import modality_of
 from ssl_core.models.backbones import BACKBONES, build_backbone
-
-_STATS_SAMPLE = 4096  # images used to estimate the per-channel mean/std for input normalisation
 
 
 @dataclass
@@ -21,41 +21,65 @@ class Components:
     val_idx: torch.Tensor
     spec: MethodSpec
     method: SSLMethod
+    backbone_name: str  # what "auto" resolved to (methods may still swap it, e.g. MAE's ViT)
 
 
-def channel_stats(source: DataSource, indices: torch.Tensor, seed: int) -> tuple[list[float], list[float]]:
-    if len(indices) > _STATS_SAMPLE:
-        g = torch.Generator().manual_seed(seed)
-        indices = indices[torch.randperm(len(indices), generator=g)[:_STATS_SAMPLE]]
-    images, _ = source.read(indices)
-    x = images.float().div_(255.0)
-    mean = x.mean(dim=(0, 2, 3))
-    std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
-    return mean.tolist(), std.tolist()
+def open_config_source(config: RunConfig, *, download: bool = False) -> DataSource:
+    """The data source a config names, opened with its data options."""
+    d = config.data
+    return open_source(
+        d.spec,
+        image_size=d.image_size,
+        channels=d.channels,
+        download=download,
+        modality=d.modality,
+        length=d.length,
+        missing=d.missing,
+    )
+
+
+def resolve_backbone(config: RunConfig, spec: MethodSpec, source: DataSource) -> str:
+    """The backbone a run uses on this data; a backbone that does not fit is a user error."""
+    info = source.info
+    name = spec.backbone_for(info, config.method.backbone)
+    BACKBONES.get(name)
+    reason = spec.backbone_reason(name, info)
+    if reason:
+        raise UserError(reason, field="method.backbone")
+    return name
 
 
 def build_components(
     config: RunConfig, *, download: bool = False, source: DataSource | None = None
 ) -> Components:
     spec = METHODS.get(config.method.name)  # fail fast on a typo before loading data
-    BACKBONES.get(config.method.backbone)
+    if config.method.backbone.lower() != "auto":
+        BACKBONES.get(config.method.backbone)
     spec.params.resolve(config.method.params, owner=f"method.params({spec.name})")
     if source is None:
-        source = open_source(
-            config.data.spec,
-            image_size=config.data.image_size,
-            channels=config.data.channels,
-            download=download,
-        )
+        source = open_config_source(config, download=download)
     info = source.info
+    reason = spec.unavailable_reason(info)
+    if reason:
+        raise UserError(reason, field="method.name")
+    backbone_name = resolve_backbone(config, spec, source)
+    modality = modality_of(info)
     train_idx, val_idx = split_indices(
         len(source), config.data.val_fraction, config.train.seed, source.labels()
     )
     # Same seed -> same initial weights, so a run is reproducible and a random-init baseline comparable.
     torch.manual_seed(config.train.seed)
-    mean, std = channel_stats(source, train_idx, config.train.seed)
+    adapter = modality.input_adapter(source, train_idx, config.train.seed)
+    mean, std = modality.encoder_stats(source, train_idx, config.train.seed, adapter)
     backbone = build_backbone(
-        config.method.backbone, in_channels=info.channels, image_size=info.height, mean=mean, std=std
+        backbone_name, in_channels=info.channels, image_size=info.size_hint, mean=mean, std=std
     )
-    method = build_method(config.method.name, backbone, config.method.params, info)
-    return Components(source=source, train_idx=train_idx, val_idx=val_idx, spec=spec, method=method)
+    method = build_method(config.method.name, backbone, config.method.params, info, input_adapter=adapter)
+    return Components(
+        source=source,
+        train_idx=train_idx,
+        val_idx=val_idx,
+        spec=spec,
+        method=method,
+        backbone_name=backbone_name,
+    )

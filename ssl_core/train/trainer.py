@@ -84,7 +84,7 @@ class Trainer:
         self.step = 0
         self._checkpoint_step: int | None = None  # step of the newest checkpoint on disk
         self._batch_size: int | None = None
-        self._image_shape: tuple[int, int, int] | None = None
+        self._sample_text: str = ""  # e.g. "8 x 8 grayscale images", for messages
         self._device: torch.device | None = None
 
     @classmethod
@@ -156,11 +156,10 @@ class Trainer:
         )
 
     def _out_of_memory_message(self) -> str:
-        c, h, w = self._image_shape or (0, 0, 0)
         return self._with_checkpoint_hint(
             f"Out of memory on {self._device or 'the device'} at batch size {self._batch_size} with "
-            f"{c}x{h}x{w} images: lower train.batch_size or data.image_size (or pick a smaller backbone) "
-            "and start a new run."
+            f"{self._sample_text or 'this data'}: lower train.batch_size or the sample size "
+            "(data.image_size or data.length), or pick a smaller backbone, and start a new run."
         )
 
     def _run(self) -> RunResult:
@@ -172,7 +171,7 @@ class Trainer:
         n_train = len(parts.train_idx)
         hyper = resolve_hyper(cfg, parts.spec, n_train)
         self._batch_size = hyper.batch_size
-        self._image_shape = parts.source.info.image_shape
+        self._sample_text = parts.method.modality.describe(parts.source.info)
         for message in [*hyper.warnings, *method.setup_warnings]:
             self.events.emit(TrainWarning(message))
         for skipped in parts.source.info.skipped[:20]:
@@ -252,7 +251,8 @@ class Trainer:
             created=created,
             updated=_now(),
             method=cfg.method.name,
-            backbone=cfg.method.backbone,
+            backbone=parts.backbone_name,
+            modality=parts.source.info.modality,
             data=cfg.data.spec,
             data_info=parts.source.info.to_dict() | {"skipped": len(parts.source.info.skipped)},
             device=str(device),
@@ -325,7 +325,7 @@ class Trainer:
         method.train()
         for epoch in range(start_epoch, math.ceil(total_steps / steps_per_epoch)):
             batches = pipeline.epoch(epoch, cfg.train.seed, start_batch if epoch == start_epoch else 0)
-            for images_u8, _ in batches:
+            for batch, _ in batches:
                 if self.step >= total_steps:
                     break
                 if self.control.paused:
@@ -342,14 +342,14 @@ class Trainer:
                     scheduler,
                     scaler,
                     generator,
-                    images_u8,
+                    batch,
                     device,
                     amp_dtype,
                     epoch,
                     total_steps,
                 )
                 self.step += 1
-                recorder.add(self.step, epoch, out.loss, out.parts, lr, images_u8.shape[0])
+                recorder.add(self.step, epoch, out.loss, out.parts, lr, batch.shape[0])
                 if self.preview_interval_s is not None:
                     now = time.perf_counter()
                     if now - last_preview >= self.preview_interval_s:
@@ -383,14 +383,14 @@ class Trainer:
         scheduler,
         scaler,
         generator,
-        images_u8,
+        batch,
         device,
         amp_dtype,
         epoch,
         total_steps,
     ) -> StepOutput:
-        images = images_u8.to(device, non_blocking=True).float().div_(255.0)
-        if use_channels_last(device):
+        images = method.prepare(batch.to(device, non_blocking=True))
+        if images.dim() == 4 and use_channels_last(device):
             images = images.contiguous(memory_format=torch.channels_last)
         ctx = StepContext(step=self.step, total_steps=total_steps, epoch=epoch, generator=generator)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
@@ -437,8 +437,8 @@ class Trainer:
         method.eval()
         try:
             generator = torch.Generator(device=device).manual_seed(1234)
-            preview = method.preview(images.to(device), generator)
-            preview.images = {k: v.detach().float().clamp(0, 1).cpu() for k, v in preview.images.items()}
+            preview = method.preview(method.prepare(images.to(device)), generator)
+            preview.images = {k: method.modality.finish_preview(v) for k, v in preview.images.items()}
             self.events.emit(PreviewReady(self.step, preview))
         except NotImplementedError:
             pass
@@ -450,8 +450,8 @@ def _preview_batch(parts: Components, device) -> torch.Tensor | None:
     idx = parts.val_idx if len(parts.val_idx) else parts.train_idx
     if len(idx) == 0:
         return None
-    images, _ = parts.source.read(idx[:PREVIEW_IMAGES])
-    return images.float().div(255.0)
+    samples, _ = parts.source.read(idx[:PREVIEW_IMAGES])
+    return samples  # as stored; the method prepares them like training batches
 
 
 def _restore(path: Path, state: dict, method, optimizer, scheduler, scaler, generator, device) -> None:

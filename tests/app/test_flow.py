@@ -68,7 +68,7 @@ def test_train_view_embed_evaluate_reopen(qtbot, window, dialog_log):
         qtbot.mouseClick(ev.button, Qt.MouseButton.LeftButton)
     probe = ev.view.accuracy("pretrained", "probe")
     assert probe is not None and probe > 0.3
-    assert ev.view.accuracy("raw_pixels", "knn") is not None
+    assert ev.view.accuracy("raw_input", "knn") is not None
     assert ev.view.confusion.shape == (10, 10)
     assert "Linear probe" in ev.headline.text() and "%" in ev.headline.text()
     qtbot.waitUntil(lambda: not ev.busy)

@@ -61,5 +61,5 @@ def test_autoencoder_scores_unusual_images_higher():
 
 def test_methods_without_reconstruction_are_refused():
     method = build_method("simclr", build_backbone("small_cnn", 1, 8), None, INFO)
-    with pytest.raises(UserError, match="SimCLR does not rebuild images, so it gives no anomaly scores"):
+    with pytest.raises(UserError, match="SimCLR does not rebuild its input, so it gives no anomaly scores"):
         anomaly_scores(method, torch.zeros(2, 1, 8, 8, dtype=torch.uint8))

@@ -47,10 +47,10 @@ def test_evaluate_run_scores_pretrained_random_init_and_pixels(simclr_run, monke
         simclr_run, fractions=(0.05, 1.0), seeds=(0, 1), k=10, progress=lambda f, m: seen.append(f)
     )
 
-    assert [f.name for f in report.features] == ["pretrained", "random_init", "raw_pixels"]
+    assert [f.name for f in report.features] == ["pretrained", "random_init", "raw_input"]
     assert [f.dim for f in report.features] == [128, 128, 64]
     assert report.n_train + report.n_val == 1797 and report.num_classes == 10 and report.k == 10
-    pixels = report.get("raw_pixels")
+    pixels = report.get("raw_input")
     assert pixels.probe.accuracy > 0.9  # logistic regression on digits pixels: ~0.96
     for feat in report.features:
         assert feat.probe.accuracy > 0.5 and feat.knn.accuracy > 0.5  # chance is 0.1
@@ -65,7 +65,7 @@ def test_evaluate_run_scores_pretrained_random_init_and_pixels(simclr_run, monke
 
     saved = read_report(simclr_run)
     assert saved == json.loads(json.dumps(report.to_dict()))
-    assert list(saved["features"]) == ["pretrained", "random_init", "raw_pixels"]
+    assert list(saved["features"]) == ["pretrained", "random_init", "raw_input"]
     record = list_runs(simclr_run.parent)[0]
     assert record.probe_accuracy == pytest.approx(report.pretrained.probe.accuracy)
 
@@ -160,7 +160,7 @@ def test_cli_eval_and_embed(simclr_run, capsys):
     assert code == 0
     data = json.loads(out)
     assert data["fractions"] == [0.1, 1.0] and data["k"] == 5
-    assert set(data["features"]) == {"pretrained", "random_init", "raw_pixels"}
+    assert set(data["features"]) == {"pretrained", "random_init", "raw_input"}
 
     code = main(["eval", str(simclr_run), "--fractions", "1.5", "--quiet"])
     assert code == 2 and "Label fraction 1.5 is outside (0, 1]" in capsys.readouterr().err
