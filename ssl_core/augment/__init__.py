@@ -4,6 +4,8 @@
 - `BatchAugment(recipe, channels)(x, generator)`: one view of a whole batch.
 - Paper presets (`simclr_views()`, `byol_views()`, ...) and `make_view_pair(recipes, image_size, channels)`.
 - `ssl_core.augment.corrupt`: noise, salt and pepper, patch masks and region masks for generative methods.
+- Series (B, C, T): `SeriesViewRecipe`, `SeriesAugment`, presets and `series_view_pair(name, channels,
+  length)` in `series.py`, the ops in `series_ops.py`, corruptions in `series_corrupt.py`.
 """
 
 from ssl_core.augment import corrupt, functional
@@ -20,11 +22,14 @@ from ssl_core.augment.presets import (
     vicreg_views,
 )
 from ssl_core.augment.recipe import ViewRecipe
+from ssl_core.augment.series import SeriesAugment, SeriesViewRecipe, series_view_pair
 
 __all__ = [
     "VIEW_PRESETS",
     "BatchAugment",
     "ViewPair",
+    "SeriesAugment",
+    "SeriesViewRecipe",
     "ViewRecipe",
     "barlow_views",
     "byol_views",
@@ -33,6 +38,7 @@ __all__ = [
     "make_view_pair",
     "moco_v2_views",
     "preset_views",
+    "series_view_pair",
     "simclr_views",
     "simsiam_views",
     "vicreg_views",
