@@ -68,7 +68,7 @@ class StartupReport:
         self.times: dict[str, float] = {"window_shown": time.time()}
         # The first pass of the event loop after show(): the window is painted and answers input.
         QTimer.singleShot(0, self._interactive)
-        window.setup_tab.data.loaded.connect(self._data_ready)
+        window.setup_tab.data_loaded.connect(self._data_ready)
 
     def _interactive(self) -> None:
         self.times["interactive"] = time.time()

@@ -17,7 +17,7 @@ from app.engine import EngineLoader
 from app.gc_guard import GuiThreadCollector
 from app.help import IntroDialog, about
 from app.resources import app_icon
-from app.run_context import run_is_gone
+from app.run_context import file_names, has_checkpoint, run_is_gone, run_paths
 from app.settings import Prefs, default_runs_dir
 from app.tabs.embeddings_tab import EmbeddingsTab, warm_up_umap
 from app.tabs.evaluate_tab import EvaluateTab
@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
             self._engine_loaded()
         else:
             self.statusBar().showMessage("Loading PyTorch and the methods…")
-            self.setup_tab.data.summary.setText("Loading PyTorch and the methods…")
+            self.setup_tab.show_data_message("Loading PyTorch and the methods…")
         self._update_actions()
 
     # ---- construction ------------------------------------------------------------------------
@@ -269,19 +269,17 @@ class MainWindow(QMainWindow):
         s.run_failed.connect(self._run_failed)
         s.job_error.connect(self._job_error)
         s.ended.connect(self._training_ended)
-        self.setup_tab.method.method_changed.connect(self._method_changed)
+        self.setup_tab.method_changed.connect(self._method_changed)
         self.views_tab.request.connect(self.compute_views)
         self.runs_tab.open_requested.connect(self.open_run)
         self.runs_tab.resume_requested.connect(self.resume_run)
         self.runs_tab.deleted.connect(self._run_deleted)
         self.runner.changed.connect(self._update_actions)
-        self.setup_tab.data.loading_changed.connect(lambda _: self._update_actions())
+        self.setup_tab.data_loading_changed.connect(lambda _: self._update_actions())
         self.evaluate_tab.evaluated.connect(lambda _: self.runs_tab.refresh())
         for tab in (self.embeddings_tab, self.evaluate_tab, self.views_tab, self.runs_tab):
             tab.run_missing.connect(self._run_gone)
-        self.setup_tab.data.loaded.connect(
-            lambda _: self.evaluate_tab.set_setup_data(self.setup_tab.data.spec())
-        )
+        self.setup_tab.data_loaded.connect(self.evaluate_tab.set_setup_data)
         manager = theme_manager()
         if manager is not None:
             for action in self.theme_group.actions():
@@ -315,7 +313,7 @@ class MainWindow(QMainWindow):
             self._run_gone(Path(run_dir), "Cannot resume this run")
             return None
         try:
-            config = RunConfig.load(Path(run_dir) / "config.toml")
+            config = RunConfig.load(run_paths(run_dir).config)
         except UserError as exc:
             dialogs.show_error(self, exc, title="Cannot resume this run")
             return None
@@ -354,10 +352,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Run {Path(event.run_dir).name} {event.status}.", 8000)
         self.runs_tab.refresh()
         self.runs_tab.select_run(Path(event.run_dir))
-        self.embeddings_tab.set_run(None)  # the checkpoint changed: old embeddings are stale
-        self.embeddings_tab.set_run(Path(event.run_dir))
-        self.evaluate_tab.run_dir = None
-        self.evaluate_tab.set_run(Path(event.run_dir))
+        # the checkpoint changed: old embeddings and results are stale
+        self.embeddings_tab.set_run(Path(event.run_dir), reload=True)
+        self.evaluate_tab.set_run(Path(event.run_dir), reload=True)
 
     def _run_failed(self, event: Any) -> None:
         self.train_tab.failed(event.message)
@@ -389,7 +386,7 @@ class MainWindow(QMainWindow):
             self._run_gone(Path(run_dir), "Cannot open this run")
             return None
         try:
-            config = RunConfig.load(Path(run_dir) / "config.toml")
+            config = RunConfig.load(run_paths(run_dir).config)
         except UserError as exc:
             dialogs.show_error(self, exc, title="Cannot open this run")
             return None
@@ -398,7 +395,7 @@ class MainWindow(QMainWindow):
         self.train_tab.set_status(f"Opened run {Path(run_dir).name}.")
         self.embeddings_tab.set_run(Path(run_dir))
         self.evaluate_tab.set_run(Path(run_dir))
-        if (Path(run_dir) / "checkpoints" / "last.pt").is_file():
+        if has_checkpoint(run_dir):
             self.views_tab.compute(config, Path(run_dir))
         worker = Worker(read_history, Path(run_dir))
         worker.returned.connect(self._history_loaded)
@@ -411,10 +408,7 @@ class MainWindow(QMainWindow):
     def _history_loaded(self, records: list[dict[str, Any]]) -> None:
         self.train_tab.load_history(records)
         if records:
-            last = records[-1]
-            self.train_tab.progress.setRange(0, 1)
-            self.train_tab.progress.setValue(1)
-            self.train_tab.progress.setFormat(f"Saved run: {int(last['step']):,} steps")
+            self.train_tab.show_saved_run(int(records[-1]["step"]))
 
     def _run_gone(self, run_dir: Path, title: str) -> None:
         """A run's folder was deleted or moved underneath the app: say so, forget it, refresh the list."""
@@ -427,7 +421,7 @@ class MainWindow(QMainWindow):
             self,
             "user",
             title,
-            f"Run {run_dir.name} is no longer in {run_dir.parent}: its folder (or its config.toml) was "
+            f"Run {run_dir.name} is no longer in {run_dir.parent}: its folder (or its {file_names()[0]}) was "
             "deleted or moved outside SSL Workbench.\n\nThe Runs list has been refreshed. Pick another run "
             "there, or, if you moved the run, choose its new folder with File → Choose runs folder.",
         )
@@ -459,15 +453,15 @@ class MainWindow(QMainWindow):
             config = self.setup_tab.config(str(self.runs_dir))
         except UserError as exc:
             if automatic:  # opening the tab should not pop up a dialog; say it in place instead
-                self.views_tab.status.setText(str(exc))
+                self.views_tab.set_status(str(exc))
             else:
                 dialogs.show_error(self, exc, title="Cannot make a preview")
             return None
         run_dir = None
         run = self.current_run
-        if run is not None and not self.session.busy and (run / "checkpoints" / "last.pt").is_file():
+        if run is not None and not self.session.busy and has_checkpoint(run):
             try:
-                if RunConfig.load(run / "config.toml").method.name == config.method.name:
+                if RunConfig.load(run_paths(run).config).method.name == config.method.name:
                     run_dir = run  # the trained model of this method
             except UserError:
                 pass
@@ -477,7 +471,7 @@ class MainWindow(QMainWindow):
     def _tab_changed(self, index: int) -> None:
         widget = self.tabs.widget(index)
         run = self.current_run
-        ready = run is not None and not self.session.busy and (run / "checkpoints" / "last.pt").is_file()
+        ready = run is not None and not self.session.busy and has_checkpoint(run)
         if widget is self.embeddings_tab and ready:
             self.embeddings_tab.set_run(run)
             self.embeddings_tab.compute(run)
@@ -490,28 +484,24 @@ class MainWindow(QMainWindow):
         state = self.session.state
         busy = state != IDLE or self.runner.running("history") or not self.engine_ready
         a = self.actions
-        a["start"].setEnabled(not busy and not self.setup_tab.data.loading)
+        a["start"].setEnabled(not busy and not self.setup_tab.data_loading)
         a["pause"].setEnabled(state == RUNNING)
         a["resume"].setEnabled(state == PAUSED)
         a["stop"].setEnabled(state in (STARTING, RUNNING, PAUSED))
         for key in ("load_config", "runs_dir", "open_data"):
             a[key].setEnabled(not busy)
         self.setup_tab.setEnabled(not busy)  # settings of a running job can't change under it
-        # while training, reconstructions come live from the trainer; an untrained rebuild would mislead
-        self.views_tab.button.setEnabled(
-            self.views_tab.worker is None and (not busy or self.views_tab.kind == "views")
-        )
-        self.embeddings_tab.compute_button.setEnabled(not busy and self.embeddings_tab.can_compute())
-        self.evaluate_tab.button.setEnabled(not busy and self.evaluate_tab.can_evaluate())
-        in_use = {p for p in (self.current_run,) if p is not None and busy}
-        in_use |= (
-            {self.embeddings_tab.run_dir}
-            if self.embeddings_tab.busy and self.embeddings_tab.run_dir
-            else set()
-        )
-        in_use |= (
-            {self.evaluate_tab.run_dir} if self.evaluate_tab.busy and self.evaluate_tab.run_dir else set()
-        )
+        for tab in (self.views_tab, self.embeddings_tab, self.evaluate_tab):
+            tab.set_busy(busy)
+        in_use = {
+            p
+            for p in (
+                self.current_run if busy else None,
+                self.embeddings_tab.run_in_use(),
+                self.evaluate_tab.run_in_use(),
+            )
+            if p is not None
+        }
         self.runs_tab.set_locked(in_use, busy)
 
     # ---- files -------------------------------------------------------------------------------
@@ -567,7 +557,7 @@ class MainWindow(QMainWindow):
 
     def open_data(self) -> None:
         self.tabs.setCurrentWidget(self.setup_tab)
-        self.setup_tab.data.open_button.showMenu()
+        self.setup_tab.show_open_menu()
 
     # ---- help, theme -------------------------------------------------------------------------
     def show_intro(self) -> None:
@@ -593,7 +583,7 @@ class MainWindow(QMainWindow):
         self.statusBar().clearMessage()
         self.setup_tab.engine_loaded()
         self.runs_tab.set_runs_dir(self.runs_dir)
-        self._restore_setup_prefs()  # starts loading the data on a worker...
+        self.setup_tab.restore_settings(self.prefs)  # starts loading the data on a worker...
         self.collector.freeze_startup()  # ...while the one full collection of the session runs here
         self._update_actions()
         if self.warm_umap:
@@ -634,10 +624,7 @@ class MainWindow(QMainWindow):
         state = p.get_bytes("window/state")
         if state is not None:
             self.restoreState(state)
-        splitter = p.get_bytes("setup/splitter")
-        if splitter is not None:
-            self.setup_tab.splitter.restoreState(splitter)
-        self.setup_tab.data.set_recent(p.get("data/recent", []) or [])
+        self.setup_tab.restore_state(p)
         tab = p.get("window/tab", 0)
         if isinstance(tab, int) and 0 <= tab < self.tabs.count():
             self.tabs.blockSignals(True)
@@ -657,32 +644,12 @@ class MainWindow(QMainWindow):
         if self.size() != size and not (self.isMaximized() or self.isFullScreen()):
             self.resize(size)
 
-    def _restore_setup_prefs(self) -> None:
-        """The last settings (the methods must be known) and data (opened on a worker)."""
-        p = self.prefs
-        self.setup_tab.method.restore_edited_settings(p.get("setup/method_params", {}) or {})
-        raw = p.get("setup/config")
-        config = None
-        if isinstance(raw, dict):
-            try:
-                config = RunConfig.from_dict(raw, source="saved settings")
-            except UserError as exc:  # settings from an older version: start from the defaults
-                log.info("Ignoring saved setup: %s", exc)
-        if config is not None and config.method.name:
-            self.setup_tab.load_config(config)
-        else:
-            self.setup_tab.data.open_spec("digits")
-
     def save_prefs(self) -> None:
         p = self.prefs
         p.set_bytes("window/geometry", self.saveGeometry())
         p.set_bytes("window/state", self.saveState())
-        p.set_bytes("setup/splitter", self.setup_tab.splitter.saveState())
         p.set("window/tab", self.tabs.currentIndex())
-        p.set("data/recent", self.setup_tab.data.recent)
-        if self.engine_ready:  # before that the Setup tab is not filled in: keep the saved settings
-            p.set("setup/method_params", self.setup_tab.method.edited_settings())
-            p.set("setup/config", self.setup_tab.snapshot(str(self.runs_dir)).to_dict())
+        self.setup_tab.save_state(p, str(self.runs_dir))
         p.set("runs_dir", str(self.runs_dir))
         p.sync()
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ssl_core.runs.store import RunPaths
 
 
 @dataclass(frozen=True)
@@ -31,25 +35,44 @@ class RunContext:
         return bool(setup_spec) and self.has_config and setup_spec != self.data
 
 
+def run_paths(run_dir: Path) -> RunPaths:
+    """The run store's names for a run's files (imported here: the store imports torch)."""
+    from ssl_core.runs.store import RunPaths
+
+    return RunPaths(Path(run_dir))
+
+
+def has_checkpoint(run_dir: Path | None) -> bool:
+    """True when the run has a checkpoint to resume, look at, embed or evaluate."""
+    return run_dir is not None and run_paths(run_dir).checkpoint.is_file()
+
+
+def file_names() -> tuple[str, str]:
+    """How a run's config and checkpoint are named inside its folder, for messages."""
+    from ssl_core.runs import store
+
+    return store.CONFIG, store.CHECKPOINT.as_posix()
+
+
 def run_context(run_dir: Path) -> RunContext:
     """Read the run's config (cheap: one small TOML file); a missing or broken one is reported, not raised."""
     from ssl_core.config import RunConfig
     from ssl_core.errors import UserError
     from ssl_core.methods import METHODS
 
-    run_dir = Path(run_dir)
-    has_checkpoint = (run_dir / "checkpoints" / "last.pt").is_file()
+    paths = run_paths(run_dir)
+    has_ckpt = paths.checkpoint.is_file()
     try:
-        config = RunConfig.load(run_dir / "config.toml")
+        config = RunConfig.load(paths.config)
     except UserError:
-        return RunContext(run_dir, "", "", False, has_checkpoint)
+        return RunContext(paths.root, "", "", False, has_ckpt)
     try:
         method = METHODS.get(config.method.name).title
     except Exception:  # noqa: BLE001 - an unknown method name still gets a caption
         method = config.method.name
-    return RunContext(run_dir, method, config.data.spec, True, has_checkpoint)
+    return RunContext(paths.root, method, config.data.spec, True, has_ckpt)
 
 
 def run_is_gone(run_dir: Path | None) -> bool:
-    """True when the run's folder or its config.toml no longer exists (deleted or moved underneath)."""
-    return run_dir is not None and not (Path(run_dir) / "config.toml").is_file()
+    """True when the run's folder or its config file no longer exists (deleted or moved underneath)."""
+    return run_dir is not None and not run_paths(run_dir).config.is_file()

@@ -9,6 +9,7 @@ from typing import Any
 
 import tomli_w
 
+from ssl_core.config_schema import check_config
 from ssl_core.errors import UserError
 
 if sys.version_info >= (3, 11):
@@ -141,24 +142,8 @@ class RunConfig:
 
     # ---- checks --------------------------------------------------------------------------
     def validate(self, source: str = "config") -> None:
-        d, t = self.data, self.train
-        _check_range(source, "data.image_size", d.image_size, 4, 1024)
-        _check_range(source, "data.channels", d.channels, 1, 3)
-        if d.channels == 2:
-            raise UserError(
-                f"{source}: data.channels must be 1 (grayscale) or 3 (colour).", field="data.channels"
-            )
-        _check_range(source, "data.val_fraction", d.val_fraction, 0.0, 0.9)
-        _check_range(source, "data.memory_budget_mb", d.memory_budget_mb, 1, 1 << 20)
-        _check_range(source, "data.num_workers", d.num_workers, 0, 64)
-        _check_range(source, "train.epochs", t.epochs, 1, 100_000)
-        _check_range(source, "train.max_steps", t.max_steps, 1, 10**9)
-        _check_range(source, "train.batch_size", t.batch_size, 2, 65_536)
-        _check_range(source, "train.lr", t.lr, 1e-8, 10.0)
-        _check_range(source, "train.weight_decay", t.weight_decay, 0.0, 1.0)
-        _check_range(source, "train.warmup_epochs", t.warmup_epochs, 0.0, 1000.0)
-        _check_range(source, "train.grad_clip", t.grad_clip, 0.0, 1e6)
-        _check_range(source, "train.checkpoint_every_epochs", t.checkpoint_every_epochs, 1, 10_000)
+        """Check every setting against the schema (ssl_core.config_schema: types, ranges, choices)."""
+        check_config(self, source)
         if not self.data.spec:
             raise UserError(
                 f"{source}: data.spec is empty; use e.g. digits or folder:PATH.", field="data.spec"
@@ -218,13 +203,6 @@ def _coerce_field(f, value: Any, name: str, where: str) -> Any:
         kind = annotation.split(" ")[0].split("|")[0]
         raise UserError(f"{where}: {name} must be {kind}; got {value!r}.", field=name) from None
     return value
-
-
-def _check_range(source: str, name: str, value, low, high) -> None:
-    if value is None:
-        return
-    if not (low <= value <= high):
-        raise UserError(f"{source}: {name} = {value} is out of range; use {low} to {high}.", field=name)
 
 
 def _drop_none(value):

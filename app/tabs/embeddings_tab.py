@@ -188,6 +188,7 @@ class EmbeddingsTab(QWidget):
         self.context: RunContext | None = None
         self.embed_worker: Worker | None = None
         self.umap_worker: Worker | None = None
+        self._blocked = False  # the app is busy (training, loading): see set_busy
 
         self.compute_button = QPushButton("Compute embeddings")
         self.compute_button.setObjectName("embed_button")
@@ -331,9 +332,19 @@ class EmbeddingsTab(QWidget):
     def busy(self) -> bool:
         return self.embed_worker is not None or self.umap_worker is not None
 
-    def set_run(self, run_dir: Path | None) -> None:
-        """The run whose embeddings this tab shows; stale results are cleared."""
-        if run_dir == self.run_dir:
+    def set_busy(self, busy: bool) -> None:
+        """The app is training or loading: no new embeddings until it is done."""
+        self._blocked = busy
+        self._update_controls()
+
+    def run_in_use(self) -> Path | None:
+        """The run a job of this tab is reading now (it must not be deleted or resumed meanwhile)."""
+        return self.run_dir if self.busy else None
+
+    def set_run(self, run_dir: Path | None, reload: bool = False) -> None:
+        """The run whose embeddings this tab shows; stale results are cleared. `reload`: the same run
+        got a new checkpoint, so its results are stale too."""
+        if run_dir == self.run_dir and not reload:
             return
         self.cancel()
         self.run_dir = run_dir
@@ -452,7 +463,7 @@ class EmbeddingsTab(QWidget):
 
     def _update_controls(self) -> None:
         has = self.result is not None
-        self.compute_button.setEnabled(self.can_compute())
+        self.compute_button.setEnabled(self.can_compute() and not self._blocked)
         for w in (self.export_button, self.select_button, self.lasso_button, self.colour_by):
             w.setEnabled(has)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -17,12 +18,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets.data_panel import DataPanel
+from app.settings import Prefs
+from app.widgets.data_panel import DEFAULT_SPEC, DataPanel
 from app.widgets.method_panel import MethodPanel
 from app.widgets.training_form import TrainingForm
 from app.workers import JobRunner
 from ssl_core.config import RunConfig
 from ssl_core.errors import UserError
+
+log = logging.getLogger(__name__)
+
+# Where the tab keeps its state between sessions (the names older versions used, so nothing is lost).
+SPLITTER_KEY = "setup/splitter"
+RECENT_KEY = "data/recent"
+METHOD_PARAMS_KEY = "setup/method_params"
+CONFIG_KEY = "setup/config"
 
 
 def _group(title: str, inner: QWidget) -> QGroupBox:
@@ -33,14 +43,23 @@ def _group(title: str, inner: QWidget) -> QGroupBox:
 
 
 class SetupTab(QWidget):
+    """What the window asks of Setup goes through this class: its signals and public methods."""
+
     changed = Signal()
+    method_changed = Signal(str)  # the chosen method's registry name
+    data_loaded = Signal(str)  # the spec of the data now loaded
+    data_loading_changed = Signal(bool)  # True while data opens on a worker
 
     def __init__(self, runner: JobRunner, start_action: QAction, parent: QWidget | None = None):
         super().__init__(parent)
         self.data = DataPanel(runner)
         self.method = MethodPanel()
         self.training = TrainingForm()
+        self._engine_ready = False
         self.data.loaded.connect(self.method.set_data_info)
+        self.data.loaded.connect(lambda _: self.data_loaded.emit(self.data.spec()))
+        self.data.loading_changed.connect(self.data_loading_changed)
+        self.method.method_changed.connect(self.method_changed)
         self.training.image_size_changed.connect(self.data.set_image_size)
         for signal in (
             self.data.loaded,
@@ -85,9 +104,26 @@ class SetupTab(QWidget):
 
     def engine_loaded(self) -> None:
         """Fill what comes from the engine's registries: methods, backbones, devices, data kinds."""
+        self._engine_ready = True
         self.method.populate()
         self.training.populate_devices()
         self.data.engine_loaded()
+
+    # ---- data --------------------------------------------------------------------------------
+    @property
+    def data_loading(self) -> bool:
+        return self.data.loading
+
+    def data_spec(self) -> str:
+        return self.data.spec()
+
+    def show_open_menu(self) -> None:
+        """Pop up the data's Open menu (File → Open data…)."""
+        self.data.show_open_menu()
+
+    def show_data_message(self, text: str) -> None:
+        """A line where the data's summary goes, e.g. while the engine loads."""
+        self.data.show_message(text)
 
     # ---- config ------------------------------------------------------------------------------
     def config(self, runs_dir: str) -> RunConfig:
@@ -120,3 +156,34 @@ class SetupTab(QWidget):
         self.method.set_method(cfg.method.name, cfg.method.params)
         self.training.load_from(cfg)
         return self.data.open_spec(cfg.data.spec)
+
+    # ---- state between sessions --------------------------------------------------------------
+    def restore_state(self, prefs: Prefs) -> None:
+        """What can be restored before the engine is loaded: the layout and the recent data specs."""
+        splitter = prefs.get_bytes(SPLITTER_KEY)
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        self.data.set_recent(prefs.get(RECENT_KEY, []) or [])
+
+    def restore_settings(self, prefs: Prefs) -> Any:
+        """The last session's settings (the methods must be known) and its data, opened on a worker;
+        returns that worker. Settings from an older version fall back to the defaults."""
+        edited = prefs.get(METHOD_PARAMS_KEY, {}) or {}
+        self.method.restore_edited_settings(edited if isinstance(edited, dict) else {})
+        raw = prefs.get(CONFIG_KEY)
+        config = None
+        if isinstance(raw, dict):
+            try:
+                config = RunConfig.from_dict(raw, source="saved settings")
+            except UserError as exc:  # settings from an older version: start from the defaults
+                log.info("Ignoring saved setup: %s", exc)
+        if config is not None and config.method.name:
+            return self.load_config(config)
+        return self.data.open_spec(DEFAULT_SPEC)
+
+    def save_state(self, prefs: Prefs, runs_dir: str) -> None:
+        prefs.set_bytes(SPLITTER_KEY, self.splitter.saveState())
+        prefs.set(RECENT_KEY, self.data.recent)
+        if self._engine_ready:  # before that the tab is not filled in: keep the saved settings
+            prefs.set(METHOD_PARAMS_KEY, self.method.edited_settings())
+            prefs.set(CONFIG_KEY, self.snapshot(str(runs_dir)).to_dict())

@@ -235,6 +235,12 @@ class TrainTab(QWidget):
             last = records[-1]
             self.epoch_value.setText(str(int(last.get("epoch", 0)) + 1))
 
+    def show_saved_run(self, steps: int) -> None:
+        """The progress bar of a saved run that was opened (not resumed): full, with its step count."""
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        self.progress.setFormat(f"Saved run: {int(steps):,} steps")
+
     # ---- run lifecycle -----------------------------------------------------------------------
     def run_started(self, event: Any, epochs: int) -> None:
         self._epochs = epochs

@@ -50,6 +50,7 @@ class ViewsTab(QWidget):
         self.runner = runner
         self.kind = "views"
         self.worker: Worker | None = None
+        self._blocked = False  # the app is busy (training, loading): see set_busy
         self._seed = 0
         self.last_step: int | None = None
 
@@ -92,6 +93,20 @@ class ViewsTab(QWidget):
             if kind == "views"
             else "Run the current model on a few held-out images."
         )
+        self._update_button()
+
+    def set_busy(self, busy: bool) -> None:
+        """The app is training or loading. New views can still be drawn; while training, a rebuild by
+        an untrained model would mislead (reconstructions then come live from the trainer)."""
+        self._blocked = busy
+        self._update_button()
+
+    def _update_button(self) -> None:
+        self.button.setEnabled(self.worker is None and (not self._blocked or self.kind == "views"))
+
+    def set_status(self, text: str) -> None:
+        """A line next to the button, e.g. why no preview can be made for the current setup."""
+        self.status.setText(text)
 
     def compute(self, config: RunConfig, run_dir: Path | None) -> Worker | None:
         if self.worker is not None:
@@ -102,7 +117,7 @@ class ViewsTab(QWidget):
         worker.errored.connect(lambda exc, tb: self._failed(run_dir, exc, tb))
         worker.finished.connect(self._done)
         self.worker = worker
-        self.button.setEnabled(False)
+        self._update_button()
         self.status.setText("Computing…")
         return self.runner.start(worker, "preview")
 
@@ -114,7 +129,7 @@ class ViewsTab(QWidget):
 
     def _done(self) -> None:
         self.worker = None
-        self.button.setEnabled(True)
+        self._update_button()
         if self.status.text() == "Computing…":
             self.status.setText("")
 

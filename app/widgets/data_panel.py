@@ -1,8 +1,10 @@
-"""The data part of Setup: pick a source (bundled digits, a folder, an array file, a torchvision dataset),
-load it in the background, and show sample thumbnails and a plain summary."""
+"""The data part of Setup: pick a source from the kinds the data-source registry offers (its Open menu is
+built from ssl_core.data.DATA_SOURCES, so a newly registered kind appears without edits here), load it in
+the background, and show sample thumbnails and a plain summary."""
 
 from __future__ import annotations
 
+import html
 import inspect
 import logging
 from pathlib import Path
@@ -30,16 +32,21 @@ from app import dialogs
 from app.imaging import qimages
 from app.widgets.image_grid import ImageGrid
 from app.workers import JobRunner, Worker
+from ssl_core.config_schema import SCHEMA
 
 log = logging.getLogger(__name__)
 
 THUMBNAILS = 40
-DEFAULT_SPEC = "digits"
-CHANNEL_CHOICES = [
-    ("Keep the source's colours", None),
-    ("Grayscale (1 channel)", 1),
-    ("Colour (3 channels)", 3),
-]
+DEFAULT_SPEC = SCHEMA["data.spec"].default  # the bundled digits
+
+
+def channel_choices() -> list[tuple[str, int | None]]:
+    """The Colours box's entries, from the config schema's data.channels: (text, value)."""
+    field = SCHEMA["data.channels"]
+    out: list[tuple[str, int | None]] = [(field.none_label, None)]
+    for value, word in zip(field.choices, field.choice_words, strict=True):
+        out.append((f"{word.capitalize()} ({value} channel{'s' if value != 1 else ''})", value))
+    return out
 
 
 def load_preview(spec: str, channels: int | None, progress=None) -> dict[str, Any]:
@@ -84,23 +91,25 @@ def summary_html(info: Any, image_size: int | None = None) -> str:
     return "<br>".join(lines)
 
 
-class TorchvisionDialog(QDialog):
-    """Pick a torchvision dataset name and the folder it lives in."""
+class NameDialog(QDialog):
+    """Pick one of a kind's names (e.g. a torchvision dataset) and, when the kind takes one, its folder."""
 
-    def __init__(self, names: list[str], parent: QWidget | None = None):
+    def __init__(self, kind: Any, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setWindowTitle("Open a torchvision dataset")
+        self.kind = kind
+        self.setWindowTitle(f"Open: {kind.title}")
         form = QFormLayout(self)
         self.name = QComboBox()
-        self.name.addItems(names)
+        self.name.setEditable(True)  # the registry's names, or another one the kind understands
+        self.name.addItems(list(kind.choices))
         self.root = QLineEdit()
-        self.root.setPlaceholderText("Folder that holds the dataset files (empty: the default cache)")
+        self.root.setPlaceholderText("Folder that holds the files (empty: the default)")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         row = QHBoxLayout()
         row.addWidget(self.root, 1)
         row.addWidget(browse)
-        note = QLabel("Nothing is downloaded: the dataset files must already be in this folder.")
+        note = QLabel(kind.description)
         note.setProperty("role", "muted")
         note.setWordWrap(True)
         buttons = QDialogButtonBox(
@@ -108,19 +117,29 @@ class TorchvisionDialog(QDialog):
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        form.addRow("Dataset", self.name)
-        form.addRow("Folder", row)
+        form.addRow("Name", self.name)
+        if takes_folder(kind):
+            form.addRow("Folder", row)
+        else:
+            for widget in (self.root, browse):
+                widget.hide()
         form.addRow(note)
         form.addRow(buttons)
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Dataset folder", self.root.text())
+        folder = QFileDialog.getExistingDirectory(self, "Folder", self.root.text())
         if folder:
             self.root.setText(folder)
 
     def spec(self) -> str:
-        root = self.root.text().strip()
-        return f"torchvision:{self.name.currentText()}" + (f":{root}" if root else "")
+        name = self.name.currentText().strip()
+        root = self.root.text().strip() if takes_folder(self.kind) else ""
+        return f"{self.kind.scheme}:{name}" + (f":{root}" if root else "")
+
+
+def takes_folder(kind: Any) -> bool:
+    """A kind named by NAME that also takes a folder after it (its usage reads NAME[:ROOT])."""
+    return kind.browse == "name" and "[:" in kind.argument
 
 
 def _source_kinds() -> list[Any]:
@@ -129,6 +148,12 @@ def _source_kinds() -> list[Any]:
     except ImportError:
         return []
     return [kind for _, kind in DATA_SOURCES.items()]
+
+
+def file_filter(kind: Any) -> str:
+    """A file dialog's filter for a kind: its patterns first, then any file."""
+    pattern = kind.file_pattern or "*"
+    return f"{kind.title} ({pattern});;All files (*)"
 
 
 class DataPanel(QWidget):
@@ -152,10 +177,7 @@ class DataPanel(QWidget):
         self.spec_box.setEditable(True)
         self.spec_box.setObjectName("data_spec")
         self.spec_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.spec_box.setToolTip(
-            "The data spec: digits, folder:PATH, npz:FILE, npy:FILE or torchvision:NAME[:FOLDER]. "
-            "Type one and press Enter, or use Open."
-        )
+        self.spec_box.setToolTip("The data spec. Type one and press Enter, or use Open.")
         self.spec_box.lineEdit().returnPressed.connect(
             lambda: self.open_spec(self.spec_box.currentText().strip())
         )
@@ -163,20 +185,27 @@ class DataPanel(QWidget):
         self.open_button = QToolButton()
         self.open_button.setText("Open…")
         self.open_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.open_button.setMenu(self._open_menu())
+        self._kinds: tuple[Any, ...] = ()  # the kinds the Open menu was built from
+        self._kind_menus: list[QMenu] = []
+        self._engine_ready = False
+        self.open_menu = QMenu(self)
+        self.open_menu.setObjectName("open_data_menu")
+        self.open_menu.setToolTipsVisible(True)
+        # a kind registered after the menu was built appears the next time it opens
+        self.open_menu.aboutToShow.connect(self._refresh_open_menu)
+        self._fill_open_menu(())
+        self.open_button.setMenu(self.open_menu)
         self.open_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         row.addWidget(self.spec_box, 1)
         row.addWidget(self.open_button)
         layout.addLayout(row)
 
         colour_row = QHBoxLayout()
-        colour_label = QLabel("Colours")
+        colour_label = QLabel(SCHEMA["data.channels"].title)
         self.channels_box = QComboBox()
-        for text, value in CHANNEL_CHOICES:
+        for text, value in channel_choices():
             self.channels_box.addItem(text, value)
-        self.channels_box.setToolTip(
-            "Convert every image to grayscale or colour, or keep what the files have."
-        )
+        self.channels_box.setToolTip(f"<p>{html.escape(SCHEMA['data.channels'].describe(), quote=False)}</p>")
         self.channels_box.currentIndexChanged.connect(
             lambda _: self._spec and self.open_spec(self._spec, force=True)
         )
@@ -198,41 +227,87 @@ class DataPanel(QWidget):
         self.thumbnails.placeholder = "Images appear here once the data is loaded."
         layout.addWidget(self.thumbnails, 1)
 
-    # ---- opening -----------------------------------------------------------------------------
-    def _open_menu(self) -> QMenu:
-        menu = QMenu(self)
-        menu.addAction("Bundled digits (8×8, labelled)", lambda: self.open_spec(DEFAULT_SPEC))
-        menu.addSeparator()
-        self._folder_action = menu.addAction("Image folder…", self.browse_folder)
-        menu.addAction("Array file (.npz / .npy)…", self.browse_array)
-        menu.addAction("torchvision dataset…", self.browse_torchvision)
-        menu.setToolTipsVisible(True)
-        return menu
-
+    # ---- the Open menu, from the data-source registry ----------------------------------------
     def engine_loaded(self) -> None:
-        """The data registry is importable now: describe the kinds of source it offers."""
-        folder = {k.scheme: k for k in _source_kinds()}.get("folder")
-        if folder is not None:
-            self._folder_action.setToolTip(folder.description)
+        """The data registry is importable now: offer its kinds of source."""
+        self._engine_ready = True
+        self._refresh_open_menu()
 
-    def browse_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open an image folder")
-        if folder:
-            self.open_spec(f"folder:{folder}")
+    def show_open_menu(self) -> None:
+        """Pop up the Open menu under its button (File → Open data…)."""
+        self.open_button.showMenu()
 
-    def browse_array(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open an array file", "", "NumPy arrays (*.npz *.npy)")
-        if path:
-            self.open_spec(f"{Path(path).suffix.lstrip('.').lower()}:{path}")
+    def _refresh_open_menu(self) -> None:
+        if not self._engine_ready:
+            return  # importing the registry now would wait for PyTorch on the GUI thread
+        kinds = tuple(_source_kinds())
+        if kinds != self._kinds:
+            self._fill_open_menu(kinds)
 
-    def browse_torchvision(self) -> None:
-        names = ["MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "STL10"]
-        for kind in _source_kinds():
-            if kind.scheme == "torchvision" and kind.choices:
-                names = list(kind.choices)
-        dialog = TorchvisionDialog(names, self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.open_spec(dialog.spec())
+    def _fill_open_menu(self, kinds: tuple[Any, ...]) -> None:
+        menu = self.open_menu
+        menu.clear()
+        for sub in self._kind_menus:
+            sub.deleteLater()
+        self._kind_menus = []
+        self._kinds = kinds
+        if not kinds:
+            menu.addAction("Loading the kinds of data…").setEnabled(False)
+            return
+        usages = ", ".join(kind.usage for kind in kinds)
+        self.spec_box.setToolTip(f"The data spec: {usages}. Type one and press Enter, or use Open.")
+        # kinds that open at once (the bundled digits) first, then those that ask for something
+        direct = [k for k in kinds if not k.browse and not k.choices]
+        others = [k for k in kinds if k not in direct]
+        for kind in direct:
+            self._add_kind(menu, kind)
+        if direct and others:
+            menu.addSeparator()
+        for kind in others:
+            self._add_kind(menu, kind)
+
+    def _add_kind(self, menu: QMenu, kind: Any) -> None:
+        if kind.choices:
+            sub = menu.addMenu(kind.title)
+            sub.setObjectName(f"open_{kind.scheme}")
+            sub.setToolTipsVisible(True)
+            sub.menuAction().setToolTip(kind.description)
+            sub.menuAction().setData(kind.scheme)
+            self._kind_menus.append(sub)
+            for name in kind.choices:
+                action = sub.addAction(str(name))
+                action.setData(f"{kind.scheme}:{name}")
+                action.triggered.connect(lambda _=False, spec=action.data(): self.open_spec(spec))
+            if kind.browse in ("file", "folder") or takes_folder(kind):
+                sub.addSeparator()
+                text = {"file": "Open a file…", "folder": "Open a folder…"}.get(kind.browse, "From a folder…")
+                sub.addAction(text, lambda: self.browse(kind))
+            return
+        text = kind.title if not kind.browse else f"{kind.title}…"
+        action = menu.addAction(text, lambda: self.browse(kind))
+        action.setToolTip(kind.description)
+        action.setData(kind.scheme)
+
+    def browse(self, kind: Any) -> Worker | None:
+        """Ask for what the kind needs (a folder, a file, a name) and open it; None when cancelled."""
+        scheme = kind.scheme
+        if kind.browse == "folder":
+            folder = QFileDialog.getExistingDirectory(self, f"Open: {kind.title}")
+            return self.open_spec(f"{scheme}:{folder}") if folder else None
+        if kind.browse == "file":
+            path, _ = QFileDialog.getOpenFileName(self, f"Open: {kind.title}", "", file_filter(kind))
+            return self.open_spec(f"{scheme}:{path}") if path else None
+        if kind.browse == "name":
+            dialog = NameDialog(kind, self)
+            if dialog.exec() == QDialog.DialogCode.Accepted and dialog.name.currentText().strip():
+                return self.open_spec(dialog.spec())
+            return None
+        if not kind.argument:
+            return self.open_spec(scheme)
+        # a kind the GUI has no picker for: its example goes into the spec box, ready to edit
+        self._set_box_text(kind.example)
+        self.spec_box.setFocus()
+        return None
 
     def open_spec(self, spec: str, force: bool = False) -> Worker | None:
         """Load a source in the background; returns the worker (tests wait on its `finished`)."""
@@ -318,6 +393,10 @@ class DataPanel(QWidget):
         self.channels_box.blockSignals(True)
         self.channels_box.setCurrentIndex(max(0, self.channels_box.findData(channels)))
         self.channels_box.blockSignals(False)
+
+    def show_message(self, text: str) -> None:
+        """A line in place of the data's summary, e.g. while the engine loads."""
+        self.summary.setText(text)
 
     def set_image_size(self, size: int | None) -> None:
         self._image_size = size

@@ -1,22 +1,70 @@
-"""The training part of Setup: device, epochs, batch size, image size, seed (and a few extras)."""
+"""The training part of Setup: device, epochs, batch size, image size, seed (and a few extras).
+
+Every editor is built from the config schema (ssl_core.config_schema): its limits, its tooltip, its
+default and what "empty" means come from there, the same entries RunConfig.validate checks against."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLineEdit,
+    QSpinBox,
+    QWidget,
+)
 
 from app.widgets.param_form import FloatSpin
 from ssl_core.config import RunConfig
+from ssl_core.config_schema import SCHEMA, ConfigField
 
 AUTO = "auto"
+DEVICE = "train.device"
+IMAGE_SIZE = "data.image_size"
+# The settings shown, in this order; the others keep their config value (or default).
+FORM_KEYS = (
+    DEVICE,
+    "train.epochs",
+    "train.batch_size",
+    "train.lr",
+    IMAGE_SIZE,
+    "train.seed",
+    "data.val_fraction",
+    "train.max_steps",
+    "name",
+)
+# Attribute and object names that differ from the setting's own name.
+WIDGET_NAMES = {"name": "run_name"}
 
 
 def detected_devices() -> list[Any]:
     from ssl_core.device import describe_devices
 
     return describe_devices()
+
+
+def empty_value(field: ConfigField) -> float | None:
+    """The editor value that stands for None ("Method default", "Native"): just below the range."""
+    if not field.optional or field.low is None:
+        return None
+    if field.type is int:
+        return int(field.low) - 1
+    return 0.0 if field.low > 0 else field.low - (field.step or 1.0)
+
+
+def decimals(field: ConfigField) -> int:
+    """Decimals a plain (not log-scaled) float editor shows: enough for its step, at least 2."""
+    step = f"{field.step:f}".rstrip("0") if field.step else ""
+    return max(2, len(step.partition(".")[2]))
+
+
+def tooltip(field: ConfigField) -> str:
+    return f"<p>{html.escape(field.describe(), quote=False)}</p>"
 
 
 class TrainingForm(QWidget):
@@ -28,118 +76,120 @@ class TrainingForm(QWidget):
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        self.editors: dict[str, QWidget] = {}
+        for key in FORM_KEYS:
+            field = SCHEMA[key]
+            editor = self._make_editor(field)
+            name = WIDGET_NAMES.get(key, field.name)
+            editor.setObjectName(name)
+            editor.setToolTip(tooltip(field))
+            setattr(self, name, editor)  # self.epochs, self.run_name, ...: what tests and people click
+            self.editors[key] = editor
+            form.addRow(field.title, editor)
+            self.set_value(key, field.default)
+        self.editors[IMAGE_SIZE].valueChanged.connect(
+            lambda _: self.image_size_changed.emit(self.value(IMAGE_SIZE))
+        )
 
-        self.device = QComboBox()
-        self.device.setObjectName("device")
-        self.device.addItem("Automatic", AUTO)  # the devices are listed once the engine is loaded
+    # ---- editors -----------------------------------------------------------------------------
+    def _make_editor(self, field: ConfigField) -> QWidget:
+        if field.key == DEVICE:
+            return self._device_box()
+        if field.choices:
+            editor = QComboBox()
+            if field.optional:
+                editor.addItem(field.none_label or "Automatic", None)
+            for choice in field.choices:
+                editor.addItem(str(choice), choice)
+            editor.currentIndexChanged.connect(self.changed)
+            return editor
+        if field.type is bool:
+            editor = QCheckBox()
+            editor.toggled.connect(self.changed)
+            return editor
+        if field.type is int:
+            editor = QSpinBox()
+            low = empty_value(field) if field.optional else field.low
+            editor.setRange(int(low if low is not None else -(2**31)), int(field.high or 2**31 - 1))
+            editor.setKeyboardTracking(False)
+        elif field.type is float:
+            if field.log_scale:
+                editor = FloatSpin(log_scale=True)
+            else:
+                editor = QDoubleSpinBox()
+                editor.setDecimals(decimals(field))
+                editor.setKeyboardTracking(False)
+            low = empty_value(field) if field.optional else field.low
+            editor.setRange(float(low if low is not None else -1e12), float(field.high or 1e12))
+            if field.step:
+                editor.setSingleStep(field.step)
+        else:
+            editor = QLineEdit()
+            editor.setPlaceholderText(field.none_label or field.help)
+            editor.editingFinished.connect(self.changed)
+            return editor
+        if field.optional:
+            editor.setSpecialValueText(field.none_label)  # shown at the minimum, which stands for None
+        editor.valueChanged.connect(self.changed)
+        return editor
+
+    def _device_box(self) -> QComboBox:
+        box = QComboBox()
+        box.addItem("Automatic", AUTO)  # the devices are listed once the engine is loaded
         # grow with the device names that arrive later (a combo sizes itself on first show otherwise)
-        self.device.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.device.setToolTip("Where training runs. Automatic picks a GPU when there is one, else the CPU.")
-
-        self.epochs = self._spin("epochs", 1, 100_000, 10, "How many times training goes through all images.")
-        self.max_steps = self._spin(
-            "max_steps",
-            0,
-            10**9,
-            0,
-            "Stop after this many optimizer steps (0: no limit; handy for a quick try).",
-        )
-        self.max_steps.setSpecialValueText("No limit")
-        self.batch_size = self._spin(
-            "batch_size",
-            1,
-            65_536,
-            1,
-            "Images per step. Method default: the method's own, capped by the data size.",
-        )
-        self.batch_size.setSpecialValueText("Method default")
-        self.lr = FloatSpin(log_scale=True)
-        self.lr.setObjectName("lr")
-        self.lr.setRange(0.0, 10.0)
-        self.lr.setSpecialValueText("Method default")
-        self.lr.setToolTip("Learning rate. Method default: the method's rate scaled by batch size / 256.")
-        self.lr.valueChanged.connect(self.changed)
-        self.image_size = self._spin(
-            "image_size",
-            3,
-            1024,
-            3,
-            "Images are resized to this square size for training (Native: keep their size).",
-        )
-        self.image_size.setSpecialValueText("Native")
-        self.image_size.valueChanged.connect(lambda _: self.image_size_changed.emit(self._image_size()))
-        self.seed = self._spin(
-            "seed", 0, 2**31 - 1, 0, "Random seed: the same seed and settings give the same run."
-        )
-        self.val_fraction = QDoubleSpinBox()
-        self.val_fraction.setObjectName("val_fraction")
-        self.val_fraction.setRange(0.0, 0.9)
-        self.val_fraction.setSingleStep(0.05)
-        self.val_fraction.setValue(0.2)
-        self.val_fraction.setToolTip("Share of images held out from training, used to measure accuracy.")
-        self.val_fraction.valueChanged.connect(self.changed)
-        self.run_name = QLineEdit()
-        self.run_name.setObjectName("run_name")
-        self.run_name.setPlaceholderText("optional, becomes part of the run's folder name")
-
-        form.addRow("Device", self.device)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Learning rate", self.lr)
-        form.addRow("Image size", self.image_size)
-        form.addRow("Seed", self.seed)
-        form.addRow("Held-out share", self.val_fraction)
-        form.addRow("Step limit", self.max_steps)
-        form.addRow("Run name", self.run_name)
+        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        box.currentIndexChanged.connect(self.changed)
+        return box
 
     def populate_devices(self) -> None:
         """List the devices torch can use (needs the engine imported)."""
-        if self.device.count() > 1:
+        box = self.editors[DEVICE]
+        if box.count() > 1:
             return
         devices = detected_devices()
         if devices:
-            self.device.setItemText(0, f"Automatic: {devices[0].label}")
+            box.setItemText(0, f"Automatic: {devices[0].label}")
         for dev in devices:
-            self.device.addItem(f"{dev.label}  [{dev.name}]", dev.name)
+            box.addItem(f"{dev.label}  [{dev.name}]", dev.name)
 
-    def _spin(self, name: str, low: int, high: int, value: int, tip: str) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setObjectName(name)
-        spin.setRange(low, high)
-        spin.setValue(value)
-        spin.setToolTip(tip)
-        spin.setKeyboardTracking(False)
-        spin.valueChanged.connect(self.changed)
-        return spin
+    def editor(self, key: str) -> QWidget:
+        """The editor of a schema key ("train.epochs")."""
+        return self.editors[key]
 
-    def _image_size(self) -> int | None:
-        value = self.image_size.value()
-        return None if value == self.image_size.minimum() else value
+    # ---- values ------------------------------------------------------------------------------
+    def value(self, key: str) -> Any:
+        """The setting as the config holds it: None where the editor shows its empty value."""
+        field, editor = SCHEMA[key], self.editors[key]
+        if isinstance(editor, QComboBox):
+            data = editor.currentData()
+            return AUTO if key == DEVICE and not data else data
+        if isinstance(editor, QCheckBox):
+            return editor.isChecked()
+        if isinstance(editor, QLineEdit):
+            return editor.text().strip()
+        value = editor.value()
+        if field.optional and value == editor.minimum():
+            return None
+        if isinstance(editor, QSpinBox):
+            return int(value)
+        return float(value) if isinstance(editor, FloatSpin) else round(float(value), editor.decimals())
+
+    def set_value(self, key: str, value: Any) -> None:
+        editor = self.editors[key]
+        if isinstance(editor, QComboBox):
+            editor.setCurrentIndex(max(0, editor.findData(value)))
+        elif isinstance(editor, QCheckBox):
+            editor.setChecked(bool(value))
+        elif isinstance(editor, QLineEdit):
+            editor.setText("" if value is None else str(value))
+        else:
+            editor.setValue(editor.minimum() if value is None else value)
 
     # ---- to and from a RunConfig ---------------------------------------------------------------
     def apply_to(self, cfg: RunConfig) -> None:
-        t = cfg.train
-        t.device = self.device.currentData() or AUTO
-        t.epochs = self.epochs.value()
-        t.max_steps = self.max_steps.value() or None
-        t.batch_size = (
-            None if self.batch_size.value() == self.batch_size.minimum() else self.batch_size.value()
-        )
-        t.lr = self.lr.value() or None
-        t.seed = self.seed.value()
-        cfg.data.image_size = self._image_size()
-        cfg.data.val_fraction = round(self.val_fraction.value(), 4)
-        cfg.name = self.run_name.text().strip()
+        for key in self.editors:
+            SCHEMA[key].set_on(cfg, self.value(key))
 
     def load_from(self, cfg: RunConfig) -> None:
-        t = cfg.train
-        index = self.device.findData(t.device)
-        self.device.setCurrentIndex(index if index >= 0 else 0)
-        self.epochs.setValue(t.epochs)
-        self.max_steps.setValue(t.max_steps or 0)
-        self.batch_size.setValue(t.batch_size or self.batch_size.minimum())
-        self.lr.setValue(t.lr or 0.0)
-        self.seed.setValue(t.seed)
-        self.image_size.setValue(cfg.data.image_size or self.image_size.minimum())
-        self.val_fraction.setValue(cfg.data.val_fraction)
-        self.run_name.setText(cfg.name)
+        for key in self.editors:
+            self.set_value(key, SCHEMA[key].value_of(cfg))
