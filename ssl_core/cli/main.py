@@ -51,12 +51,59 @@ def cmd_backbones(args) -> int:
     return 0
 
 
+def _data_list(as_json: bool) -> int:
+    from ssl_core.data import DATA_SOURCES
+    from ssl_core.data.series_bundled import data_folder, list_bundled_series
+
+    kinds = [kind for _, kind in DATA_SOURCES.items()]
+    bundled = list_bundled_series()
+    if as_json:
+        print(
+            json.dumps(
+                {"kinds": [k.to_dict() for k in kinds], "bundled_series": [b.to_dict() for b in bundled]},
+                indent=2,
+            )
+        )
+        return 0
+    print("Data kinds (ssl-core data SPEC describes one):")
+    print(_table([[k.usage, k.title, k.example] for k in kinds], ["spec", "kind", "example"]))
+    print()
+    if data_folder() is None:
+        print("Bundled time-series sets: none (they come with sktime: pip install sktime)")
+        return 0
+    print("Bundled time-series sets (series:NAME; TRAIN and TEST joined):")
+    rows = [
+        [b.name, str(b.size), str(b.channels), b.length, str(b.classes) if b.classes else b.task]
+        for b in bundled
+    ]
+    print(_table(rows, ["name", "series", "channels", "length", "classes"]))
+    return 0
+
+
+def _data_options(args) -> dict:
+    """`ssl-core data` options: flags, overridden by `--set data.KEY=VALUE` (as in `train`)."""
+    config = RunConfig()
+    if args.set:
+        sets = [s if s.split("=", 1)[0].startswith("data.") else f"data.{s}" for s in args.set]
+        config = config.with_overrides(sets)
+    d = config.data
+    return {
+        "image_size": args.image_size if args.image_size is not None else d.image_size,
+        "channels": args.channels if args.channels is not None else d.channels,
+        "modality": args.modality or d.modality,
+        "length": args.length if args.length is not None else d.length,
+        "missing": args.missing or d.missing,
+    }
+
+
 def cmd_data(args) -> int:
     from ssl_core.data import describe, open_source
 
-    source = open_source(
-        args.spec, image_size=args.image_size, channels=args.channels, download=args.download
-    )
+    if args.list:
+        return _data_list(args.json)
+    if not args.spec:
+        raise UserError("ssl-core data needs a data SPEC (e.g. digits, series:BasicMotions), or --list.")
+    source = open_source(args.spec, download=args.download, **_data_options(args))
     if args.json:
         print(json.dumps(source.info.to_dict(), indent=2, default=str))
     else:
@@ -191,11 +238,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_backbones)
 
     p = sub.add_parser(
-        "data", help="describe a data source (digits, folder:PATH, npz:PATH, torchvision:NAME[:ROOT])"
+        "data",
+        help="describe a data source (digits, folder:PATH, npz:PATH, torchvision:NAME[:ROOT], "
+        "series:NAME|PATH), or --list them",
     )
-    p.add_argument("spec")
+    p.add_argument("spec", nargs="?", help="a data spec; see --list")
+    p.add_argument("--list", action="store_true", help="list the data kinds and the bundled time-series sets")
     p.add_argument("--image-size", type=int)
     p.add_argument("--channels", type=int)
+    p.add_argument(
+        "--modality", choices=["image", "series"], help="read an ambiguous array as images or series"
+    )
+    p.add_argument("--length", type=int, help="series: pad or crop to this many time steps")
+    p.add_argument(
+        "--missing",
+        choices=["refuse", "impute"],
+        help="series: refuse NaN/inf values (default) or impute them",
+    )
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="a data setting, e.g. data.missing=impute"
+    )
     p.add_argument("--download", action="store_true", help="allow torchvision datasets to download")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_data)

@@ -1,7 +1,16 @@
-"""`npz:PATH` and `npy:PATH`: image arrays saved with NumPy, loaded without pickle.
+"""`npz:PATH` and `npy:PATH`: image or time-series arrays saved with NumPy, loaded without pickle.
 
 Images are (N, H, W) or (N, H, W, C) with C in 1, 3, 4, as uint8 or floats in [0, 1]. An .npz may add
 integer labels. A channels-first array (N, C, H, W) is recognised when it cannot be channels-last.
+
+Time series are numbers (N, T) (univariate) or (N, C, T):
+- an .npz array named 'series' or 'signals' is always series;
+- a 2-D float array (N, T) is univariate series (a 2-D integer array is still refused as images);
+- a 3-D array under 'images'/'x' (or a 3-D .npy) stays images (N, H, W) unless data.modality = "series",
+  which reads it as (N, C, T);
+- data.modality = "image" always reads images.
+Series go through the shared finishing step (ssl_core/data/series.py): NaN/inf refused or imputed, one
+length, float32.
 """
 
 from __future__ import annotations
@@ -16,12 +25,14 @@ import torch
 from ssl_core.data.base import DataSource
 from ssl_core.data.convert import array_to_uint8
 from ssl_core.data.inmemory import in_memory_source, remap_labels
+from ssl_core.data.series import RawSeries, finish_series
 from ssl_core.data.spec import OpenOptions, SourceKind, user_path
 from ssl_core.errors import UserError
 
 log = logging.getLogger(__name__)
 
 IMAGE_KEYS = ("images", "x")
+SERIES_KEYS = ("series", "signals")
 LABEL_KEYS = ("labels", "y")
 _CHANNEL_COUNTS = (1, 3, 4)
 
@@ -185,34 +196,100 @@ def arrays_source(
     )
 
 
+def _wants_series(arr: np.ndarray, options: OpenOptions) -> bool:
+    """An array that is not named as series: series when asked for, or when it is 2-D floats."""
+    if options.modality == "series":
+        return True
+    return options.modality is None and arr.ndim == 2 and arr.dtype.kind == "f"
+
+
+def series_arrays_source(
+    values: np.ndarray, labels: np.ndarray | None, *, spec: str, name: str, where: str, options: OpenOptions
+) -> DataSource:
+    """Numbers (N, T) or (N, C, T) -> a float32 series source through the shared finishing step."""
+    if values.dtype.kind not in "biuf":
+        raise UserError(
+            f"{where}: series have dtype {values.dtype}, which is not numeric; save them as float32 numbers.",
+            path=where,
+        )
+    if values.ndim not in (2, 3):
+        raise UserError(
+            f"{where}: time series must be a 2-D (N, T) or 3-D (N, C, T) array; got {values.ndim}-D with "
+            f"shape {tuple(values.shape)}.",
+            path=where,
+        )
+    n = values.shape[0]
+    notes = ["read as univariate series (N, T)" if values.ndim == 2 else "read as series (N, C, T)"]
+    nct = values[:, None, :] if values.ndim == 2 else values
+    label_names, class_names = None, None
+    if labels is not None:
+        if len(labels) != n:
+            raise UserError(
+                f"{where}: there are {len(labels):,} labels for {n:,} series; give exactly one label per series.",
+                path=where,
+            )
+        if labels.ndim == 1 and labels.dtype.kind == "U":  # class names as text: fine for series
+            label_names = [str(v).strip() for v in labels.tolist()]
+        else:
+            codes, class_names = remap_labels(labels, where)
+            label_names = [class_names[k] for k in codes.tolist()]
+    raw = RawSeries(
+        series=[np.asarray(nct[i], dtype=np.float32) for i in range(n)],
+        where=where,
+        name=name,
+        labels=label_names,
+        class_names=class_names,
+        notes=notes,
+    )
+    return finish_series(raw, spec=spec, options=options)
+
+
 def _pick(keys: list[str], wanted: tuple[str, ...]) -> str | None:
     lower = {k.lower(): k for k in keys}
     return next((lower[w] for w in wanted if w in lower), None)
 
 
+def _open(
+    arr: np.ndarray, labels: np.ndarray | None, spec: str, path: Path, options: OpenOptions, *, series: bool
+) -> DataSource:
+    opener = series_arrays_source if series else arrays_source
+    return opener(arr, labels, spec=spec, name=path.stem, where=str(path), options=options)
+
+
 def open_npz(spec: str, argument: str, options: OpenOptions) -> DataSource:
     path = _existing_file(argument, "npz")
     loaded = _load(path, "npz")
-    if isinstance(loaded, np.ndarray):  # a plain .npy file given as npz: — it can only hold images
-        return arrays_source(loaded, None, spec=spec, name=path.stem, where=str(path), options=options)
+    if isinstance(loaded, np.ndarray):  # a plain .npy file given as npz:
+        return _open(loaded, None, spec, path, options, series=_wants_series(loaded, options))
     with loaded as npz:
         keys = list(npz.files)
-        image_key = _pick(keys, IMAGE_KEYS)
         label_key = _pick(keys, LABEL_KEYS)
+        series_key = _pick(keys, SERIES_KEYS) if options.modality != "image" else None
+        if series_key is not None:  # named as series: always series
+            values = _member(npz, series_key, path)
+            labels = _member(npz, label_key, path) if label_key is not None else None
+            return _open(values, labels, spec, path, options, series=True)
+        image_key = _pick(keys, IMAGE_KEYS)
         others = [k for k in keys if k != label_key]
         if image_key is None and len(others) == 1:  # np.savez(path, array) names it arr_0
             image_key = others[0]
-            log.info("%s: using array %r as the images", path, image_key)
+            log.info("%s: using array %r as the data", path, image_key)
         if image_key is None:
             found = ", ".join(repr(k) for k in keys) or "no arrays"
+            if options.modality == "series":
+                raise UserError(
+                    f"{path} has no series: expected an array named 'series' (or 'signals', 'x'), found {found}. "
+                    "Save with np.savez(path, series=array, labels=array).",
+                    path=str(path),
+                )
             raise UserError(
-                f"{path} has no images: expected an array named 'images' (or 'x'), found {found}. Save with "
-                "np.savez(path, images=array, labels=array).",
+                f"{path} has no images: expected an array named 'images' (or 'x'; 'series' for time series), "
+                f"found {found}. Save with np.savez(path, images=array, labels=array).",
                 path=str(path),
             )
-        images = _member(npz, image_key, path)
+        values = _member(npz, image_key, path)
         labels = _member(npz, label_key, path) if label_key is not None else None
-    return arrays_source(images, labels, spec=spec, name=path.stem, where=str(path), options=options)
+    return _open(values, labels, spec, path, options, series=_wants_series(values, options))
 
 
 def open_npy(spec: str, argument: str, options: OpenOptions) -> DataSource:
@@ -223,14 +300,15 @@ def open_npy(spec: str, argument: str, options: OpenOptions) -> DataSource:
         raise UserError(
             f"{path} is an .npz archive, not a single array; use npz:{path} instead.", path=str(path)
         )
-    return arrays_source(loaded, None, spec=spec, name=path.stem, where=str(path), options=options)
+    return _open(loaded, None, spec, path, options, series=_wants_series(loaded, options))
 
 
 NPZ_KIND = SourceKind(
     scheme="npz",
     title="NumPy archive (.npz)",
     description="Images as an array 'images' (or 'x') of shape (N, H, W) or (N, H, W, C), uint8 or floats in "
-    "[0, 1], with optional integer 'labels' (or 'y').",
+    "[0, 1], with optional integer 'labels' (or 'y'). Time series as an array 'series' of shape (N, T) or "
+    "(N, C, T).",
     example="npz:~/data/cells.npz",
     argument="PATH",
     browse="file",
@@ -241,7 +319,8 @@ NPZ_KIND = SourceKind(
 NPY_KIND = SourceKind(
     scheme="npy",
     title="NumPy array (.npy)",
-    description="One unlabelled image array of shape (N, H, W) or (N, H, W, C), uint8 or floats in [0, 1].",
+    description="One unlabelled image array of shape (N, H, W) or (N, H, W, C), uint8 or floats in [0, 1]; "
+    "a 2-D float array (N, T) is read as time series.",
     example="npy:~/data/patches.npy",
     argument="PATH",
     browse="file",

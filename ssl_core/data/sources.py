@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ssl_core.data import arrays, digits, folder, tvsets
+from ssl_core.data import arrays, digits, folder, series_source, tvsets
 from ssl_core.data.base import DataSource
 from ssl_core.data.spec import OpenOptions, ProgressFn, SourceKind, user_path
 from ssl_core.errors import UserError
 from ssl_core.registry import Registry
 
 DATA_SOURCES: Registry[SourceKind] = Registry("data source")
-for _kind in (digits.KIND, folder.KIND, arrays.NPZ_KIND, arrays.NPY_KIND, tvsets.KIND):
+for _kind in (digits.KIND, folder.KIND, arrays.NPZ_KIND, arrays.NPY_KIND, tvsets.KIND, series_source.KIND):
     DATA_SOURCES.register(_kind.scheme, _kind)
 
 DEFAULT_SPEC = "digits"
-_SUFFIX_SCHEMES = {".npz": "npz", ".npy": "npy"}
+_SUFFIX_SCHEMES = {".npz": "npz", ".npy": "npy", ".ts": "series"}
 
 
 def _known_kinds() -> str:
@@ -23,7 +23,7 @@ def _known_kinds() -> str:
 
 
 def _infer_from_path(spec: str) -> tuple[str, str] | None:
-    """A bare path is accepted for convenience: a folder, an .npz or an .npy file."""
+    """A bare path is accepted for convenience: a folder, an .npz, .npy or .ts (time series) file."""
     try:
         path = user_path(spec)
         if path.is_dir():
@@ -38,7 +38,7 @@ def _infer_from_path(spec: str) -> tuple[str, str] | None:
 def parse_spec(spec: str) -> tuple[SourceKind, str]:
     """Split "scheme:argument" and find the scheme's registry entry.
 
-    Besides the schemes, a bare existing path (folder, .npz, .npy) and a bare torchvision dataset name
+    Besides the schemes, a bare existing path (folder, .npz, .npy, .ts) and a bare torchvision dataset name
     (e.g. "cifar10") are understood.
     """
     text = str(spec or "").strip()
@@ -66,13 +66,13 @@ def parse_spec(spec: str) -> tuple[SourceKind, str]:
     looks_like_path = sep == "" and ("/" in text or "\\" in text or Path(text).suffix)
     if looks_like_path:
         raise UserError(
-            f"Data {text!r} is not an existing folder or .npz/.npy file; check the path, or write the kind "
+            f"Data {text!r} is not an existing folder or .npz/.npy/.ts file; check the path, or write the kind "
             f"explicitly: {_known_kinds()}.",
             field="data.spec",
         )
     raise UserError(
         f"Unknown data source {scheme!r} in {text!r}; known kinds are: {_known_kinds()} "
-        "(e.g. digits, folder:~/pictures, torchvision:CIFAR10).",
+        "(e.g. digits, folder:~/pictures, torchvision:CIFAR10, series:BasicMotions).",
         field="data.spec",
     )
 
@@ -88,13 +88,15 @@ def open_source(
     length: int | None = None,
     missing: str = "refuse",
 ) -> DataSource:
-    """Open the data named by `spec` as uint8 images (N, C, H, W).
+    """Open the data named by `spec`: uint8 images (N, C, H, W) or float32 time series (N, C, T).
 
     image_size: resize to a square of this side (None keeps the source's size; folders choose one).
     channels: 1 or 3 (None keeps the source's own; alpha is always dropped).
     download: let torchvision datasets download when missing (never otherwise).
     progress: optional callback (phase, done, total) while a folder is scanned and decoded.
-    modality / length / missing: see OpenOptions (series).
+    modality: "image" or "series" where an array is ambiguous (None: inferred).
+    length: series are padded or cropped to this many steps (None: the longest series).
+    missing: series with NaN/inf are "refuse"d (a message names the file) or "impute"d.
     """
     options = OpenOptions(
         image_size=image_size,

@@ -18,16 +18,36 @@ def _bytes(n: int) -> str:
     return f"{n:.1f} GB"
 
 
-def describe(source: DataSource) -> str:
-    """Multi-line text: size, image shape, labels with per-class counts, notes, skipped files."""
+def _shape_lines(source: DataSource) -> list[str]:
+    """The size and sample layout: images as C x H x W, series as C channels x T steps."""
     info = source.info
+    if info.modality == "series":
+        channels = f"{info.channels} channel" + ("" if info.channels == 1 else "s")
+        lines = [f"  series:   {info.size:,}, each {channels} x {info.length:,} steps ({info.sample_dtype})"]
+        lengths = info.extra.get("lengths")
+        if lengths and lengths[0] != lengths[1]:
+            lines.append(f"  lengths:  {lengths[0]:,} to {lengths[1]:,} steps before padding/cropping")
+        elif lengths and lengths[1] != info.length:
+            lines.append(f"  lengths:  {lengths[1]:,} steps before padding/cropping")
+        names = info.extra.get("channel_names")
+        if names:
+            lines.append(f"  channels: {', '.join(str(n) for n in names)}")
+        return lines
     colour = "grayscale" if info.channels == 1 else "RGB"
     lines = [
-        f"{info.name}  ({info.spec})",
-        f"  images:   {info.size:,}, each {info.channels} x {info.height} x {info.width} ({colour}, uint8)",
-        f"  memory:   {_bytes(source.nbytes())} decoded"
-        + ("" if source.in_memory else ", decoded from disk as needed"),
+        f"  images:   {info.size:,}, each {info.channels} x {info.height} x {info.width} ({colour}, uint8)"
     ]
+    return lines
+
+
+def describe(source: DataSource) -> str:
+    """Multi-line text: size, sample shape, labels with per-class counts, notes, skipped files."""
+    info = source.info
+    lines = [f"{info.name}  ({info.spec})", *_shape_lines(source)]
+    lines.append(
+        f"  memory:   {_bytes(source.nbytes())} decoded"
+        + ("" if source.in_memory else ", decoded from disk as needed")
+    )
     if info.native_size is not None and info.native_size != (info.height, info.width):
         lines.append(f"  original: {info.native_size[0]} x {info.native_size[1]}")
     if info.has_labels:
