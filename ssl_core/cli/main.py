@@ -31,8 +31,8 @@ def cmd_methods(args) -> int:
     if args.json:
         print(json.dumps([s.to_dict() for s in specs], indent=2, default=str))
     else:
-        rows = [[s.name, s.family, s.title, s.summary] for s in specs]
-        print(_table(rows, ["name", "family", "title", "summary"]))
+        rows = [[s.name, s.family, "+".join(s.modalities), s.title, s.summary] for s in specs]
+        print(_table(rows, ["name", "family", "data", "title", "summary"]))
     return 0
 
 
@@ -41,13 +41,10 @@ def cmd_backbones(args) -> int:
 
     specs = [spec for _, spec in BACKBONES.items()]
     if args.json:
-        print(
-            json.dumps(
-                [{"name": s.name, "title": s.title, "description": s.description} for s in specs], indent=2
-            )
-        )
+        print(json.dumps([s.to_dict() for s in specs], indent=2))
     else:
-        print(_table([[s.name, s.title, s.description] for s in specs], ["name", "title", "description"]))
+        rows = [[s.name, "+".join(s.modalities), s.title, s.description] for s in specs]
+        print(_table(rows, ["name", "data", "title", "description"]))
     return 0
 
 
@@ -123,6 +120,8 @@ def _config_from_args(args) -> RunConfig:
         "batch_size": "train.batch_size",
         "lr": "train.lr",
         "image_size": "data.image_size",
+        "modality": "data.modality",
+        "length": "data.length",
         "device": "train.device",
         "seed": "train.seed",
         "runs_dir": "runs_dir",
@@ -272,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--image-size", type=int)
+    p.add_argument(
+        "--modality", choices=("image", "series"), help="how to read an ambiguous array file (default: inferred)"
+    )
+    p.add_argument("--length", type=int, help="series: pad or crop every series to this many time steps")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--seed", type=int)
     p.add_argument("--runs-dir", help="where runs are stored (default: ./runs)")

@@ -21,20 +21,22 @@ class Hyper:
     warnings: list[str] = field(default_factory=list)
 
 
-def resolve_hyper(cfg: RunConfig, spec: MethodSpec, n_train: int) -> Hyper:
-    """Fill unset training values from the method's paper defaults; scale lr linearly with batch size."""
+def resolve_hyper(cfg: RunConfig, spec: MethodSpec, n_train: int, noun: str = "images") -> Hyper:
+    """Fill unset training values from the method's paper defaults; scale lr linearly with batch size.
+
+    `noun` names the samples in messages (the modality's plural: "images", "series")."""
     from ssl_core.errors import UserError
 
     if n_train < 2:
         raise UserError(
-            f"data.spec {cfg.data.spec!r} leaves {n_train} training image(s); at least 2 are needed. "
-            "Add images or lower data.val_fraction.",
+            f"data.spec {cfg.data.spec!r} leaves {n_train} training {noun}; at least 2 are needed. "
+            f"Add {noun} or lower data.val_fraction.",
             field="data.spec",
         )
     warnings = []
     batch = cfg.train.batch_size or spec.optim.batch_size
     if batch > n_train:
-        warnings.append(f"Batch size {batch} is larger than the {n_train} training images; using {n_train}.")
+        warnings.append(f"Batch size {batch} is larger than the {n_train} training {noun}; using {n_train}.")
         batch = n_train
     lr = cfg.train.lr if cfg.train.lr is not None else spec.optim.lr * batch / 256
     wd = cfg.train.weight_decay if cfg.train.weight_decay is not None else spec.optim.weight_decay
