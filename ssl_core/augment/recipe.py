@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from ssl_core.augment.checks import check_number as _check
+from ssl_core.augment.checks import check_range as _check_range
 from ssl_core.errors import UserError
 
 # --- adapting a recipe to small images (see ViewRecipe.scaled_for) ----------------------------------------
@@ -111,25 +112,3 @@ class ViewRecipe:
             f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
             for f in dataclasses.fields(self)
         }
-
-
-def _check(name: str, value: float, low: float, high: float) -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
-        raise UserError(f"augment.{name} must be a number; got {value!r}.", field=f"augment.{name}")
-    if not low <= value <= high:
-        raise UserError(
-            f"augment.{name} = {value} is out of range; use a value from {low} to {high}.",
-            field=f"augment.{name}",
-        )
-
-
-def _check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
-    if not (isinstance(value, tuple) and len(value) == 2):
-        raise UserError(f"augment.{name} must be a pair (low, high); got {value!r}.", field=f"augment.{name}")
-    for v in value:
-        _check(name, v, low, high)
-    if value[0] > value[1]:
-        raise UserError(
-            f"augment.{name} = {value}: the first value must not exceed the second; swap them.",
-            field=f"augment.{name}",
-        )

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from ssl_core.augment import sampling
 from ssl_core.augment import series_ops as ops
+from ssl_core.augment.checks import check_choice, check_int, check_number, check_range
 from ssl_core.errors import UserError
 from ssl_core.registry import Registry
 
@@ -92,18 +93,18 @@ class SeriesViewRecipe:
             "jitter_p",
             "channel_drop_p",
         ):
-            _check(name, getattr(self, name), 0.0, 1.0)
-        _check_range("crop_scale", self.crop_scale, 0.05, 1.0)
-        _check("time_warp_sigma", self.time_warp_sigma, 0.0, 0.5)
-        _check("magnitude_warp_sigma", self.magnitude_warp_sigma, 0.0, 1.0)
-        _check("scale_sigma", self.scale_sigma, 0.0, 1.0)
-        _check("rotate_max_degrees", self.rotate_max_degrees, 0.0, 180.0)
-        _check_range("jitter_sigma", self.jitter_sigma, 0.0, 2.0)
-        _check_int("time_warp_knots", self.time_warp_knots, 0, 64)
-        _check_int("magnitude_warp_knots", self.magnitude_warp_knots, 0, 64)
-        _check_int("permute_max_segments", self.permute_max_segments, 2, 64)
-        _check_choice("permute_mode", self.permute_mode, ("random", "equal"))
-        _check_choice("warp_mode", self.warp_mode, ops.WARP_MODES)
+            check_number(name, getattr(self, name), 0.0, 1.0)
+        check_range("crop_scale", self.crop_scale, 0.05, 1.0)
+        check_number("time_warp_sigma", self.time_warp_sigma, 0.0, 0.5)
+        check_number("magnitude_warp_sigma", self.magnitude_warp_sigma, 0.0, 1.0)
+        check_number("scale_sigma", self.scale_sigma, 0.0, 1.0)
+        check_number("rotate_max_degrees", self.rotate_max_degrees, 0.0, 180.0)
+        check_range("jitter_sigma", self.jitter_sigma, 0.0, 2.0)
+        check_int("time_warp_knots", self.time_warp_knots, 0, 64)
+        check_int("magnitude_warp_knots", self.magnitude_warp_knots, 0, 64)
+        check_int("permute_max_segments", self.permute_max_segments, 2, 64)
+        check_choice("permute_mode", self.permute_mode, ("random", "equal"))
+        check_choice("warp_mode", self.warp_mode, ops.WARP_MODES)
         if self.channel_drop_p >= 1.0:
             raise UserError(
                 "augment.channel_drop_p = 1 would drop every channel; use a value below 1.",
@@ -141,42 +142,6 @@ class SeriesViewRecipe:
             f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
             for f in dataclasses.fields(self)
         }
-
-
-def _check(name: str, value: float, low: float, high: float) -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
-        raise UserError(f"augment.{name} must be a number; got {value!r}.", field=f"augment.{name}")
-    if not low <= value <= high:
-        raise UserError(
-            f"augment.{name} = {value} is out of range; use a value from {low} to {high}.",
-            field=f"augment.{name}",
-        )
-
-
-def _check_int(name: str, value: int, low: int, high: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise UserError(f"augment.{name} must be a whole number; got {value!r}.", field=f"augment.{name}")
-    _check(name, value, low, high)
-
-
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise UserError(
-            f"augment.{name} = {value!r} is not known; choose one of: {', '.join(choices)}.",
-            field=f"augment.{name}",
-        )
-
-
-def _check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
-    if not (isinstance(value, tuple) and len(value) == 2):
-        raise UserError(f"augment.{name} must be a pair (low, high); got {value!r}.", field=f"augment.{name}")
-    for v in value:
-        _check(name, v, low, high)
-    if value[0] > value[1]:
-        raise UserError(
-            f"augment.{name} = {value}: the first value must not exceed the second; swap them.",
-            field=f"augment.{name}",
-        )
 
 
 # ---- per-sample draws beyond sampling.py ----------------------------------------------------------------

@@ -15,16 +15,12 @@ import torch
 from torch import Tensor
 
 from ssl_core.augment import sampling
+from ssl_core.augment.checks import check_fraction as _check_fraction
 
 
 def _check_series(x: Tensor) -> None:
     if x.dim() != 3 or not x.is_floating_point():
         raise ValueError(f"expected float series (B, C, T); got {x.dtype} of shape {tuple(x.shape)}")
-
-
-def _check_fraction(name: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1]; got {value}")
 
 
 def gaussian_noise(x: Tensor, std: float, generator: torch.Generator) -> Tensor:
