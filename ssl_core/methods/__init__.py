@@ -15,7 +15,14 @@ from ssl_core.registry import Registry
 
 METHODS: Registry[MethodSpec] = Registry("method")
 
-FAMILY_ORDER = ["contrastive", "self-distillation", "redundancy reduction", "generative", "pretext"]
+FAMILY_ORDER = [
+    "contrastive",
+    "self-distillation",
+    "redundancy reduction",
+    "generative",
+    "predictive",
+    "pretext",
+]
 _NOT_METHODS = {"base"}
 
 

@@ -1,4 +1,4 @@
-"""Denoising autoencoder: rebuild the clean image from a corrupted copy."""
+"""Denoising autoencoder: rebuild the clean sample (image or series) from a corrupted copy."""
 
 from __future__ import annotations
 
@@ -6,71 +6,99 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch import nn
 
-from ssl_core.augment import corrupt
-from ssl_core.methods.autoencoder import Autoencoder, decoder_width_param
-from ssl_core.methods.base import MethodSpec, OptimDefaults, Preview
-from ssl_core.models.decoders import eval_mode, to_preview
+from ssl_core.data.base import DataInfo
+from ssl_core.errors import UserError
+from ssl_core.methods.autoencoder import (
+    RECONSTRUCTION_OPTIM,
+    Autoencoder,
+    decoder_width_param,
+    loss_param,
+)
+from ssl_core.methods.base import MethodSpec, Preview
+from ssl_core.models.decoders import eval_mode
 from ssl_core.params import Param, params
 
-# corruption name -> f(images, hparams, generator) -> corrupted images in [0, 1]
-Corruption = Callable[[torch.Tensor, dict[str, Any], torch.Generator], torch.Tensor]
-CORRUPTIONS: dict[str, Corruption] = {
-    "gaussian": lambda x, hp, g: corrupt.gaussian_noise(x, float(hp["noise_std"]), g),
-    "salt_and_pepper": lambda x, hp, g: corrupt.salt_and_pepper(x, float(hp["noise_amount"]), g),
-    "mask": lambda x, hp, g: corrupt.random_mask(x, float(hp["mask_ratio"]), int(hp["mask_patch"]), g)[0],
+# corruption name -> the options the modality's `corrupt(name, ...)` takes, from the method's hparams.
+CorruptionOptions = Callable[[dict[str, Any]], dict[str, float]]
+CORRUPTIONS: dict[str, CorruptionOptions] = {
+    "gaussian": lambda hp: {"std": float(hp["noise_std"])},
+    "salt_and_pepper": lambda hp: {"amount": float(hp["noise_amount"])},
+    "mask": lambda hp: {"ratio": float(hp["mask_ratio"]), "patch": int(hp["mask_patch"])},
 }
 
 
-class DenoisingAutoencoder(Autoencoder):
-    """The autoencoder's network, fed a corrupted image and scored against the clean one.
+def corruption_reason(name: str, info: DataInfo, title: str) -> str | None:
+    """Why the corruption `name` cannot damage this data, or None when the data's modality offers it."""
+    from ssl_core.modalities import modality_of
 
-    Anomaly scores use the clean image as input (no corruption), like a plain autoencoder.
+    modality = modality_of(info)
+    offered = [c for c in CORRUPTIONS if c in modality.corruptions()]
+    if name in offered:
+        return None
+    return (
+        f"{title}: the {name} corruption does not apply to {modality.plural}, and {info.name} is "
+        f"{info.modality} data; set corruption to one of: {', '.join(offered) or 'none'}."
+    )
+
+
+class DenoisingAutoencoder(Autoencoder):
+    """The autoencoder's network, fed a corrupted sample and scored against the clean one.
+
+    The corruption comes from the data's modality (`modality.corrupt`), so images get pixel noise,
+    salt and pepper or masked squares, and series get noise or masked time windows.
+    Anomaly scores use the clean sample as input (no corruption), like a plain autoencoder.
     """
 
+    def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
+        reason = corruption_reason(str(hparams["corruption"]), info, "Denoising autoencoder")
+        if reason:
+            raise UserError(reason, field="method.params(denoising_autoencoder).corruption")
+        super().__init__(backbone, hparams, info)
+
     def make_input(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return CORRUPTIONS[str(self.hparams["corruption"])](images, self.hparams, generator)
+        name = str(self.hparams["corruption"])
+        corrupted, _ = self.modality.corrupt(name, images, generator, **CORRUPTIONS[name](self.hparams))
+        return corrupted
 
     @torch.no_grad()
     def preview(self, images: torch.Tensor, generator: torch.Generator) -> Preview:
         corrupted = self.make_input(images, generator)
         with eval_mode(self):
             recon = self.reconstruct(corrupted)
-        return Preview(
-            "reconstruction",
-            {
-                "input": to_preview(images),
-                "corrupted": to_preview(corrupted),
-                "reconstruction": to_preview(recon),
-            },
-        )
+        arrays = self.finished(input=images, corrupted=corrupted, reconstruction=recon)
+        return self.make_preview("reconstruction", arrays)
 
 
 SPEC = MethodSpec(
     name="denoising_autoencoder",
     title="Denoising autoencoder",
     family="generative",
-    summary="Rebuild the clean image from a copy spoiled by noise or missing pixels.",
+    summary="Rebuild the clean sample from a copy spoiled by noise or missing values.",
     description=(
-        "A denoising autoencoder is shown a damaged copy of each image (speckled with noise, or with "
-        "pixels blanked out) and must draw the clean original. To undo the damage it cannot just copy "
-        "pixels: it has to know what images of this kind usually look like, for example that a stroke "
-        "continues behind a missing patch. That knowledge ends up in the backbone's features. Try the "
-        "three kinds of damage and watch the previews: input, damaged copy, and the network's repair."
+        "A denoising autoencoder is shown a damaged copy of each image or series (speckled with noise, "
+        "or with pixels or stretches of time blanked out) and must rebuild the clean original. To undo "
+        "the damage it cannot just copy values: it has to know what samples of this kind usually look "
+        "like, for example that a stroke continues behind a missing patch or that a rhythm carries on "
+        "through a gap. That knowledge ends up in the backbone's features. Try the kinds of damage and "
+        "watch the previews: input, damaged copy, and the network's repair."
     ),
     params=params(
         Param(
             "corruption",
             "gaussian",
-            "How images are damaged: gaussian (add random noise to every pixel), salt_and_pepper (set "
-            "some pixels to pure black or white) or mask (blank out random pixels or square patches; "
-            "the original paper's 'masking noise').",
+            "How samples are damaged: gaussian (add random noise to every value), salt_and_pepper (set "
+            "some pixels to pure black or white; images only) or mask (blank out random pixels or square "
+            "patches of an image, or random windows of time steps of a series; the original paper's "
+            "'masking noise').",
             choices=tuple(CORRUPTIONS),
         ),
         Param(
             "noise_std",
             0.3,
-            "Strength of gaussian noise: its standard deviation on the 0-1 pixel scale.",
+            "Strength of gaussian noise: its standard deviation on the 0-1 pixel scale (images) or in "
+            "units of each channel's standard deviation (series).",
             low=0.01,
             high=1.0,
         ),
@@ -84,32 +112,31 @@ SPEC = MethodSpec(
         Param(
             "mask_ratio",
             0.25,
-            "mask: fraction of the image blanked out (the paper used 25% of pixels).",
+            "mask: fraction of the sample blanked out (the paper used 25% of pixels).",
             low=0.01,
             high=0.9,
         ),
         Param(
             "mask_patch",
             1,
-            "mask: side in pixels of each blanked square (1 masks single pixels, as in the paper).",
+            "mask: side in pixels of each blanked square, or length in time steps of each blanked window "
+            "of a series (1 masks single pixels or steps, as in the paper).",
             low=1,
             high=32,
         ),
-        Param(
-            "loss",
-            "mse",
-            "How the repaired image is compared with the clean one: mse (mean squared error) or bce "
-            "(binary cross-entropy; suits near black-and-white images such as digits).",
-            choices=("mse", "bce"),
-        ),
+        loss_param("the repaired sample is compared with the clean one"),
         decoder_width_param(),
     ),
     factory=DenoisingAutoencoder,
-    optim=OptimDefaults(optimizer="adamw", lr=1e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
+    optim=RECONSTRUCTION_OPTIM,
     preview_kind="reconstruction",
     paper=(
         "Vincent et al., Extracting and Composing Robust Features with Denoising Autoencoders, ICML 2008; "
         "Stacked Denoising Autoencoders, JMLR 2010"
     ),
+    modalities=("image", "series"),
+    # A CNN's pooled features do not say where in time a pattern sits, so they cannot rebuild a series
+    # whose timing varies; a GRU's last state (a sequence autoencoder) can.
+    preferred_backbone={"series": "gru"},
 )
 DenoisingAutoencoder.spec = SPEC

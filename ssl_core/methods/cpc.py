@@ -1,0 +1,209 @@
+"""Contrastive Predictive Coding (CPC): summarise a series' past and pick its true future out of a crowd."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from ssl_core.augment import sampling
+from ssl_core.data.base import DataInfo
+from ssl_core.errors import UserError
+from ssl_core.losses import info_nce_in_batch
+from ssl_core.losses._precision import normalize
+from ssl_core.methods.base import MethodSpec, OptimDefaults, Preview, SSLMethod, StepContext, StepOutput
+from ssl_core.models.decoders import eval_mode
+from ssl_core.params import Param, params
+
+# window = 0 pools the backbone's latents into about this many steps (so K = 4 predictions look a
+# quarter of the series ahead, whatever its length).
+_AUTO_STEPS = 16
+_FIELD = "method.params(cpc)"
+
+
+class CPC(SSLMethod):
+    """Encoder z_t = backbone.forward_sequence (pooled over `window` steps), context c_t = GRU(z_<=t),
+    and one linear predictor W_k per step ahead: W_k c_t should pick z_{t+k} among the latents of every
+    series in the batch at every sampled target position (InfoNCE, averaged over k = 1..K).
+
+    Each step samples `anchors` times per series (without repeats) instead of using every t, which keeps
+    the cost at (B * anchors)^2 similarities per k. The representation is the backbone's `forward`.
+    """
+
+    def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
+        super().__init__(backbone, hparams, info)
+        dim = getattr(backbone, "sequence_dim", None)
+        if not dim:
+            raise UserError(
+                f"CPC needs a backbone with per-step latents; {getattr(backbone, 'name', 'this one')} has "
+                "none. Choose a series backbone (cnn1d, gru, lstm or transformer1d).",
+                field="method.backbone",
+            )
+        latent_steps = math.ceil(info.length / int(getattr(backbone, "downsample", 1) or 1))
+        requested = int(hparams["window"])
+        self.window = requested or max(1, round(latent_steps / _AUTO_STEPS))
+        self.steps = latent_steps // self.window  # context steps after pooling
+        if self.steps < 2:
+            raise UserError(
+                f"{_FIELD}.window = {requested} leaves {self.steps} step(s) of {info.name}'s "
+                f"{latent_steps} latent steps, and CPC needs at least 2 to predict one from another; "
+                f"use a window of at most {max(1, latent_steps // 2)} (or 0 to choose automatically).",
+                field=f"{_FIELD}.window",
+            )
+        self.max_ahead = min(int(hparams["prediction_steps"]), self.steps - 1)
+        context_dim = int(hparams["context_dim"])
+        self.context = nn.GRU(int(dim), context_dim, batch_first=True)
+        self.predictors = nn.ModuleList(nn.Linear(context_dim, int(dim)) for _ in range(self.max_ahead))
+
+    # ---- core --------------------------------------------------------------------------------------
+    def latents(self, x: torch.Tensor) -> torch.Tensor:
+        """z (B, steps, D): the backbone's per-step latents, averaged over windows of `window` steps."""
+        z = self.backbone.forward_sequence(x).float()
+        b, t, d = z.shape
+        steps = t // self.window
+        if steps < 2:
+            raise UserError(
+                f"A series of {x.shape[-1]} steps is too short for CPC with window {self.window}.",
+                field=f"{_FIELD}.window",
+            )
+        return z[:, : steps * self.window].reshape(b, steps, self.window, d).mean(dim=2)
+
+    def contexts(self, z: torch.Tensor) -> torch.Tensor:
+        """c (B, steps, context_dim): the context network's summary of z up to each step."""
+        if z.is_cuda:
+            self.context.flatten_parameters()
+        c, _ = self.context(z)
+        return c
+
+    def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
+        z = self.latents(images)
+        c = self.contexts(z)
+        b, steps, d = z.shape
+        ahead = min(self.max_ahead, steps - 1)
+        usable = steps - ahead  # anchors t with t + ahead inside the series
+        count = min(int(self.hparams["anchors"]), usable)
+        scores = sampling.uniform(b * usable, 0.0, 1.0, ctx.generator, images.device).view(b, usable)
+        anchors = scores.argsort(dim=1)[:, :count]  # (B, A), distinct times per series
+        c_at = c.gather(1, anchors.unsqueeze(-1).expand(-1, -1, c.shape[-1])).reshape(b * count, -1)
+        losses, accuracies = [], []
+        for k in range(1, ahead + 1):
+            target = z.gather(1, (anchors + k).unsqueeze(-1).expand(-1, -1, d)).reshape(b * count, d)
+            loss, accuracy = info_nce_in_batch(
+                self.predictors[k - 1](c_at), target, float(self.hparams["temperature"])
+            )
+            losses.append(loss)
+            accuracies.append(accuracy)
+        loss = torch.stack(losses).mean()
+        return StepOutput(loss, {"cpc_acc": torch.stack(accuracies).mean().detach()})
+
+    # ---- preview -----------------------------------------------------------------------------------
+    def _input_steps(self, latent_step: int, length: int) -> int:
+        """The first input step after `latent_step` pooled latent steps (clipped to the series)."""
+        per = self.window * int(getattr(self.backbone, "downsample", 1) or 1)
+        return min(length, latent_step * per)
+
+    @torch.no_grad()
+    def preview(self, images: torch.Tensor, generator: torch.Generator) -> Preview:
+        """Each series split at a context point: the past the model summarises, the span it predicts.
+
+        Captions say how many of the K future latents the model picked out of every latent of every
+        preview series (a harder crowd than training's sampled anchors).
+        """
+        x = images.float()
+        n, _, length = x.shape
+        with eval_mode(self):
+            z = self.latents(x)
+            c = self.contexts(z)
+        steps = z.shape[1]
+        ahead = min(self.max_ahead, steps - 1)
+        anchor = (steps - ahead - 1) // 2  # the middle of the usable anchors
+        crowd = normalize(z.reshape(n * steps, -1))
+        hits = torch.zeros(n, dtype=torch.long)
+        for k in range(1, ahead + 1):
+            guess = normalize(self.predictors[k - 1](c[:, anchor])) @ crowd.t()  # (n, n * steps)
+            truth = torch.arange(n, device=z.device) * steps + anchor + k
+            hits += (guess.argmax(dim=1) == truth).long().cpu()
+        seen = self._input_steps(anchor + 1, length)
+        end = self._input_steps(anchor + 1 + ahead, length)
+        nan = float("nan")
+        context = x.clone()
+        context[..., seen:] = nan
+        future = torch.full_like(x, nan)
+        future[..., seen:end] = x[..., seen:end]
+        captions = [
+            f"picked the true future {h}/{ahead} times out of {n * steps} latents" for h in hits.tolist()
+        ]
+        finish = self.modality.finish_preview
+        return self.make_preview(
+            "prediction",
+            {"input": finish(x), "context": finish(context), "future": finish(future)},
+            future=captions,
+        )
+
+
+SPEC = MethodSpec(
+    name="cpc",
+    title="Contrastive Predictive Coding (CPC)",
+    family="contrastive",
+    summary="Summarise each series' past and recognise its true future among many others.",
+    description=(
+        "Contrastive Predictive Coding reads a series up to some point, summarises what it has seen, and "
+        "then has to recognise what really came next among many decoys: later stretches of the same "
+        "series and stretches of the other series in the batch. It never has to predict exact values, "
+        "only to tell the true future apart, so it can focus on the slow, meaningful structure (which "
+        "movement is under way, which phase of a cycle) and ignore noise. Its accuracy of picking the "
+        "right future is plotted next to the loss; it should climb well above chance as training goes. "
+        "It works with any series backbone, and a causal one (gru, lstm) keeps the future fully hidden."
+    ),
+    params=params(
+        Param(
+            "prediction_steps",
+            4,
+            "How many steps ahead the model predicts (K), in pooled steps of about a sixteenth of the "
+            "series each; capped by the series length.",
+            low=1,
+            high=32,
+        ),
+        Param(
+            "anchors",
+            8,
+            "Context points sampled per series at each training step. More anchors give more negatives "
+            "and a steadier loss, at a cost that grows with (batch x anchors) squared.",
+            low=1,
+            high=64,
+        ),
+        Param(
+            "temperature",
+            0.1,
+            "Softmax temperature of the InfoNCE loss over cosine similarities; lower values focus on the "
+            "hardest decoys.",
+            low=0.01,
+            high=2.0,
+            log_scale=True,
+        ),
+        Param(
+            "context_dim",
+            128,
+            "Hidden units of the GRU that summarises the past (the context network).",
+            low=8,
+            high=2048,
+        ),
+        Param(
+            "window",
+            0,
+            "Backbone steps averaged into one prediction step. 0 chooses it so that a series has about 16 "
+            "steps; 1 predicts the backbone's own steps (fine for the Transformer's patches).",
+            low=0,
+            high=256,
+        ),
+    ),
+    factory=CPC,
+    # Small series sets (BasicMotions: 80 series, GunPoint: 200): batches of 64 at an lr of 1e-3.
+    optim=OptimDefaults(optimizer="adamw", lr=4e-3, weight_decay=1e-4, warmup_epochs=2.0, batch_size=64),
+    preview_kind="prediction",
+    paper="van den Oord, Li & Vinyals, Representation Learning with Contrastive Predictive Coding, 2018",
+    modalities=("series",),
+)
+CPC.spec = SPEC
