@@ -93,7 +93,8 @@ def open_source(
     image_size: resize to a square of this side (None keeps the source's size; folders choose one).
     channels: 1 or 3 (None keeps the source's own; alpha is always dropped).
     download: let torchvision datasets download when missing (never otherwise).
-    progress: optional callback (phase, done, total) while a folder is scanned and decoded.
+    progress: optional callback (fraction, message) while a folder is scanned and decoded (see ssl_core.progress;
+        older (phase, done, total) callbacks still work).
     modality: "image" or "series" where an array is ambiguous (None: inferred).
     length: series are padded or cropped to this many steps (None: the longest series).
     missing: series with NaN/inf are "refuse"d (a message names the file) or "impute"d.

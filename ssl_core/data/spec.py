@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ssl_core.data.base import DataSource
 from ssl_core.errors import UserError
+from ssl_core.progress import ProgressFn, report_count
 
-# (phase, done, total): phases are "scanning" and "decoding"; called from the opening thread.
-ProgressFn = Callable[[str, int, int], None]
+# Callbacks written for the earlier data-only shape, (phase, done, total), are still accepted.
+CountsFn = Callable[[str, int, int], None]
 
 MIN_IMAGE_SIZE = 4
 MAX_IMAGE_SIZE = 1024
@@ -25,12 +27,16 @@ class OpenOptions:
     image_size: int | None = None  # square side; None keeps the source's own size
     channels: int | None = None  # 1 or 3; None keeps the source's own (alpha is always dropped)
     download: bool = False  # only torchvision datasets download, and only when this is True
-    progress: ProgressFn | None = None
+    # (fraction, message) while a folder is scanned and decoded (phases "scanning", "decoding"), called
+    # from the opening thread; see ssl_core.progress. A (phase, done, total) callback also works.
+    progress: ProgressFn | CountsFn | None = None
     modality: str | None = None  # "image", "series", ...: settles an ambiguous array; None: inferred
     length: int | None = None  # series: pad or crop to this many time steps; None: the longest series
     missing: str = "refuse"  # series: "refuse" NaN/inf with a message naming the file, or "impute" them
+    _counts: bool = field(default=False, init=False, repr=False, compare=False)  # progress is a CountsFn
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_counts", _takes_counts(self.progress))
         if self.image_size is not None:
             size = self.image_size
             if (
@@ -51,8 +57,23 @@ class OpenOptions:
             )
 
     def report(self, phase: str, done: int, total: int) -> None:
-        if self.progress is not None:
+        """`done` of `total` files of a phase ("scanning", "decoding") to the caller's progress callback."""
+        if self._counts:
             self.progress(phase, done, total)
+        else:
+            report_count(self.progress, phase, done, total)
+
+
+def _takes_counts(progress: Callable[..., Any] | None) -> bool:
+    """Whether a progress callback has the (phase, done, total) shape rather than (fraction, message)."""
+    if progress is None:
+        return False
+    try:
+        params = inspect.signature(progress).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (some builtins): the one ProgressFn shape
+        return False
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(p.kind in kinds and p.default is p.empty for p in params) == 3
 
 
 Opener = Callable[[str, str, OpenOptions], DataSource]  # (full spec, argument after "scheme:", options)

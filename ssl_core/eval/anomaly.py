@@ -8,8 +8,9 @@ from torch import nn
 
 from ssl_core.device import select_device
 from ssl_core.errors import UserError
-from ssl_core.eval.embeddings import frozen_eval, model_input
-from ssl_core.eval.progress import CancelToken, ProgressFn, check_cancel, report
+from ssl_core.eval.embeddings import model_input
+from ssl_core.models.modes import eval_mode
+from ssl_core.progress import CancelToken, ProgressFn, check_cancel, report_count
 
 
 def has_anomaly_scores(method: nn.Module) -> bool:
@@ -48,7 +49,7 @@ def anomaly_scores(
     batch_size = max(1, int(batch_size))
     prepare = model_input(method)
     out: list[np.ndarray] = []
-    with frozen_eval(method, device), torch.inference_mode():
+    with eval_mode(method, device), torch.inference_mode():
         for start in range(0, n, batch_size):
             check_cancel(cancel)
             batch = prepare(images_uint8[start : start + batch_size].to(device))
@@ -58,7 +59,5 @@ def anomaly_scores(
                     f"{type(method).__name__}.anomaly_scores returned shape {tuple(scores.shape)}"
                 )
             out.append(scores.float().cpu().numpy())
-            report(
-                progress, min(n, start + batch_size) / n, f"Anomaly scores {min(n, start + batch_size)}/{n}"
-            )
+            report_count(progress, "anomaly scores", min(n, start + batch_size), n)
     return np.concatenate(out).astype(np.float32) if out else np.zeros(0, dtype=np.float32)

@@ -36,8 +36,9 @@ class _ProgressBar:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from ssl_core.eval.evaluate import evaluate_run
     from ssl_core.eval.label_efficiency import check_fractions, check_seeds
-    from ssl_core.eval.run import evaluate_run, format_report
+    from ssl_core.eval.report import format_report
 
     check_fractions(args.fractions)  # refuse bad values before a progress bar appears
     check_seeds(args.seeds)
@@ -54,7 +55,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from ssl_core.eval.run import embed_run
+    from ssl_core.eval.embed import embed_run
 
     bar = _ProgressBar(args.quiet or args.json)
     try:

@@ -7,6 +7,7 @@ import io
 import logging
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ import torch
 from torch import nn
 
 from ssl_core.device import select_device
-from ssl_core.eval.progress import CancelToken, ProgressFn, check_cancel, report
+from ssl_core.models.modes import eval_mode
+from ssl_core.progress import CancelToken, ProgressFn, check_cancel, report, report_count
 from ssl_core.runs.atomic import atomic_write_bytes
 from ssl_core.train.perf import training_autocast_dtype, use_channels_last
 
@@ -37,6 +39,14 @@ def _owner_module(encoder: nn.Module | EncodeFn) -> nn.Module | None:
     return owner if isinstance(owner, nn.Module) else None
 
 
+def _device_for(module: nn.Module | None, device: torch.device | str | None) -> torch.device | None:
+    """The device asked for; else the best one here for a module, and None (the caller's choice) for a
+    plain function."""
+    if device is not None:
+        return torch.device(device)
+    return select_device("auto") if module is not None else None
+
+
 def _call_target(encoder: nn.Module | EncodeFn) -> EncodeFn:
     # SSL methods expose `encode` (backbone features); plain modules are called directly.
     if isinstance(encoder, nn.Module) and callable(getattr(encoder, "encode", None)):
@@ -51,33 +61,6 @@ def model_input(module: nn.Module | None) -> Callable[[torch.Tensor], torch.Tens
     if callable(prepare):
         return prepare
     return lambda batch: batch.float().div(255.0) if not batch.is_floating_point() else batch.float()
-
-
-def _module_device(module: nn.Module) -> torch.device | None:
-    for tensor in (*module.parameters(), *module.buffers()):
-        return tensor.device
-    return None
-
-
-@contextmanager
-def frozen_eval(module: nn.Module | None, device: torch.device | None):
-    """Eval mode (and optionally another device) for the block; every submodule's mode is restored."""
-    if module is None:
-        yield
-        return
-    modes = [(m, m.training) for m in module.modules()]
-    original_device = _module_device(module)
-    moved = device is not None and original_device is not None and original_device != device
-    try:
-        module.eval()
-        if moved:
-            module.to(device)
-        yield
-    finally:
-        if moved:
-            module.to(original_device)
-        for m, was_training in modes:
-            m.training = was_training
 
 
 @contextmanager
@@ -120,12 +103,7 @@ def extract_embeddings(
     if images_uint8.dim() < 2:
         raise ValueError(f"samples must be (N, ...); got shape {tuple(images_uint8.shape)}")
     module = _owner_module(encoder)
-    if device is not None:
-        device = torch.device(device)
-    elif module is not None:
-        device = select_device("auto")
-    else:
-        device = torch.device("cpu")
+    device = _device_for(module, device) or torch.device("cpu")
     fn = _call_target(encoder)
     n = int(images_uint8.shape[0])
     batch_size = max(1, int(batch_size))
@@ -136,7 +114,7 @@ def extract_embeddings(
     amp_dtype = training_autocast_dtype(device, amp)  # the training step's precision: bf16 on AMX CPUs
     chunks: list[np.ndarray] = []
     with (
-        frozen_eval(module, device if module is not None else None),
+        eval_mode(module, device),
         channels_last(module, device) as nhwc,
         torch.inference_mode(),
     ):
@@ -154,9 +132,7 @@ def extract_embeddings(
             with autocast:
                 out = fn(x)
             chunks.append(out.float().reshape(out.shape[0], -1).cpu().numpy())
-            report(
-                progress, min(n, start + batch_size) / n, f"Embedding images {min(n, start + batch_size)}/{n}"
-            )
+            report_count(progress, "embedding images", min(n, start + batch_size), n)
     if not chunks:
         return np.zeros((0, 0), dtype=np.float32)
     return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
@@ -176,14 +152,11 @@ def encode_source(
     so that sources streamed from disk never have to fit in memory at once."""
     indices = torch.arange(len(source)) if indices is None else torch.as_tensor(indices, dtype=torch.long)
     module = _owner_module(encoder)
-    if device is not None:
-        device = torch.device(device)
-    elif module is not None:
-        device = select_device("auto")
+    device = _device_for(module, device)
     n = len(indices)
     parts = []
     # One move to the device (and back) for all chunks, not one per chunk.
-    with frozen_eval(module, device):
+    with eval_mode(module, device):
         for start in range(0, n, chunk):
             check_cancel(cancel)
             images, _ = source.read(indices[start : start + chunk])
@@ -251,6 +224,22 @@ def load_npy(path: Path) -> np.ndarray:
     return np.load(Path(path), allow_pickle=False)
 
 
+@dataclass(frozen=True)
+class Embeddings:
+    """Features of every sample of a data source (in source order) from one set of weights.
+
+    The one result type of embedding: what `EmbeddingCache` loads and saves, what evaluation probes and
+    what `embed_run` returns (inside its `EmbedResult`).
+    """
+
+    key: str  # identifies the weights: `file_digest(checkpoint)`, or e.g. f"step{step}"
+    features: np.ndarray  # (N, D) float32
+    labels: np.ndarray | None  # (N,) int64, or None for unlabelled data
+
+    def __len__(self) -> int:
+        return int(self.features.shape[0])
+
+
 class EmbeddingCache:
     """Embeddings of every image of a run's data (source order), per checkpoint, in `run_dir/eval/`.
 
@@ -270,7 +259,7 @@ class EmbeddingCache:
     def labels_path(self, key: str) -> Path:
         return self.dir / f"labels-{key}.npy"
 
-    def load(self, key: str, expected_rows: int | None = None) -> tuple[np.ndarray, np.ndarray | None] | None:
+    def load(self, key: str, expected_rows: int | None = None) -> Embeddings | None:
         path = self.embeddings_path(key)
         if not path.is_file():
             return None
@@ -287,7 +276,7 @@ class EmbeddingCache:
         if labels is not None and labels.shape != (feats.shape[0],):
             log.warning("Ignoring embedding cache %s: labels do not match", path)
             return None
-        return feats.astype(np.float32, copy=False), labels
+        return Embeddings(key, feats.astype(np.float32, copy=False), labels)
 
     def save(self, key: str, embeddings: np.ndarray, labels: np.ndarray | None = None) -> Path:
         path = self.embeddings_path(key)
@@ -311,11 +300,12 @@ class EmbeddingCache:
         key: str,
         compute: Callable[[], tuple[np.ndarray, np.ndarray | None]],
         expected_rows: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+    ) -> Embeddings:
+        """The cached embeddings of `key`, else `compute()`'s (features, labels), saved under `key`."""
         cached = self.load(key, expected_rows)
         if cached is not None:
             log.info("Using cached embeddings %s", self.embeddings_path(key))
             return cached
         feats, labels = compute()
         self.save(key, feats, labels)
-        return feats, labels
+        return Embeddings(key, feats, labels)

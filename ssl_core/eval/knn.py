@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from ssl_core.errors import UserError
-from ssl_core.eval.metrics import check_features, check_labels, infer_num_classes, summarise
-from ssl_core.eval.progress import CancelToken, check_cancel
+from ssl_core.eval.metrics import check_split, infer_num_classes, summarise
+from ssl_core.progress import CancelToken, check_cancel
 
 DEFAULT_K = 20
 DEFAULT_TEMPERATURE = 0.07
@@ -91,11 +91,9 @@ def knn_classify(
         raise UserError(f"k = {k} is too small; use at least 1 neighbour (20 is usual).", field="k")
     if temperature <= 0:
         raise ValueError(f"temperature must be positive; got {temperature}")
-    train_feats = check_features(train_feats, f"{what} (training features)")
-    test_feats = check_features(test_feats, f"{what} (held-out features)")
-    y_train = check_labels(train_labels, train_feats.shape[0], what)
-    y_test = check_labels(test_labels, test_feats.shape[0], what)
-    classes = infer_num_classes(y_train, y_test, num_classes=num_classes)
+    train_feats, y_train, test_feats, y_test, classes = check_split(
+        train_feats, train_labels, test_feats, test_labels, what, num_classes
+    )
     pred = knn_predict(train_feats, y_train, test_feats, k, temperature, classes, cancel=cancel)
     summary = summarise(y_test, pred, classes)
     return KNNResult(

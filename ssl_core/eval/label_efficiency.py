@@ -16,9 +16,9 @@ import numpy as np
 
 from ssl_core.errors import UserError
 from ssl_core.eval.knn import DEFAULT_K, knn_classify
-from ssl_core.eval.metrics import check_features, check_labels, infer_num_classes
+from ssl_core.eval.metrics import check_split
 from ssl_core.eval.probe import linear_probe
-from ssl_core.eval.progress import CancelToken, ProgressFn, check_cancel, report
+from ssl_core.progress import CancelToken, ProgressFn, check_cancel, report
 
 DEFAULT_FRACTIONS = (0.01, 0.1, 1.0)
 DEFAULT_SEEDS = (0, 1, 2)
@@ -113,11 +113,9 @@ def label_efficiency(
     """
     fractions = check_fractions(fractions)
     seeds = check_seeds(seeds)
-    train_feats = check_features(train_feats, f"{what} (training features)")
-    test_feats = check_features(test_feats, f"{what} (held-out features)")
-    y_train = check_labels(train_labels, train_feats.shape[0], what)
-    y_test = check_labels(test_labels, test_feats.shape[0], what)
-    classes = infer_num_classes(y_train, y_test, num_classes=num_classes)
+    train_feats, y_train, test_feats, y_test, classes = check_split(
+        train_feats, train_labels, test_feats, test_labels, what, num_classes
+    )
 
     plan = [(f, (seeds[0],) if f >= 1.0 else seeds) for f in fractions]
     total = sum(len(s) for _, s in plan)

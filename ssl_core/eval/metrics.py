@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -56,3 +57,30 @@ def check_features(feats: np.ndarray, what: str) -> np.ndarray:
 def infer_num_classes(*label_arrays: np.ndarray, num_classes: int | None = None) -> int:
     found = max((int(y.max()) + 1 for y in label_arrays if y.size), default=1)
     return max(found, int(num_classes or 0))
+
+
+class CheckedSplit(NamedTuple):
+    """Training and held-out features and labels, checked, with the number of classes they span."""
+
+    train_feats: np.ndarray  # (n, D) float32
+    train_labels: np.ndarray  # (n,) int64
+    test_feats: np.ndarray  # (m, D) float32
+    test_labels: np.ndarray  # (m,) int64
+    num_classes: int
+
+
+def check_split(
+    train_feats: np.ndarray,
+    train_labels: np.ndarray | None,
+    test_feats: np.ndarray,
+    test_labels: np.ndarray | None,
+    what: str,
+    num_classes: int | None = None,
+) -> CheckedSplit:
+    """What every probe checks first: finite (N, D) features and labels that fit them (see above)."""
+    train_feats = check_features(train_feats, f"{what} (training features)")
+    test_feats = check_features(test_feats, f"{what} (held-out features)")
+    y_train = check_labels(train_labels, train_feats.shape[0], what)
+    y_test = check_labels(test_labels, test_feats.shape[0], what)
+    classes = infer_num_classes(y_train, y_test, num_classes=num_classes)
+    return CheckedSplit(train_feats, y_train, test_feats, y_test, classes)

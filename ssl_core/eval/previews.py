@@ -13,6 +13,7 @@ import torch
 
 from ssl_core.config import RunConfig
 from ssl_core.methods.base import Preview
+from ssl_core.train.live_previews import finished_preview
 
 ORIGINAL = "original"
 
@@ -49,16 +50,7 @@ def preview_images(what: str | Path | Any, n: int = 8, seed: int = 0, *, source:
     idx = val_idx if len(val_idx) else train_idx
     samples, _ = src.read(idx[: max(1, int(n))])
     x = method.prepare(samples)
-    generator = torch.Generator().manual_seed(int(seed))
-    was_training = method.training
-    method.eval()
-    try:
-        with torch.no_grad():
-            preview = method.preview(x, generator)
-    finally:
-        method.train(was_training)
-    finish = method.modality.finish_preview
-    shown = {k: finish(v) for k, v in preview.images.items()}
+    preview = finished_preview(method, x, torch.Generator().manual_seed(int(seed)))
     if preview.kind == "views":
-        shown = {ORIGINAL: finish(x), **shown}
-    return Preview(kind=preview.kind, images=shown, captions=dict(preview.captions), payload=preview.payload)
+        preview.images = {ORIGINAL: method.modality.finish_preview(x), **preview.images}
+    return preview

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ssl_core.eval.metrics import check_features, check_labels, infer_num_classes, summarise
-from ssl_core.eval.progress import CancelToken, check_cancel
+from ssl_core.eval.metrics import check_split, summarise
+from ssl_core.progress import CancelToken, check_cancel
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +142,9 @@ def linear_probe(
 
     solver: "auto" (see `choose_solver`), "sklearn" or "torch".
     """
-    train_feats = check_features(train_feats, f"{what} (training features)")
-    test_feats = check_features(test_feats, f"{what} (held-out features)")
-    y_train = check_labels(train_labels, train_feats.shape[0], what)
-    y_test = check_labels(test_labels, test_feats.shape[0], what)
-    k = infer_num_classes(y_train, y_test, num_classes=num_classes)
+    train_feats, y_train, test_feats, y_test, k = check_split(
+        train_feats, train_labels, test_feats, test_labels, what, num_classes
+    )
     check_cancel(cancel)
     x_train, x_test = standardise(train_feats, test_feats)
     present = np.unique(y_train)

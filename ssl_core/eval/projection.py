@@ -49,7 +49,7 @@ import numpy as np
 import torch
 
 from ssl_core.errors import UserError
-from ssl_core.eval.progress import CancelToken, ProgressFn, check_cancel, report, sub_progress
+from ssl_core.progress import CancelToken, ProgressFn, check_cancel, report, sub_progress
 
 log = logging.getLogger(__name__)
 

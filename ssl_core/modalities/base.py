@@ -74,6 +74,7 @@ class Modality(ABC):
     default_backbone: str = ""
     preview_payload: str = PreviewPayload.IMAGE_GRID
     raw_title: str = "raw input"  # how the raw-input baseline is named in tables and charts
+    size_setting: str = ""  # the config setting that makes samples smaller ("data.image_size", "data.length")
 
     # ---- samples ----------------------------------------------------------------------------------
     @abstractmethod
@@ -146,5 +147,6 @@ class Modality(ABC):
             "default_backbone": self.default_backbone,
             "preview_payload": self.preview_payload,
             "raw_title": self.raw_title,
+            "size_setting": self.size_setting,
             "backbones": self.backbones(),
         }

@@ -50,6 +50,7 @@ class ImageModality(Modality):
     plural = "images"
     default_backbone = "small_cnn"
     preview_payload = PreviewPayload.IMAGE_GRID
+    size_setting = "data.image_size"
     raw_title = "raw pixels"
 
     def describe(self, info: DataInfo) -> str:

@@ -86,6 +86,7 @@ class SeriesModality(Modality):
     plural = "series"
     default_backbone = "cnn1d"
     preview_payload = PreviewPayload.SIGNAL
+    size_setting = "data.length"
     raw_title = "raw input"
 
     def describe(self, info: DataInfo) -> str:

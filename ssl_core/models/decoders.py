@@ -7,12 +7,13 @@ loss use the numerically safe `binary_cross_entropy_with_logits` (plain BCE is r
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ssl_core.models.modes import eval_mode  # noqa: F401  (methods import it from here)
 
 
 def _size_pair(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -120,18 +121,6 @@ def per_sample_error(
         return err.flatten(1).mean(1)
     mask = mask.float().expand_as(err)
     return (err * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1e-8)
-
-
-@contextmanager
-def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
-    """Put a module in eval mode for the block (BatchNorm uses running statistics), then restore it."""
-    modes = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield module
-    finally:
-        for m, training in modes:
-            m.training = training
 
 
 def channel_means(backbone: nn.Module, channels: int) -> list[float] | None:

@@ -2,19 +2,19 @@
 
 A Trainer owns one run directory. It publishes events, obeys a RunControl from another thread,
 checkpoints atomically every epoch and on stop, and resumes from exactly the step it saved.
+
+Its helpers each do one job: `run_folder` (the run directory's life cycle and failure records),
+`checkpointing` (what a checkpoint holds, saving and restoring it), `live_previews` (previews at an
+interval) and `failures` (out of memory and refused writes).
 """
 
 from __future__ import annotations
 
-import errno
-import gc
 import logging
 import math
 import os
-import time
 import traceback
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import torch
@@ -25,33 +25,34 @@ from ssl_core.device import select_device
 from ssl_core.errors import UserError
 from ssl_core.methods.base import StepContext, StepOutput
 from ssl_core.runs import store
-from ssl_core.runs.atomic import DiskWriteError, remove_temp_files, write_error
-from ssl_core.runs.checkpoint import load_checkpoint, save_checkpoint
-from ssl_core.runs.metrics import METRICS_NAME, MetricsWriter, truncate_metrics
-from ssl_core.runs.run_id import new_run_id, safe_child
+from ssl_core.runs.atomic import DiskWriteError, write_error
+from ssl_core.runs.metrics import MetricsWriter
+from ssl_core.train import run_folder
 from ssl_core.train.builder import Components, build_components
+from ssl_core.train.checkpointing import (
+    TrainingState,
+    restore_training_checkpoint,
+    save_training_checkpoint,
+)
 from ssl_core.train.control import RunControl
 from ssl_core.train.events import (
     CheckpointSaved,
     EpochEnded,
     EventBus,
-    PreviewReady,
     RunFailed,
     RunFinished,
     RunStarted,
     TrainWarning,
 )
-from ssl_core.train.optim import build_optimizer, build_scheduler, resolve_hyper
+from ssl_core.train.failures import free_memory, is_out_of_memory, is_write_error
+from ssl_core.train.live_previews import LivePreviews, preview_batch
+from ssl_core.train.optim import Hyper, build_optimizer, build_scheduler, resolve_hyper
 from ssl_core.train.perf import compile_method, limit_cpu_threads, training_autocast_dtype, use_channels_last
 from ssl_core.train.recorder import NonFiniteLoss, StepRecorder
 
 log = logging.getLogger(__name__)
 
-PREVIEW_IMAGES = 8
-_CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "step")
-# What each allocator says when it runs out (CUDA and MPS raise OutOfMemoryError or RuntimeError, the
-# CPU allocator a RuntimeError).
-_OOM_TEXTS = ("out of memory", "can't allocate memory", "cannot allocate memory", "not enough memory")
+MAX_SKIPPED_WARNINGS = 20  # skipped files named one by one; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,21 @@ class RunResult:
     status: str  # "completed", "stopped" or "failed"
     step: int
     message: str = ""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How long the run is, in optimizer steps."""
+
+    steps_per_epoch: int
+    total_steps: int
+
+    @property
+    def epochs(self) -> int:
+        return math.ceil(self.total_steps / self.steps_per_epoch)
+
+    def epoch_of(self, step: int) -> int:
+        return step // self.steps_per_epoch
 
 
 class Trainer:
@@ -85,6 +101,7 @@ class Trainer:
         self._checkpoint_step: int | None = None  # step of the newest checkpoint on disk
         self._batch_size: int | None = None
         self._sample_text: str = ""  # e.g. "8 x 8 grayscale images", for messages
+        self._size_setting: str = "data.image_size"  # the setting that makes samples smaller
         self._device: torch.device | None = None
 
     @classmethod
@@ -97,15 +114,7 @@ class Trainer:
     ) -> Trainer:
         paths = store.require_run_dir(run_dir)
         config = RunConfig.load(paths.config)
-        summary = store.read_summary(paths.root)
-        pid = summary.get("pid")
-        if store.effective_status(summary) == "running" and pid != os.getpid():
-            # Two trainers appending to one run would interleave its metrics and checkpoints.
-            raise UserError(
-                f"The run {paths.root} is still being trained by process {pid}; stop that process first "
-                "(or wait for it to finish), then resume.",
-                path=str(paths.root),
-            )
+        run_folder.refuse_if_running(paths.root)
         return cls(config, control, preview_interval_s, run_dir=paths.root, _resuming=True, **kw)
 
     # ------------------------------------------------------------------------------------------
@@ -119,9 +128,9 @@ class Trainer:
         except (UserError, NonFiniteLoss) as exc:
             message = str(exc)
         except Exception as exc:
-            if isinstance(exc, OSError) and exc.filename and _is_write_error(exc):
+            if isinstance(exc, OSError) and exc.filename and is_write_error(exc):
                 message = self._with_checkpoint_hint(str(write_error(exc, exc.filename)))
-            elif not _is_out_of_memory(exc):  # a bug: keep the run loadable and report with traceback
+            elif not is_out_of_memory(exc):  # a bug: keep the run loadable and report with traceback
                 log.exception("training failed")
                 self._fail(f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
                 return RunResult(self.run_dir or Path(), "failed", self.step, str(exc))
@@ -129,57 +138,35 @@ class Trainer:
                 out_of_memory = True
                 message = self._out_of_memory_message()
         if out_of_memory:  # outside the except block, so the failed step's tensors can be freed
-            _free_memory(self._device)
+            free_memory(self._device)
         self._fail(message, user_error=True)
         return RunResult(self.run_dir or Path(), "failed", self.step, message)
 
     def _fail(self, message: str, tb: str = "", user_error: bool = False) -> None:
-        if self.run_dir is not None and self.run_dir.is_dir():
-            try:
-                store.write_summary(self.run_dir, status="failed", message=message, updated=_now())
-            except OSError as exc:  # e.g. the disk that just filled up: the event still reports it
-                log.warning("could not record the failure in %s: %s", self.run_dir, exc)
+        run_folder.record_failure(self.run_dir, message)
         self.events.emit(RunFailed(self.run_dir, self.step, message, tb, user_error))
 
     def _with_checkpoint_hint(self, message: str) -> str:
-        """Add what is left on disk and how to continue, to a message about a failed run."""
-        if self.run_dir is None or not (self.run_dir / store.CONFIG).is_file():
-            return message
-        if self._checkpoint_step is None:
-            return (
-                f"{message} No checkpoint was saved yet; once this is fixed, `ssl-core resume {self.run_dir}` "
-                "starts it again from step 0."
-            )
-        return (
-            f"{message} The last checkpoint (step {self._checkpoint_step}) is kept; continue with: "
-            f"ssl-core resume {self.run_dir}"
-        )
+        return run_folder.with_resume_hint(message, self.run_dir, self._checkpoint_step)
 
     def _out_of_memory_message(self) -> str:
         return self._with_checkpoint_hint(
             f"Out of memory on {self._device or 'the device'} at batch size {self._batch_size} with "
-            f"{self._sample_text or 'this data'}: lower train.batch_size or the sample size "
-            "(data.image_size or data.length), or pick a smaller backbone, and start a new run."
+            f"{self._sample_text or 'this data'}: lower train.batch_size or {self._size_setting} (or pick "
+            "a smaller backbone) and start a new run."
         )
 
+    # ------------------------------------------------------------------------------------------
     def _run(self) -> RunResult:
         cfg = self.config
         device = select_device(cfg.train.device)
         self._device = device
         parts = build_components(cfg, download=self.download)
-        method = parts.method
-        n_train = len(parts.train_idx)
-        hyper = resolve_hyper(cfg, parts.spec, n_train)
+        hyper = resolve_hyper(cfg, parts.spec, len(parts.train_idx))
         self._batch_size = hyper.batch_size
         self._sample_text = parts.method.modality.describe(parts.source.info)
-        for message in [*hyper.warnings, *method.setup_warnings]:
-            self.events.emit(TrainWarning(message))
-        for skipped in parts.source.info.skipped[:20]:
-            self.events.emit(TrainWarning(f"Skipped {skipped.path}: {skipped.reason}"))
-        if len(parts.source.info.skipped) > 20:
-            self.events.emit(
-                TrainWarning(f"... and {len(parts.source.info.skipped) - 20} more skipped files")
-            )
+        self._size_setting = parts.method.modality.size_setting
+        self._warn_about_setup(parts, hyper)
 
         pipeline = BatchPipeline(
             parts.source,
@@ -193,63 +180,16 @@ class Trainer:
         total_steps = steps_per_epoch * cfg.train.epochs
         if cfg.train.max_steps:
             total_steps = min(total_steps, cfg.train.max_steps)
+        plan = _Plan(steps_per_epoch, total_steps)
+        state = self._training_state(parts, hyper, device, plan)
+        created = self._open_run_dir(state)
 
-        method.to(device)
-        if use_channels_last(device):  # faster convolutions with cuDNN and oneDNN (see train/perf.py)
-            method.to(memory_format=torch.channels_last)
-        if device.type == "cpu":
-            limit_cpu_threads()
-        if cfg.train.compile:
-            compile_method(method)
-        optimizer = build_optimizer(method, parts.spec, hyper)
-        warmup_steps = int(round(hyper.warmup_epochs * steps_per_epoch))
-        scheduler = build_scheduler(optimizer, total_steps, min(warmup_steps, total_steps // 2))
-        amp_dtype = training_autocast_dtype(device, cfg.train.amp)
-        scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-        generator = torch.Generator(device=device).manual_seed(cfg.train.seed)
-
-        if self._resuming:
-            assert self.run_dir is not None
-            created = store.read_summary(self.run_dir).get("created", _now())
-            # A process killed while writing leaves temporary files; no one else writes these.
-            remove_temp_files(self.run_dir / "checkpoints")
-            remove_temp_files(self.run_dir, names=(METRICS_NAME, store.CONFIG))
-        if self._resuming and store.RunPaths(self.run_dir).checkpoint.is_file():
-            checkpoint = store.RunPaths(self.run_dir).checkpoint
-            state = load_checkpoint(checkpoint, map_location=device)
-            _restore(checkpoint, state, method, optimizer, scheduler, scaler, generator, device)
-            self.step = int(state["step"])
-            self._checkpoint_step = self.step
-            truncate_metrics(store.RunPaths(self.run_dir).metrics, self.step)
-        elif self._resuming:  # killed before its first checkpoint: start over in the same folder
-            self.events.emit(TrainWarning("No checkpoint yet: the run starts again from step 0."))
-            truncate_metrics(store.RunPaths(self.run_dir).metrics, 0)
-        else:
-            runs_dir = Path(cfg.runs_dir)
-            try:
-                runs_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise UserError(
-                    f"runs_dir {runs_dir} cannot be created ({exc.strerror or exc}); choose a folder you can "
-                    "write to.",
-                    field="runs_dir",
-                ) from None
-            run_id = new_run_id(runs_dir, cfg.method.name, cfg.data.spec, cfg.name)
-            safe_child(runs_dir, run_id)  # the id comes from user text: refuse anything outside runs_dir
-            self.run_dir = runs_dir / run_id  # as given (relative stays relative), like before
-            try:
-                (self.run_dir / "checkpoints").mkdir(parents=True)
-            except OSError as exc:
-                raise write_error(exc, self.run_dir) from None
-            cfg.save(self.run_dir / store.CONFIG)
-            created = _now()
-        paths = store.RunPaths(self.run_dir)
         store.write_summary(
             self.run_dir,
             status="running",
             pid=os.getpid(),
             created=created,
-            updated=_now(),
+            updated=run_folder.now(),
             method=cfg.method.name,
             backbone=parts.backbone_name,
             modality=parts.source.info.modality,
@@ -261,38 +201,24 @@ class Trainer:
             total_steps=total_steps,
             steps_per_epoch=steps_per_epoch,
             step=self.step,
-            epochs_done=self.step // steps_per_epoch,
+            epochs_done=plan.epoch_of(self.step),
         )
         self.events.emit(RunStarted(self.run_dir, total_steps, steps_per_epoch, self.step, str(device)))
 
-        preview_images = _preview_batch(parts, device)
-        metrics = MetricsWriter(paths.metrics)
+        previews = LivePreviews(self.events, self.preview_interval_s, preview_batch(parts))
+        metrics = MetricsWriter(store.RunPaths(self.run_dir).metrics)
         status = "completed"
         last_loss: float | None = None
         try:
-            last_loss, status = self._loop(
-                method,
-                optimizer,
-                scheduler,
-                scaler,
-                generator,
-                pipeline,
-                metrics,
-                device,
-                amp_dtype,
-                steps_per_epoch,
-                total_steps,
-                preview_images,
-            )
+            last_loss, status = self._loop(state, pipeline, metrics, plan, previews)
         finally:
             metrics.close()
-        epochs_done = self.step // steps_per_epoch
         store.write_summary(
             self.run_dir,
             status=status,
-            updated=_now(),
+            updated=run_folder.now(),
             step=self.step,
-            epochs_done=epochs_done,
+            epochs_done=plan.epoch_of(self.step),
             final_loss=last_loss
             if last_loss is not None
             else store.read_summary(self.run_dir).get("final_loss"),
@@ -300,128 +226,135 @@ class Trainer:
         self.events.emit(RunFinished(self.run_dir, self.step, status))
         return RunResult(self.run_dir, status, self.step)
 
+    def _warn_about_setup(self, parts: Components, hyper: Hyper) -> None:
+        for message in [*hyper.warnings, *parts.method.setup_warnings]:
+            self.events.emit(TrainWarning(message))
+        skipped = parts.source.info.skipped
+        for item in skipped[:MAX_SKIPPED_WARNINGS]:
+            self.events.emit(TrainWarning(f"Skipped {item.path}: {item.reason}"))
+        if len(skipped) > MAX_SKIPPED_WARNINGS:
+            self.events.emit(
+                TrainWarning(f"... and {len(skipped) - MAX_SKIPPED_WARNINGS} more skipped files")
+            )
+
+    def _training_state(
+        self, parts: Components, hyper: Hyper, device: torch.device, plan: _Plan
+    ) -> TrainingState:
+        """The method on the device in its fast layout, with its optimizer, schedule, scaler and RNG."""
+        cfg = self.config
+        method = parts.method
+        method.to(device)
+        if use_channels_last(device):  # faster convolutions with cuDNN and oneDNN (see train/perf.py)
+            method.to(memory_format=torch.channels_last)
+        if device.type == "cpu":
+            limit_cpu_threads()
+        if cfg.train.compile:
+            compile_method(method)
+        optimizer = build_optimizer(method, parts.spec, hyper)
+        warmup_steps = int(round(hyper.warmup_epochs * plan.steps_per_epoch))
+        scheduler = build_scheduler(optimizer, plan.total_steps, min(warmup_steps, plan.total_steps // 2))
+        amp_dtype = training_autocast_dtype(device, cfg.train.amp)
+        return TrainingState(
+            method=method,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
+            generator=torch.Generator(device=device).manual_seed(cfg.train.seed),
+            device=device,
+            amp_dtype=amp_dtype,
+        )
+
+    def _open_run_dir(self, state: TrainingState) -> str:
+        """Create the run's folder, or reopen it and restore its checkpoint; returns when it was created."""
+        if not self._resuming:
+            self.run_dir = run_folder.create_run_dir(self.config)
+            return run_folder.now()
+        assert self.run_dir is not None
+        created = run_folder.reopen_run_dir(self.run_dir)
+        checkpoint = store.RunPaths(self.run_dir).checkpoint
+        if checkpoint.is_file():
+            self.step = restore_training_checkpoint(checkpoint, state)
+            self._checkpoint_step = self.step
+        else:  # killed before its first checkpoint: start over in the same folder
+            self.events.emit(TrainWarning("No checkpoint yet: the run starts again from step 0."))
+        run_folder.rewind_metrics(self.run_dir, self.step)
+        return created
+
     # ------------------------------------------------------------------------------------------
     def _loop(
         self,
-        method,
-        optimizer,
-        scheduler,
-        scaler,
-        generator,
-        pipeline,
-        metrics,
-        device,
-        amp_dtype,
-        steps_per_epoch,
-        total_steps,
-        preview_images,
-    ):
+        state: TrainingState,
+        pipeline: BatchPipeline,
+        metrics: MetricsWriter,
+        plan: _Plan,
+        previews: LivePreviews,
+    ) -> tuple[float | None, str]:
         cfg = self.config
-        start_epoch = self.step // steps_per_epoch
-        start_batch = self.step % steps_per_epoch
+        start_epoch = plan.epoch_of(self.step)
+        start_batch = self.step % plan.steps_per_epoch
         # A GPU runs ahead of Python; reading every loss back would stall it (see recorder.py).
-        recorder = StepRecorder(metrics, self.events, total_steps, 0.25 if device.type == "cuda" else 0.0)
-        last_preview = time.perf_counter()
-        method.train()
-        for epoch in range(start_epoch, math.ceil(total_steps / steps_per_epoch)):
+        recorder = StepRecorder(
+            metrics, self.events, plan.total_steps, 0.25 if state.device.type == "cuda" else 0.0
+        )
+        state.method.train()
+        for epoch in range(start_epoch, plan.epochs):
             batches = pipeline.epoch(epoch, cfg.train.seed, start_batch if epoch == start_epoch else 0)
             for batch, _ in batches:
-                if self.step >= total_steps:
+                if self.step >= plan.total_steps:
                     break
                 if self.control.paused:
                     recorder.flush()
                     self.control.wait_while_paused()
                 if self.control.stop_requested:
                     recorder.flush()
-                    self._checkpoint(method, optimizer, scheduler, scaler, generator, epoch, device)
+                    self._checkpoint(state, epoch)
                     return recorder.last_loss, "stopped"
-                lr = optimizer.param_groups[0]["lr"]
-                out = self._step(
-                    method,
-                    optimizer,
-                    scheduler,
-                    scaler,
-                    generator,
-                    batch,
-                    device,
-                    amp_dtype,
-                    epoch,
-                    total_steps,
-                )
+                lr = state.optimizer.param_groups[0]["lr"]
+                out = self._step(state, batch, epoch, plan.total_steps)
                 self.step += 1
                 recorder.add(self.step, epoch, out.loss, out.parts, lr, batch.shape[0])
-                if self.preview_interval_s is not None:
-                    now = time.perf_counter()
-                    if now - last_preview >= self.preview_interval_s:
-                        last_preview = now
-                        self._emit_preview(method, preview_images, device)
+                previews.maybe_emit(state.method, state.device, self.step)
             mean_loss = recorder.end_epoch()
             if mean_loss is not None:
                 self.events.emit(EpochEnded(epoch, self.step, mean_loss))
-            epoch_complete = self.step % steps_per_epoch == 0 or self.step >= total_steps
-            if epoch_complete and (
-                (epoch + 1) % cfg.train.checkpoint_every_epochs == 0 or self.step >= total_steps
-            ):
-                self._checkpoint(method, optimizer, scheduler, scaler, generator, epoch, device)
-                store.write_summary(
+            finished = self.step >= plan.total_steps
+            epoch_complete = self.step % plan.steps_per_epoch == 0 or finished
+            if epoch_complete and ((epoch + 1) % cfg.train.checkpoint_every_epochs == 0 or finished):
+                self._checkpoint(state, epoch)
+                run_folder.update_summary(
                     self.run_dir,
                     step=self.step,
-                    epochs_done=self.step // steps_per_epoch,
+                    epochs_done=plan.epoch_of(self.step),
                     final_loss=recorder.last_loss,
-                    updated=_now(),
                 )
-            if self.step >= total_steps:
+            if finished:
                 break
-        if self.preview_interval_s is not None:
-            self._emit_preview(method, preview_images, device)
+        previews.emit(state.method, state.device, self.step)
         return recorder.last_loss, "completed"
 
-    def _step(
-        self,
-        method,
-        optimizer,
-        scheduler,
-        scaler,
-        generator,
-        batch,
-        device,
-        amp_dtype,
-        epoch,
-        total_steps,
-    ) -> StepOutput:
+    def _step(self, state: TrainingState, batch: torch.Tensor, epoch: int, total_steps: int) -> StepOutput:
+        method, device, amp_dtype = state.method, state.device, state.amp_dtype
         images = method.prepare(batch.to(device, non_blocking=True))
         if images.dim() == 4 and use_channels_last(device):
             images = images.contiguous(memory_format=torch.channels_last)
-        ctx = StepContext(step=self.step, total_steps=total_steps, epoch=epoch, generator=generator)
+        ctx = StepContext(step=self.step, total_steps=total_steps, epoch=epoch, generator=state.generator)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
             out = method.training_step(images, ctx)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(out.loss).backward()
+        state.optimizer.zero_grad(set_to_none=True)
+        state.scaler.scale(out.loss).backward()
         if self.config.train.grad_clip > 0:
-            scaler.unscale_(optimizer)
+            state.scaler.unscale_(state.optimizer)
             torch.nn.utils.clip_grad_norm_(method.parameters(), self.config.train.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
+        state.scaler.step(state.optimizer)
+        state.scaler.update()
+        state.scheduler.step()
         method.after_optimizer_step(ctx)
         return out
 
-    def _checkpoint(self, method, optimizer, scheduler, scaler, generator, epoch, device) -> None:
+    def _checkpoint(self, state: TrainingState, epoch: int) -> None:
         path = store.RunPaths(self.run_dir).checkpoint
-        state = {
-            "model": method.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict(),
-            "rng": _rng_state(generator, device),
-            "step": self.step,
-            "epoch": epoch,
-            # MAE swaps the configured backbone for its ViT: record what the weights really are.
-            "backbone_name": str(getattr(method.backbone, "name", self.config.method.backbone)),
-            "format": 1,
-        }
         try:
-            save_checkpoint(path, state)
+            save_training_checkpoint(path, state, self.step, epoch, self.config.method.backbone)
         except DiskWriteError as exc:  # the atomic write left the previous checkpoint as it was
             raise UserError(
                 self._with_checkpoint_hint(f"The checkpoint at step {self.step} was not saved. {exc}"),
@@ -429,101 +362,6 @@ class Trainer:
             ) from None
         self._checkpoint_step = self.step
         self.events.emit(CheckpointSaved(path, self.step, epoch))
-
-    def _emit_preview(self, method, images, device) -> None:
-        if images is None:
-            return
-        was_training = method.training
-        method.eval()
-        try:
-            generator = torch.Generator(device=device).manual_seed(1234)
-            preview = method.preview(method.prepare(images.to(device)), generator)
-            preview.images = {k: method.modality.finish_preview(v) for k, v in preview.images.items()}
-            self.events.emit(PreviewReady(self.step, preview))
-        except NotImplementedError:
-            pass
-        finally:
-            method.train(was_training)
-
-
-def _preview_batch(parts: Components, device) -> torch.Tensor | None:
-    idx = parts.val_idx if len(parts.val_idx) else parts.train_idx
-    if len(idx) == 0:
-        return None
-    samples, _ = parts.source.read(idx[:PREVIEW_IMAGES])
-    return samples  # as stored; the method prepares them like training batches
-
-
-def _restore(path: Path, state: dict, method, optimizer, scheduler, scaler, generator, device) -> None:
-    """Load a checkpoint into the run's objects; a checkpoint that does not fit is a user error."""
-    missing = [key for key in _CHECKPOINT_KEYS if key not in state]
-    if missing:
-        raise UserError(
-            f"Checkpoint {path} is not a training checkpoint (it has no {', '.join(missing)}); it may be an "
-            "exported backbone. Put the run's own checkpoints/last.pt back, or start a new run.",
-            path=str(path),
-        )
-    try:
-        method.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        _restore_rng(state["rng"], generator, device)
-    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(
-            f"Checkpoint {path} does not match the run's config.toml ({first}); the config was probably "
-            "edited after training. Restore the original settings, or start a new run.",
-            path=str(path),
-        ) from None
-
-
-def _is_out_of_memory(exc: BaseException) -> bool:
-    oom_types = tuple(
-        t
-        for t in (getattr(torch, "OutOfMemoryError", None), getattr(torch.cuda, "OutOfMemoryError", None))
-        if isinstance(t, type)
-    )
-    if isinstance(exc, (MemoryError, *oom_types)):
-        return True
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and any(t in text for t in _OOM_TEXTS)
-
-
-def _is_write_error(exc: OSError) -> bool:
-    return exc.errno in (
-        errno.ENOSPC,
-        getattr(errno, "EDQUOT", errno.ENOSPC),
-        errno.EACCES,
-        errno.EPERM,
-        errno.EROFS,
-    )
-
-
-def _free_memory(device: torch.device | None) -> None:
-    gc.collect()
-    if device is not None and device.type == "cuda":
-        torch.cuda.empty_cache()
-    elif device is not None and device.type == "mps" and hasattr(torch, "mps"):
-        torch.mps.empty_cache()
-
-
-def _rng_state(generator: torch.Generator, device: torch.device) -> dict:
-    state = {"torch": torch.get_rng_state(), "generator": generator.get_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _restore_rng(state: dict, generator: torch.Generator, device: torch.device) -> None:
-    torch.set_rng_state(state["torch"].cpu())
-    generator.set_state(state["generator"].cpu() if device.type != "cuda" else state["generator"].cpu())
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
-
-
-def _now() -> str:
-    return datetime.now().isoformat(timespec="seconds")
 
 
 def train(config: RunConfig, on_event=None, control: RunControl | None = None, **kw) -> RunResult:

@@ -144,8 +144,9 @@ def test_embedding_cache_roundtrip_recompute_and_prune(tmp_path):
         calls.append(1)
         return np.arange(12, dtype=np.float32).reshape(4, 3), np.array([0, 1, 0, 1])
 
-    feats, labels = cache.get_or_compute("abc", compute, expected_rows=4)
-    again, labels2 = cache.get_or_compute("abc", compute, expected_rows=4)
+    first = cache.get_or_compute("abc", compute, expected_rows=4)
+    second = cache.get_or_compute("abc", compute, expected_rows=4)
+    feats, labels, again, labels2 = first.features, first.labels, second.features, second.labels
     assert len(calls) == 1 and np.array_equal(feats, again) and np.array_equal(labels, labels2)
     assert (tmp_path / "eval" / "embeddings-abc.npy").is_file()
     # Different data size: the cache is stale and recomputed.
@@ -159,7 +160,7 @@ def test_embedding_cache_roundtrip_recompute_and_prune(tmp_path):
     cache.save("def", np.zeros((2, 2), np.float32))
     names = sorted(p.name for p in (tmp_path / "eval").iterdir())
     assert names == ["embeddings-def.npy"]
-    assert cache.load("def")[1] is None
+    assert cache.load("def").labels is None
 
 
 def test_cache_refuses_pickled_arrays(tmp_path):

@@ -8,8 +8,15 @@ import torch
 
 from ssl_core.config import RunConfig
 from ssl_core.errors import UserError
-from ssl_core.eval import Cancelled, embed_run, evaluate_run, format_report, load_embedding, read_report
-from ssl_core.eval import run as run_module
+from ssl_core.eval import (
+    Cancelled,
+    embed_run,
+    evaluate_run,
+    format_report,
+    load_embedding,
+    loaded_run,
+    read_report,
+)
 from ssl_core.runs.store import list_runs, load_run
 from ssl_core.train.trainer import Trainer
 
@@ -38,9 +45,9 @@ def simclr_run(tmp_path_factory):
 
 def test_evaluate_run_scores_pretrained_random_init_and_pixels(simclr_run, monkeypatch):
     encoded = []
-    real_encode = run_module.encode_source
+    real_encode = loaded_run.encode_source
     monkeypatch.setattr(
-        run_module, "encode_source", lambda *a, **k: encoded.append(1) or real_encode(*a, **k)
+        loaded_run, "encode_source", lambda *a, **k: encoded.append(1) or real_encode(*a, **k)
     )
     seen = []
     report = evaluate_run(
@@ -84,8 +91,8 @@ def test_evaluate_run_scores_pretrained_random_init_and_pixels(simclr_run, monke
 
 def test_random_init_baseline_is_the_seeded_starting_point(simclr_run):
     run = load_run(simclr_run)
-    first = run_module.random_init_method(run).state_dict()
-    second = run_module.random_init_method(run).state_dict()
+    first = loaded_run.random_init_method(run).state_dict()
+    second = loaded_run.random_init_method(run).state_dict()
     trained = run.method.state_dict()
     conv = "backbone.net.stages.0.0.weight"
     key = conv if conv in first else next(k for k in first if k.endswith("weight") and first[k].dim() == 4)

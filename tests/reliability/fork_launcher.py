@@ -31,7 +31,8 @@ def _preload() -> None:
 
     try:
         import ssl_core.eval.cli  # noqa: F401
-        import ssl_core.eval.run  # noqa: F401
+        import ssl_core.eval.embed  # noqa: F401
+        import ssl_core.eval.evaluate  # noqa: F401
     except ImportError:
         pass
     digits._digits_arrays()  # read scikit-learn's digits once

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ssl_core.train.trainer import _is_out_of_memory
+from ssl_core.train.failures import is_out_of_memory
 
 
 @pytest.mark.parametrize(
@@ -19,15 +19,15 @@ from ssl_core.train.trainer import _is_out_of_memory
     ],
 )
 def test_out_of_memory_is_recognised(exc):
-    assert _is_out_of_memory(exc)
+    assert is_out_of_memory(exc)
 
 
 @pytest.mark.parametrize("exc", [RuntimeError("shape mismatch"), ValueError("out of memory"), KeyError("x")])
 def test_other_errors_are_not(exc):
-    assert not _is_out_of_memory(exc)
+    assert not is_out_of_memory(exc)
 
 
 def test_a_real_cpu_allocation_failure_is_recognised():
     with pytest.raises(RuntimeError) as info:
         torch.empty(1 << 50, dtype=torch.uint8)
-    assert _is_out_of_memory(info.value)
+    assert is_out_of_memory(info.value)

@@ -1,0 +1,219 @@
+"""`evaluate_run`: probe a run's frozen encoder against baselines and save run_dir/eval/report.json.
+
+It measures the pretrained encoder and, for reference, the same backbone at its random initialisation
+(rebuilt with the run's seed, so exactly the weights training started from) and the raw input (pixels,
+values). All three go through the same code: a linear probe and weighted kNN on the held-out split,
+with all training labels and at smaller label fractions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ssl_core.errors import UserError
+from ssl_core.eval.embeddings import raw_features_of_source
+from ssl_core.eval.knn import DEFAULT_K, knn_classify
+from ssl_core.eval.label_efficiency import (
+    DEFAULT_FRACTIONS,
+    DEFAULT_SEEDS,
+    check_fractions,
+    check_seeds,
+    efficiency_row,
+    label_efficiency,
+)
+from ssl_core.eval.loaded_run import pretrained_embeddings, random_init_features
+from ssl_core.eval.metrics import NO_LABELS_HINT, infer_num_classes
+from ssl_core.eval.probe import linear_probe
+from ssl_core.eval.report import EvalReport, FeatureEval, report_path
+from ssl_core.progress import CancelToken, ProgressFn, check_cancel, report, sub_progress
+from ssl_core.runs.atomic import atomic_write_json
+from ssl_core.runs.store import load_run, write_summary
+
+FEATURE_TITLES = {"pretrained": "pretrained", "random_init": "random init", "raw_input": "raw input"}
+RAW_INPUT = (
+    "raw_input"  # the raw-input baseline's key; reports saved before modalities called it "raw_pixels"
+)
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """How features are scored: label fractions, seeds of the label subsamples, and kNN's k."""
+
+    fractions: tuple[float, ...]
+    seeds: tuple[int, ...]
+    k: int
+
+    @classmethod
+    def checked(cls, fractions: Sequence[float], seeds: Sequence[int], k: int) -> ProbeSettings:
+        """Settings as a caller gave them; values out of range are a user error naming the field."""
+        fractions, seeds = check_fractions(fractions), check_seeds(seeds)
+        if int(k) < 1:
+            raise UserError(f"k = {k} is too small; use at least 1 neighbour (20 is usual).", field="k")
+        return cls(fractions, seeds, int(k))
+
+
+@dataclass(frozen=True)
+class LabelledSplit:
+    """Every sample's label and the run's training / held-out split."""
+
+    labels: np.ndarray  # (N,) int64
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    num_classes: int
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """One kind of features of every sample: "pretrained", "random_init" or RAW_INPUT."""
+
+    name: str
+    features: np.ndarray  # (N, D)
+    title: str = ""  # what a table shows; default: FEATURE_TITLES
+
+    @property
+    def shown_title(self) -> str:
+        return self.title or FEATURE_TITLES.get(self.name, self.name)
+
+
+def evaluate_features(
+    features: FeatureSet,
+    split: LabelledSplit,
+    settings: ProbeSettings,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> FeatureEval:
+    """Linear probe and kNN with all training labels, and both at the smaller label fractions."""
+    title = features.shown_title
+    what = f"{title} features"
+    feats, labels = features.features, split.labels
+    x_train, y_train = feats[split.train_idx], labels[split.train_idx]
+    x_val, y_val = feats[split.val_idx], labels[split.val_idx]
+    num_classes = split.num_classes
+    report(progress, 0.0, f"Linear probe on {what}")
+    probe = linear_probe(x_train, y_train, x_val, y_val, num_classes=num_classes, cancel=cancel, what=what)
+    check_cancel(cancel)
+    knn = knn_classify(
+        x_train, y_train, x_val, y_val, k=settings.k, num_classes=num_classes, cancel=cancel, what=what
+    )
+    report(progress, 0.3, f"Label fractions on {what}")
+    partial = tuple(f for f in settings.fractions if f < 1.0)
+    rows: dict[float, dict[str, Any]] = {}
+    if partial:
+        curve = label_efficiency(
+            x_train, y_train, x_val, y_val, partial, settings.seeds, settings.k,
+            num_classes=num_classes, progress=sub_progress(progress, 0.3, 1.0), cancel=cancel, what=what,
+        )  # fmt: skip
+        rows.update((row["fraction"], row) for row in curve["rows"])
+    if 1.0 in settings.fractions:  # the all-labels row is the full result above; no need to fit it again
+        rows[1.0] = efficiency_row(1.0, [probe.n_train], [probe.accuracy], [knn.accuracy], {probe.solver})
+    table = {
+        "fractions": list(settings.fractions),
+        "seeds": list(settings.seeds),
+        "k": settings.k,
+        "num_classes": num_classes,
+        "rows": [rows[f] for f in settings.fractions],
+    }
+    return FeatureEval(features.name, title, int(feats.shape[1]), probe, knn, table)
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    k: int = DEFAULT_K,
+    include_baselines: bool = True,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    batch_size: int = 512,
+) -> EvalReport:
+    """Probe + kNN (+ label fractions) of a run's frozen encoder and its baselines; saves eval/report.json."""
+    started = time.perf_counter()
+    settings = ProbeSettings.checked(fractions, seeds, k)
+    report(progress, 0.0, "Loading the run")
+    run = load_run(run_dir)
+    check_cancel(cancel)
+    source, config = run.source, run.config
+    split = _labelled_split(run)
+
+    embedded = pretrained_embeddings(run, batch_size, sub_progress(progress, 0.02, 0.25), cancel)
+    feature_sets = [FeatureSet("pretrained", embedded.features)]
+    if include_baselines:
+        check_cancel(cancel)
+        report(progress, 0.25, "Embedding with the randomly initialised backbone")
+        random_feats = random_init_features(run, batch_size, sub_progress(progress, 0.25, 0.4), cancel)
+        check_cancel(cancel)
+        raw_title = run.method.modality.raw_title
+        report(progress, 0.4, f"Reading the {raw_title}")
+        raw = raw_features_of_source(run.method, source)
+        feature_sets += [FeatureSet("random_init", random_feats), FeatureSet(RAW_INPUT, raw, raw_title)]
+
+    results = []
+    span = 0.55 / len(feature_sets)
+    for i, features in enumerate(feature_sets):
+        check_cancel(cancel)
+        sub = sub_progress(progress, 0.43 + i * span, 0.43 + (i + 1) * span)
+        results.append(evaluate_features(features, split, settings, sub, cancel))
+
+    result = EvalReport(
+        run_dir=str(run.run_dir),
+        method=config.method.name,
+        backbone=config.method.backbone,
+        data=config.data.spec,
+        checkpoint=str(run.checkpoint_path),
+        checkpoint_key=embedded.key,
+        step=int(getattr(run, "step", 0)),
+        n_train=int(len(split.train_idx)),
+        n_val=int(len(split.val_idx)),
+        num_classes=split.num_classes,
+        class_names=list(source.info.class_names),
+        fractions=list(settings.fractions),
+        seeds=list(settings.seeds),
+        k=settings.k,
+        features=results,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    atomic_write_json(report_path(run.run_dir), result.to_dict())
+    _record_in_summary(run.run_dir, result)
+    report(progress, 1.0, "Evaluation done")
+    return result
+
+
+def _labelled_split(run) -> LabelledSplit:
+    """The run's labels and split; data without labels or a run without held-out samples is a user error."""
+    config = run.config
+    labels = run.source.labels()
+    if labels is None:
+        raise UserError(
+            f"{config.data.spec} has no labels; {NO_LABELS_HINT} (ssl-core embed {run.run_dir}).",
+            field="data.spec",
+        )
+    if len(run.val_idx) == 0:
+        raise UserError(
+            f"Run {run.run_dir} has no held-out images (data.val_fraction = {config.data.val_fraction}); "
+            "a probe is scored on held-out images, so train with data.val_fraction above 0.",
+            field="data.val_fraction",
+        )
+    values = labels.numpy().astype(np.int64)
+    return LabelledSplit(
+        labels=values,
+        train_idx=run.train_idx.numpy(),
+        val_idx=run.val_idx.numpy(),
+        num_classes=infer_num_classes(values, num_classes=run.source.info.num_classes),
+    )
+
+
+def _record_in_summary(run_dir: Path, result: EvalReport) -> None:
+    # `ssl-core runs` and the GUI's run list show the probe accuracy from summary.json.
+    pre = result.pretrained
+    write_summary(
+        Path(run_dir),
+        probe_accuracy=pre.probe.accuracy,
+        knn_accuracy=pre.knn.accuracy,
+        eval_step=result.step,
+    )

@@ -1,0 +1,99 @@
+"""Training checkpoints: what one holds, saving it atomically, and restoring it into a run's objects.
+
+A checkpoint holds the method (weights and state such as queues and momentum encoders), the optimizer,
+scheduler and gradient scaler, the RNG states, and the step and epoch, so a resumed run continues
+exactly where it stopped. It is written with the run store's atomic writer (a failed write leaves the
+previous checkpoint whole) and read with `torch.load(..., weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ssl_core.errors import UserError
+from ssl_core.runs.checkpoint import load_checkpoint, save_checkpoint
+
+CHECKPOINT_FORMAT = 1
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "step")
+
+
+@dataclass
+class TrainingState:
+    """The live objects of a run being trained: what a step uses and a checkpoint saves and restores."""
+
+    method: Any  # SSLMethod
+    optimizer: torch.optim.Optimizer
+    scheduler: Any  # torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    generator: torch.Generator  # the method's random draws (views, masks), on the device
+    device: torch.device
+    amp_dtype: torch.dtype | None = None  # autocast precision of a step; None: float32 throughout
+
+
+def save_training_checkpoint(path: Path, state: TrainingState, step: int, epoch: int, backbone: str) -> None:
+    """Write the checkpoint of `state` at `step` atomically; raises DiskWriteError when the disk refuses.
+
+    `backbone` is the configured backbone name, recorded when the method's backbone has no name."""
+    save_checkpoint(
+        path,
+        {
+            "model": state.method.state_dict(),
+            "optimizer": state.optimizer.state_dict(),
+            "scheduler": state.scheduler.state_dict(),
+            "scaler": state.scaler.state_dict(),
+            "rng": rng_state(state.generator, state.device),
+            "step": step,
+            "epoch": epoch,
+            # MAE swaps the configured backbone for its ViT: record what the weights really are.
+            "backbone_name": str(getattr(state.method.backbone, "name", backbone)),
+            "format": CHECKPOINT_FORMAT,
+        },
+    )
+
+
+def restore_training_checkpoint(path: Path, state: TrainingState) -> int:
+    """Load the checkpoint at `path` into `state` and return its step.
+
+    A checkpoint that is not a training checkpoint, or does not fit the run's objects (the config was
+    edited after training), is a user error whose message says what to do."""
+    saved = load_checkpoint(path, map_location=state.device)
+    missing = [key for key in CHECKPOINT_KEYS if key not in saved]
+    if missing:
+        raise UserError(
+            f"Checkpoint {path} is not a training checkpoint (it has no {', '.join(missing)}); it may be an "
+            "exported backbone. Put the run's own checkpoints/last.pt back, or start a new run.",
+            path=str(path),
+        )
+    try:
+        state.method.load_state_dict(saved["model"])
+        state.optimizer.load_state_dict(saved["optimizer"])
+        state.scheduler.load_state_dict(saved["scheduler"])
+        state.scaler.load_state_dict(saved["scaler"])
+        restore_rng(saved["rng"], state.generator, state.device)
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"Checkpoint {path} does not match the run's config.toml ({first}); the config was probably "
+            "edited after training. Restore the original settings, or start a new run.",
+            path=str(path),
+        ) from None
+    return int(saved["step"])
+
+
+def rng_state(generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+    """torch's global RNG, the run's generator and, on CUDA, the device's RNG."""
+    state = {"torch": torch.get_rng_state(), "generator": generator.get_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def restore_rng(state: dict[str, torch.Tensor], generator: torch.Generator, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    generator.set_state(state["generator"].cpu())
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
