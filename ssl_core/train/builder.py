@@ -61,7 +61,8 @@ def build_components(
     info = source.info
     reason = spec.unavailable_reason(info)
     if reason:
-        raise UserError(reason, field="method.name")
+        fitting = [name for name, other in METHODS.items() if other.unavailable_reason(info) is None]
+        raise UserError(f"{reason} Methods for this data: {', '.join(fitting)}.", field="method.name")
     backbone_name = resolve_backbone(config, spec, source)
     modality = modality_of(info)
     train_idx, val_idx = split_indices(
