@@ -29,7 +29,8 @@ def about(parent: QWidget | None) -> None:
     box.setIconPixmap(app_icon().pixmap(64, 64))
     box.setText(
         f"<b>SSL Workbench {ssl_core.__version__}</b><br><br>"
-        "Train self-supervised models on your own images, watch them learn and see what they learned.<br><br>"
+        "Train self-supervised models on your own images or time series, watch them learn and see what "
+        "they learned.<br><br>"
         "The same engine runs from the command line: <code>ssl-core train --config FILE.toml</code>."
     )
     box.exec()

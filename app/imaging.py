@@ -44,11 +44,15 @@ def qimages(images: Any) -> list[QImage]:
     return [qimage(im) for im in to_uint8_nchw(images)]
 
 
-def scaled_pixmap(img: QImage, size: int) -> QPixmap:
-    """Fit an image into a size x size cell; tiny images are enlarged with hard pixel edges."""
+def scaled_pixmap(img: QImage, size: int, height: int | None = None) -> QPixmap:
+    """Fit an image into a size x size cell (size x height when given); tiny images are enlarged with
+    hard pixel edges, and an image that already fits exactly is not resampled."""
+    height = size if height is None else height
+    if img.width() == size and img.height() <= height or img.height() == height and img.width() <= size:
+        return QPixmap.fromImage(img)
     mode = (
         Qt.TransformationMode.FastTransformation
-        if max(img.width(), img.height()) * 2 <= size
+        if img.width() * 2 <= size and img.height() * 2 <= height
         else Qt.TransformationMode.SmoothTransformation
     )
-    return QPixmap.fromImage(img.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, mode))
+    return QPixmap.fromImage(img.scaled(size, height, Qt.AspectRatioMode.KeepAspectRatio, mode))

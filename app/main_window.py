@@ -85,7 +85,7 @@ class MainWindow(QMainWindow):
             (
                 self.embeddings_tab,
                 "Embeddings",
-                "Every image as a point; similar images end up close together.",
+                "Every sample (image, series) as a point; similar samples end up close together.",
             ),
             (self.evaluate_tab, "Evaluate", "How useful the learned features are, with few and many labels."),
             (self.runs_tab, "Runs", "Saved runs: open, resume, compare, delete, export."),
@@ -169,7 +169,7 @@ class MainWindow(QMainWindow):
             self.open_data,
             "Ctrl+O",
             sp.SP_DialogOpenButton,
-            "Open an image folder, an array file or a dataset.",
+            "Open an image folder, a time-series file, an array file or a dataset.",
         )
         self._action(
             "save_config",
@@ -264,7 +264,7 @@ class MainWindow(QMainWindow):
         s.epoch_ended.connect(self.train_tab.epoch_ended)
         s.checkpoint_saved.connect(self.train_tab.checkpoint_saved)
         s.warning.connect(lambda text: self.train_tab.append_log(text, "warning"))
-        s.preview.connect(lambda ev: self.views_tab.show_preview(ev.preview, ev.step))
+        s.preview.connect(self._preview_ready)
         s.run_finished.connect(self._run_finished)
         s.run_failed.connect(self._run_failed)
         s.job_error.connect(self._job_error)
@@ -280,6 +280,8 @@ class MainWindow(QMainWindow):
         for tab in (self.embeddings_tab, self.evaluate_tab, self.views_tab, self.runs_tab):
             tab.run_missing.connect(self._run_gone)
         self.setup_tab.data_loaded.connect(self.evaluate_tab.set_setup_data)
+        for tab in (self.views_tab, self.train_tab):
+            self.setup_tab.data_info_loaded.connect(tab.set_data_info)
         manager = theme_manager()
         if manager is not None:
             for action in self.theme_group.actions():
@@ -346,6 +348,11 @@ class MainWindow(QMainWindow):
         self._set_current_run(Path(event.run_dir))
         self.train_tab.run_started(event, self._pending_epochs)
         self.runs_tab.refresh()
+
+    def _preview_ready(self, event: Any) -> None:
+        """A live preview from the trainer (already throttled): the Train and Views tabs draw it."""
+        self.train_tab.show_preview(event.preview, event.step)
+        self.views_tab.show_preview(event.preview, event.step)
 
     def _run_finished(self, event: Any) -> None:
         self.train_tab.finished(event)

@@ -19,6 +19,29 @@ class RunContext:
     data: str
     has_config: bool
     has_checkpoint: bool
+    modality: str = "image"  # the kind of data the run trained on (its summary says; older runs: images)
+
+    def _modality(self):
+        from ssl_core.modalities import MODALITIES
+
+        return MODALITIES.get(self.modality) if self.modality in MODALITIES else None
+
+    @property
+    def noun(self) -> str:
+        """One sample of the run's data: "image", "series"."""
+        m = self._modality()
+        return m.noun if m is not None else "sample"
+
+    @property
+    def plural(self) -> str:
+        m = self._modality()
+        return m.plural if m is not None else "samples"
+
+    @property
+    def raw_title(self) -> str:
+        """How evaluation names the raw-input baseline of the run's data ("raw pixels", "raw input")."""
+        m = self._modality()
+        return m.raw_title if m is not None else "raw input"
 
     @property
     def name(self) -> str:
@@ -59,18 +82,20 @@ def run_context(run_dir: Path) -> RunContext:
     from ssl_core.config import RunConfig
     from ssl_core.errors import UserError
     from ssl_core.methods import METHODS
+    from ssl_core.runs.store import read_summary
 
     paths = run_paths(run_dir)
     has_ckpt = paths.checkpoint.is_file()
+    modality = str(read_summary(paths.root).get("modality") or "image")
     try:
         config = RunConfig.load(paths.config)
     except UserError:
-        return RunContext(paths.root, "", "", False, has_ckpt)
+        return RunContext(paths.root, "", "", False, has_ckpt, modality)
     try:
         method = METHODS.get(config.method.name).title
     except Exception:  # noqa: BLE001 - an unknown method name still gets a caption
         method = config.method.name
-    return RunContext(paths.root, method, config.data.spec, True, has_ckpt)
+    return RunContext(paths.root, method, config.data.spec, True, has_ckpt, modality)
 
 
 def run_is_gone(run_dir: Path | None) -> bool:

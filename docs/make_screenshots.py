@@ -5,7 +5,9 @@ Run under a virtual X server (a real window, real fonts):
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/make_screenshots.py
 
 Writes docs/screenshots/<tab>.png (QWidget.grab of the window) and, when ImageMagick's `import` is
-installed, docs/screenshots/desktop.png (the whole X screen, as a person would see it).
+installed, docs/screenshots/desktop.png (the whole X screen, as a person would see it). The time-series
+flow (SimCLR on BasicMotions, then next-step prediction when that method is installed) writes
+docs/screenshots/<tab>-series.png; `--flows series` makes only those.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--epochs", type=int, default=15, help="epochs of the SimCLR run on the digits")
     parser.add_argument("--theme", default="light", choices=["light", "dark"])
+    parser.add_argument(
+        "--flows", default="images,series", help="comma-separated flows to capture: images, series"
+    )
+    parser.add_argument("--series-epochs", type=int, default=40, help="epochs of the runs on BasicMotions")
     args = parser.parse_args()
+    flows = {f.strip() for f in args.flows.split(",") if f.strip()}
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ssl-workbench-shots-"))
 
@@ -71,6 +78,56 @@ def main() -> int:
     wait(
         lambda: window.setup_tab.data.info is not None and not window.setup_tab.data.loading, 60, "the digits"
     )
+    steps = Steps(window, wait, settle, shot)
+    if "images" in flows:
+        image_flow(steps, args)
+    if "series" in flows:
+        series_flow(steps, args)
+
+    if shutil.which("import") and "images" in flows:
+        settle()
+        subprocess.run(["import", "-window", "root", str(args.out / "desktop.png")], check=False)
+        print("wrote", args.out / "desktop.png")
+
+    window.close()
+    wait(lambda: not window.isVisible(), 60, "closing")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+class Steps:
+    """What the flows share: the window and how to wait, let it settle and take a shot."""
+
+    def __init__(self, window, wait, settle, shot):
+        self.window, self.wait, self.settle, self.shot = window, wait, settle, shot
+
+    def train(self, method: str, epochs: int, batch_size: int, what: str) -> None:
+        window = self.window
+        window.tabs.setCurrentWidget(window.setup_tab)
+        setup = window.setup_tab
+        setup.method.set_method(method)
+        setup.training.epochs.setValue(epochs)
+        setup.training.batch_size.setValue(batch_size)
+        window.start_training()
+        self.wait(lambda: not window.session.busy, 900, what)
+
+    def views(self, name: str) -> None:
+        window = self.window
+        window.tabs.setCurrentWidget(window.views_tab)
+        window.compute_views()  # the trained model's preview
+        self.wait(lambda: not window.runner.running("preview") and window.views_tab.rows(), 120, "views")
+        self.shot(name)
+
+    def hover_and_click(self, target: int) -> None:
+        emb = self.window.embeddings_tab
+        rows, xy = emb.result.projections[emb.shown_kind()]
+        self.settle()
+        emb.scatter._mouse_moved(emb.scatter.view_box.mapViewToScene(_point(xy[target])))
+        emb._clicked(target)
+
+
+def image_flow(steps: Steps, args) -> None:
+    window, wait, shot = steps.window, steps.wait, steps.shot
     window.tabs.setCurrentWidget(window.setup_tab)
     shot("setup")
 
@@ -96,9 +153,7 @@ def main() -> int:
     wait(lambda: emb.result is not None and not emb.busy, 600, "embeddings and UMAP")
     rows, xy = emb.result.projections[emb.shown_kind()]
     target = int(abs(xy - xy.mean(axis=0)).sum(axis=1).argmax())  # an outlying point, easy to see
-    settle()
-    emb.scatter._mouse_moved(emb.scatter.view_box.mapViewToScene(_point(xy[target])))
-    emb._clicked(target)
+    steps.hover_and_click(target)
     # a lasso drawn around another class's cluster fills the selection panel
     labels = emb.result.labels[rows]
     other = int(labels[target] + 1) % 10
@@ -118,11 +173,7 @@ def main() -> int:
     shot("evaluate")
 
     # a second, generative run for the reconstruction view and the run comparison
-    window.tabs.setCurrentWidget(setup)
-    setup.method.set_method("autoencoder")
-    setup.training.epochs.setValue(max(3, args.epochs // 2))
-    window.start_training()
-    wait(lambda: not window.session.busy, 900, "the autoencoder")
+    steps.train("autoencoder", max(3, args.epochs // 2), 256, "the autoencoder")
     window.tabs.setCurrentWidget(window.views_tab)
     shot("views-reconstruction")
 
@@ -134,15 +185,57 @@ def main() -> int:
     wait(lambda: not window.runner.running("compare"), 60, "curves")
     shot("runs")
 
-    if shutil.which("import"):
-        settle()
-        subprocess.run(["import", "-window", "root", str(args.out / "desktop.png")], check=False)
-        print("wrote", args.out / "desktop.png")
 
-    window.close()
-    wait(lambda: not window.isVisible(), 60, "closing")
-    shutil.rmtree(work, ignore_errors=True)
-    return 0
+def series_flow(steps: Steps, args) -> None:
+    """Time series: BasicMotions (6 sensor channels) with SimCLR, then next-step prediction's forecasts."""
+    from PySide6.QtWidgets import QAbstractItemView
+
+    from app.widgets.method_panel import NAME_ROLE
+    from ssl_core.methods import METHODS
+
+    window, wait, settle, shot = steps.window, steps.wait, steps.settle, steps.shot
+    setup = window.setup_tab
+    window.tabs.setCurrentWidget(setup)
+    setup.data.open_spec("series:BasicMotions")
+    wait(lambda: not setup.data.loading and setup.data.info.modality == "series", 120, "BasicMotions")
+    setup.method.set_method("simclr")
+    # the tree scrolled to the greyed image-only methods, so the shot shows why they are off
+    item = next(i for i in setup.method._items() if not setup.method.available(i.data(0, NAME_ROLE)))
+    setup.method.tree.scrollToItem(item, QAbstractItemView.ScrollHint.PositionAtCenter)
+    shot("setup-series")
+
+    setup.training.epochs.setValue(args.series_epochs)
+    setup.training.batch_size.setValue(16)
+    window.start_training()
+    window.tabs.setCurrentWidget(window.train_tab)
+    wait(lambda: window.train_tab.live_preview.renderer is not None, 300, "a live preview")
+    wait(lambda: not window.session.busy, 900, "SimCLR on BasicMotions")
+    shot("train-series")
+
+    steps.views("views-series")
+
+    emb = window.embeddings_tab
+    emb.projection.setCurrentIndex(emb.projection.findData("umap"))
+    window.tabs.setCurrentWidget(emb)
+    wait(lambda: emb.result is not None and not emb.busy, 600, "series embeddings and UMAP")
+    rows, xy = emb.result.projections[emb.shown_kind()]
+    labels = emb.result.labels[rows]
+    busy = [i for i, y in enumerate(labels) if emb.result.class_text(int(y)) == "Running"]
+    centre = xy.mean(axis=0)
+    target = max(busy or range(len(xy)), key=lambda i: float(abs(xy[i] - centre).sum()))
+    steps.hover_and_click(int(target))
+    shot("embeddings-series")
+
+    ev = window.evaluate_tab
+    window.tabs.setCurrentWidget(ev)
+    ev.evaluate()
+    wait(lambda: not ev.busy, 600, "the series evaluation")
+    shot("evaluate-series")
+
+    if "autoregressive" in METHODS:  # next-step prediction: its forecasts
+        steps.train("autoregressive", max(10, args.series_epochs // 2), 16, "next-step prediction")
+        steps.views("views-series-forecast")
+    settle()
 
 
 def _point(xy):

@@ -1,15 +1,14 @@
-"""Embeddings: every image as a point (PCA at once, UMAP in the background with progress and Cancel),
-coloured by label or anomaly score; hover shows the image, a click its nearest neighbours, a box the
-selected images; the plot and the embeddings can be exported."""
+"""Embeddings: every sample as a point (PCA at once, UMAP in the background with progress and Cancel),
+coloured by label or anomaly score; hover shows the sample in its own form (an image, a sparkline of a
+series: app/widgets/sample_thumbnails.py), a click its nearest neighbours, a box the selected samples;
+the plot and the embeddings can be exported."""
 
 from __future__ import annotations
 
 import csv
 import logging
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -29,110 +28,22 @@ from PySide6.QtWidgets import (
 )
 
 from app import dialogs
-from app.imaging import qimage, qimages, scaled_pixmap, to_uint8_nchw
+from app.embeddings import MAX_POINTS, EmbeddingResult, compute_embeddings, run_umap
+from app.imaging import scaled_pixmap
 from app.run_context import RunContext, run_context, run_is_gone
 from app.widgets.image_grid import ImageGrid
+from app.widgets.sample_thumbnails import thumbnail_size
 from app.widgets.scatter import EmbeddingScatter
 from app.workers import JobRunner, Worker
 
 log = logging.getLogger(__name__)
 
-MAX_POINTS = 20_000
-NEIGHBOURS = 8
 SELECTION_SHOWN = 60
-
-
-@dataclass
-class EmbeddingResult:
-    """A run's embeddings (every image) plus 2-D projections of (a subsample of) them."""
-
-    run_dir: Path
-    key: str  # the checkpoint's digest: results of an older checkpoint are never mixed in
-    embeddings: np.ndarray  # (N, D) float32, in source order
-    labels: np.ndarray | None  # (N,)
-    anomaly: np.ndarray | None  # (N,) reconstruction error for generative methods
-    class_names: list[str]
-    source: Any  # the DataSource, to read thumbnails
-    projections: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # kind -> (rows, xy)
-    _index: dict[str, Any] = field(default_factory=dict, repr=False)  # kind -> CosineIndex of its rows
-
-    def class_text(self, y: int) -> str:
-        return self.class_names[y] if 0 <= y < len(self.class_names) else str(y)
-
-    def label_of(self, row: int) -> str:
-        return self.class_text(int(self.labels[row])) if self.labels is not None else f"image {row}"
-
-    def neighbours(self, kind: str, i: int, k: int = NEIGHBOURS) -> np.ndarray:
-        """Positions (within projection `kind`) of the k points most similar to point i, by cosine."""
-        from ssl_core.eval.neighbors import CosineIndex
-
-        if kind not in self._index:  # normalised once per projection, then every click is one product
-            rows, _ = self.projections[kind]
-            self._index[kind] = CosineIndex(self.embeddings[rows])
-        positions, _ = self._index[kind].query(i, k)
-        return positions
-
-    def images(self, rows: np.ndarray | list[int]) -> np.ndarray:
-        import torch
-
-        rows = np.asarray(rows, dtype=np.int64)
-        if len(rows) == 0:
-            return np.zeros((0, 1, 1, 1), dtype=np.uint8)
-        images, _ = self.source.read(torch.as_tensor(rows, dtype=torch.long))
-        return to_uint8_nchw(images)
-
-
-def _subsample(n: int, max_points: int) -> np.ndarray:
-    if n <= max_points:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(0).choice(n, size=max_points, replace=False))
-
-
-def compute_embeddings(
-    run_dir: Path, max_points: int = MAX_POINTS, progress=None, cancel=None
-) -> EmbeddingResult:
-    """Embeddings of every image of a run (saved ones when they match the checkpoint) with PCA at once."""
-    from ssl_core.config import RunConfig
-    from ssl_core.data import open_source
-    from ssl_core.eval import embed_run, file_digest, load_embedding, project_pca
-    from ssl_core.runs.store import RunPaths
-
-    paths = RunPaths(Path(run_dir))
-    config = RunConfig.load(paths.config)
-    key = file_digest(paths.checkpoint) if paths.checkpoint.is_file() else ""
-    saved = load_embedding(run_dir)
-    if saved is None or saved.checkpoint_key != key:
-        saved = embed_run(run_dir, projection="none", progress=progress, cancel=cancel)
-    # embed_run hands back the source it opened; saved embeddings need it opened once, for thumbnails
-    source = saved.source or open_source(
-        config.data.spec, image_size=config.data.image_size, channels=config.data.channels
-    )
-    result = EmbeddingResult(
-        run_dir=Path(run_dir),
-        key=saved.checkpoint_key,
-        embeddings=saved.embeddings,
-        labels=saved.labels,
-        anomaly=saved.anomaly,
-        class_names=list(source.info.class_names),
-        source=source,
-    )
-    rows = _subsample(len(saved.embeddings), max_points)
-    result.projections["pca"] = (rows, project_pca(saved.embeddings[rows]))
-    if saved.projection_kind == "umap" and saved.projection is not None and saved.indices is not None:
-        result.projections["umap"] = (np.asarray(saved.indices), np.asarray(saved.projection))
-    return result
-
-
-def run_umap(
-    run_dir: Path, source: Any = None, max_points: int = MAX_POINTS, progress=None, cancel=None
-) -> tuple[np.ndarray, np.ndarray]:
-    """UMAP of a run's embeddings (saved with the run, so reopening it shows the map at once)."""
-    from ssl_core.eval import embed_run
-
-    result = embed_run(
-        run_dir, projection="umap", max_points=max_points, progress=progress, cancel=cancel, source=source
-    )
-    return np.asarray(result.indices), np.asarray(result.projection)
+HOVER_H, NEIGHBOUR_H, SELECTION_H = 112, 56, 44  # thumbnail heights (images are square)
+# Thumbnails of a wider painter (sparklines) are a little lower, so as many fit across the panel.
+WIDE_HEIGHT = {HOVER_H: 112, NEIGHBOUR_H: 48, SELECTION_H: 40}
+NEIGHBOURS_HINT = "<b>Nearest neighbours</b> — click a point"
+SELECTION_HINT = "<b>Selection</b> — use Box or Lasso select"
 
 
 _NNDESCENT_WARM = threading.Event()
@@ -193,7 +104,7 @@ class EmbeddingsTab(QWidget):
         self.compute_button = QPushButton("Compute embeddings")
         self.compute_button.setObjectName("embed_button")
         self.compute_button.setProperty("role", "primary")
-        self.compute_button.setToolTip("Encode every image with the trained model and map them to 2-D.")
+        self.compute_button.setToolTip("Encode every sample with the trained model and map them to 2-D.")
         self.compute_button.clicked.connect(lambda: self.compute(self.run_dir, force=True))
         self.projection = QComboBox()
         self.projection.setObjectName("projection")
@@ -209,21 +120,21 @@ class EmbeddingsTab(QWidget):
         self.colour_by.addItem("Colour: label", "label")
         self.colour_by.addItem("Colour: anomaly score", "score")
         self.colour_by.setToolTip(
-            "Colour the points by their label, or (for methods that rebuild images) by how badly the model "
-            "rebuilds each image: unusual images stand out."
+            "Colour the points by their label, or (for methods that rebuild or predict their input) by how "
+            "badly the model does on each sample: unusual samples stand out."
         )
         self.colour_by.currentIndexChanged.connect(self._redraw)
         # Two selection tools, at most one on; with both off a drag pans and the wheel zooms.
         self.select_button = QPushButton("Box select")
         self.select_button.setCheckable(True)
         self.select_button.setToolTip(
-            "Drag a box over points to see those images. Turn off to pan and zoom again."
+            "Drag a box over points to see those samples. Turn off to pan and zoom again."
         )
         self.lasso_button = QPushButton("Lasso select")
         self.lasso_button.setObjectName("lasso_button")
         self.lasso_button.setCheckable(True)
         self.lasso_button.setToolTip(
-            "Draw around points of any shape to see those images. Turn off to pan and zoom again."
+            "Draw around points of any shape to see those samples. Turn off to pan and zoom again."
         )
         self.select_button.toggled.connect(lambda on: self._select_tool("box", on))
         self.lasso_button.toggled.connect(lambda on: self._select_tool("lasso", on))
@@ -269,24 +180,25 @@ class EmbeddingsTab(QWidget):
         self.scatter.selected.connect(self._selected)
         self.scatter.set_message("Train a model (or open a run), then compute its embeddings.")
 
-        # Side panel: the hovered image, nearest neighbours of the clicked one, the selection.
+        # Side panel: the hovered sample, nearest neighbours of the clicked one, the selection.
         self.hover_image = QLabel()
-        self.hover_image.setFixedSize(120, 120)
+        self.hover_image.setObjectName("hover_sample")
+        self.hover_image.setFixedSize(HOVER_H + 8, HOVER_H + 8)
         self.hover_image.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hover_image.setProperty("role", "banner")
-        self.hover_text = QLabel("Hover over a point to see its image.")
+        self.hover_text = QLabel("Hover over a point to see its sample.")
         self.hover_text.setObjectName("hover_text")
         self.hover_text.setWordWrap(True)
         hover_row = QHBoxLayout()
         hover_row.addWidget(self.hover_image)
         hover_row.addWidget(self.hover_text, 1)
-        self.neighbours_title = QLabel("<b>Nearest neighbours</b> — click a point")
+        self.neighbours_title = QLabel(NEIGHBOURS_HINT)
         self.neighbours_title.setWordWrap(True)
-        self.neighbours = ImageGrid(cell=56)
+        self.neighbours = ImageGrid(cell=NEIGHBOUR_H)
         self.neighbours.setObjectName("neighbours_grid")
-        self.selection_title = QLabel("<b>Selection</b> — use Box or Lasso select")
+        self.selection_title = QLabel(SELECTION_HINT)
         self.selection_title.setWordWrap(True)
-        self.selection = ImageGrid(cell=44)
+        self.selection = ImageGrid(cell=SELECTION_H)
         self.selection.setObjectName("selection_grid")
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -318,6 +230,27 @@ class EmbeddingsTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(split)
         self._update_controls()
+
+    def _plural(self) -> str:
+        """The shown run's word for its samples ("images", "series"), from its summary."""
+        return self.context.plural if self.context is not None else "samples"
+
+    def _thumb_size(self, height: int) -> tuple[int, int]:
+        r = self.result
+        painter = r.painter if r is not None else None
+        if painter is None or getattr(painter, "aspect", 1.0) == 1.0:
+            return height, height
+        return thumbnail_size(painter, WIDE_HEIGHT.get(height, height))
+
+    def _fit_panels(self, result: EmbeddingResult) -> None:
+        """Size the hover, neighbour and selection cells for the result's samples (sparklines are wide)."""
+        aspect = float(getattr(result.painter, "aspect", 1.0))
+        width, height = self._thumb_size(HOVER_H)
+        self.hover_image.setFixedSize(width + 8, height + 8)
+        for grid, base in ((self.neighbours, NEIGHBOUR_H), (self.selection, SELECTION_H)):
+            grid.set_cell(self._thumb_size(base)[1], aspect)
+        self.hover_image.clear()
+        self.hover_text.setText(f"Hover over a point to see its {result.noun}.")
 
     def _select_tool(self, tool: str, on: bool) -> None:
         other = self.lasso_button if tool == "box" else self.select_button
@@ -352,6 +285,13 @@ class EmbeddingsTab(QWidget):
         self.result = None
         self.scatter.set_points(np.zeros((0, 2)), None, [])
         self.scatter.setTitle(None)
+        self.hover_image.clear()
+        noun = self.context.noun if self.context is not None else "sample"
+        self.hover_text.setText(f"Hover over a point to see its {noun}.")
+        for grid in (self.neighbours, self.selection):
+            grid.set_images([])
+        self.neighbours_title.setText(NEIGHBOURS_HINT)
+        self.selection_title.setText(SELECTION_HINT)
         if run_dir is None:
             message = "Train a model (or open a run), then compute its embeddings."
         elif not self.context.has_checkpoint:
@@ -359,7 +299,7 @@ class EmbeddingsTab(QWidget):
                 "This run has no checkpoint yet: resume it from the Runs tab, then compute its embeddings."
             )
         else:
-            message = "Press Compute embeddings to map this run's images."
+            message = f"Press Compute embeddings to map this run's {self._plural()}."
         self.scatter.set_message(message)
         self._update_controls()
 
@@ -380,7 +320,7 @@ class EmbeddingsTab(QWidget):
         worker.errored.connect(lambda exc, tb: self._failed(run_dir, exc, tb, "Cannot compute embeddings"))
         worker.finished.connect(self._embed_done)
         self.embed_worker = worker
-        self._show_progress("Embedding images…")
+        self._show_progress(f"Embedding {self._plural()}…")
         self.runner.start(worker, "embed")
         self._update_controls()
         return worker
@@ -395,6 +335,7 @@ class EmbeddingsTab(QWidget):
         if result.run_dir != self.run_dir:  # finished just as another run was chosen: not this run's map
             return
         self.result = result
+        self._fit_panels(result)
         warm_up_nndescent_for(len(result.embeddings))  # a large map's NN-descent, compiled ahead of it
         has_scores = result.anomaly is not None
         self.colour_by.model().item(1).setEnabled(has_scores)
@@ -493,10 +434,14 @@ class EmbeddingsTab(QWidget):
         if self.colour_by.currentData() == "score" and r.anomaly is not None:
             self.scatter.set_scores(xy, r.anomaly[rows])
         else:
-            self.scatter.set_points(xy, r.labels[rows] if r.labels is not None else None, r.class_names)
-        self.scatter.setTitle(f"{r.run_dir.name} · {len(xy):,} images · {kind.upper()}")
+            labels = r.labels[rows] if r.labels is not None else None
+            self.scatter.set_points(xy, labels, r.class_names, unlabelled=r.plural)
+        self.scatter.setTitle(f"{r.run_dir.name} · {len(xy):,} {r.plural} · {kind.upper()}")
+        # the points moved: marks, neighbours and selection of the previous drawing no longer apply
         self.neighbours.set_images([])
         self.selection.set_images([])
+        self.neighbours_title.setText(NEIGHBOURS_HINT)
+        self.selection_title.setText(SELECTION_HINT)
 
     def _rows(self) -> np.ndarray:
         kind = self.shown_kind()
@@ -507,8 +452,9 @@ class EmbeddingsTab(QWidget):
         if r is None or i < 0:
             return
         row = int(self._rows()[i])
-        self.hover_image.setPixmap(scaled_pixmap(qimage(r.images([row])[0]), 112))
-        text = f"<b>{r.label_of(row)}</b><br>image #{row}"
+        width, height = self._thumb_size(HOVER_H)
+        self.hover_image.setPixmap(scaled_pixmap(r.thumbnails([row], height)[0], width, height))
+        text = f"<b>{r.label_of(row)}</b><br>{r.noun} #{row}"
         if r.anomaly is not None:
             text += f"<br>anomaly score {r.anomaly[row]:.4g}"
         self.hover_text.setText(text)
@@ -520,8 +466,8 @@ class EmbeddingsTab(QWidget):
         positions = np.concatenate([[i], r.neighbours(kind, i)]).astype(int)
         rows = self._rows()[positions]
         captions = [f"★ {r.label_of(int(rows[0]))}"] + [r.label_of(int(j)) for j in rows[1:]]
-        self.neighbours.set_images(qimages(r.images(rows)), captions)
-        self.neighbours_title.setText(f"<b>Nearest neighbours</b> of image #{int(rows[0])} (★)")
+        self.neighbours.set_images(r.thumbnails(rows, self.neighbours.cell), captions)
+        self.neighbours_title.setText(f"<b>Nearest neighbours</b> of {r.noun} #{int(rows[0])} (★)")
         self.scatter.mark(positions)
 
     def _selected(self, positions: np.ndarray) -> None:
@@ -530,14 +476,16 @@ class EmbeddingsTab(QWidget):
             return
         rows = self._rows()[positions]
         shown = rows[:SELECTION_SHOWN]
-        self.selection.set_images(qimages(r.images(shown)), [r.label_of(int(j)) for j in shown])
+        self.selection.set_images(
+            r.thumbnails(shown, self.selection.cell), [r.label_of(int(j)) for j in shown]
+        )
         more = f", showing {len(shown)}" if len(rows) > len(shown) else ""
         summary = ""
         if r.labels is not None and len(rows):
             values, counts = np.unique(r.labels[rows], return_counts=True)
             top = sorted(zip(counts, values, strict=True), reverse=True)[:3]
             summary = " — mostly " + ", ".join(f"{r.class_text(int(v))} ({c})" for c, v in top)
-        self.selection_title.setText(f"<b>Selection</b>: {len(rows)} images{more}{summary}")
+        self.selection_title.setText(f"<b>Selection</b>: {len(rows)} {r.plural}{more}{summary}")
         self.scatter.mark(positions)
 
     # ---- export ------------------------------------------------------------------------------
@@ -583,7 +531,7 @@ class EmbeddingsTab(QWidget):
                 return None
         out = Path(path)
         if fmt == "npy":
-            np.save(out, r.embeddings, allow_pickle=False)  # every image, in source order
+            np.save(out, r.embeddings, allow_pickle=False)  # every sample, in source order
         else:
             kind = self.shown_kind()
             rows, xy = r.projections[kind]

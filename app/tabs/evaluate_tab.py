@@ -1,5 +1,6 @@
 """Evaluate: linear probe and kNN on frozen features at 1/10/100% of the labels, compared with the same
-network at random initialisation and with raw pixels; plus the confusion matrix of the probe."""
+network at random initialisation and with the raw input (pixels, series values: the report names it);
+plus the confusion matrix of the probe."""
 
 from __future__ import annotations
 
@@ -29,14 +30,16 @@ from app.run_context import RunContext, file_names, run_context, run_is_gone
 from app.theme import series_color
 from app.widgets.confusion import ConfusionMatrix
 from app.widgets.curves import follow_theme
+from app.widgets.legend_bar import LegendBar
 from app.workers import JobRunner, Worker
 
 log = logging.getLogger(__name__)
 
+# Feature sets in drawing order, with the titles shown when a report does not name them.
 FEATURE_SETS = [
     ("pretrained", "Self-supervised (this run)"),
     ("random_init", "Same network, random weights"),
-    ("raw_input", "Raw input (pixels, values)"),
+    ("raw_input", "Raw input"),
 ]
 # Reports saved before the modality seam named the raw-input baseline "raw_pixels".
 _OLD_KEYS = {"raw_pixels": "raw_input"}
@@ -44,7 +47,7 @@ EXPLAIN = (
     "How useful are the learned features? The trained network is frozen and a simple classifier is fitted "
     "on its features using <b>1%, 10% and 100%</b> of the labels: a <b>linear probe</b> (one linear layer) and a "
     "<b>k-nearest-neighbour</b> vote. Good self-supervised features beat the same network with random "
-    "weights and the raw pixels, especially with few labels. Accuracy is measured on held-out images."
+    "weights and the {raw}, especially with few labels. Accuracy is measured on held-out {plural}."
 )
 
 
@@ -57,6 +60,10 @@ class ReportView:
     confusion: np.ndarray | None
     class_names: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=lambda: dict(FEATURE_SETS))  # feature set -> shown title
+
+    def title(self, feature_set: str) -> str:
+        return self.titles.get(feature_set) or dict(FEATURE_SETS).get(feature_set, feature_set)
 
     def accuracy(self, feature_set: str, kind: str = "probe", fraction: float = 1.0) -> float | None:
         means, _ = self.series.get(feature_set, {}).get(kind, ([], []))
@@ -73,11 +80,15 @@ def parse_report(d: dict[str, Any]) -> ReportView:
         features = {f.get("name"): f for f in features}
     features = {_OLD_KEYS.get(k, k): v for k, v in features.items()}
     series: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+    titles = dict(FEATURE_SETS)
     fractions = [float(f) for f in d.get("fractions", [])]
     for key, _ in FEATURE_SETS:
         block = features.get(key)
         if not isinstance(block, dict):
             continue
+        named = str(block.get("title") or "").strip()
+        if named and key not in ("pretrained", "random_init"):  # the baseline as the modality names it
+            titles[key] = named[:1].upper() + named[1:]
         rows = (block.get("label_efficiency") or {}).get("rows") or []
         if rows:
             fractions = [float(r["fraction"]) for r in rows]
@@ -94,6 +105,7 @@ def parse_report(d: dict[str, Any]) -> ReportView:
         confusion=np.asarray(confusion) if confusion is not None else None,
         class_names=[str(n) for n in d.get("class_names", [])],
         raw=d,
+        titles=titles,
     )
 
 
@@ -120,20 +132,22 @@ class LabelEfficiencyChart(pg.PlotWidget):
         item.setLabel("bottom", "labels used")
         item.showGrid(x=False, y=True, alpha=0.2)
         item.setMouseEnabled(x=False, y=False)
-        self.legend = item.addLegend(offset=(10, -10))
         self.setMinimumHeight(220)
         follow_theme(self)
         self.items: list[Any] = []
 
-    def show_view(self, view: ReportView, kind: str) -> None:
+    def show_view(self, view: ReportView, kind: str) -> list[tuple[str, Any]]:
+        """Draw one classifier's accuracies; returns the (title, pen) of each line, for a legend that
+        sits outside the plots (the lines fill the whole accuracy range, so no corner is free)."""
         for it in self.items:
             self.removeItem(it)
         self.items = []
-        self.legend.clear()
+        entries = []
         xs = np.arange(len(view.fractions), dtype=float)
-        for i, (key, title) in enumerate(FEATURE_SETS):
+        for i, (key, _) in enumerate(FEATURE_SETS):
             if kind not in view.series.get(key, {}):
                 continue
+            title = view.title(key)
             means, stds = view.series[key][kind]
             y = 100.0 * np.asarray(means)
             err = 100.0 * np.asarray(stds)
@@ -151,10 +165,12 @@ class LabelEfficiencyChart(pg.PlotWidget):
             bars = pg.ErrorBarItem(x=xs, y=y, top=err, bottom=err, beam=0.12, pen=pg.mkPen(color, width=1.5))
             self.addItem(bars)
             self.items += [line, bars]
+            entries.append((title, pg.mkPen(color, width=2)))
         axis = self.getPlotItem().getAxis("bottom")
         axis.setTicks([[(float(x), f"{f * 100:g}%") for x, f in zip(xs, view.fractions, strict=True)]])
         self.setXRange(-0.3, max(0.3, len(xs) - 0.7), padding=0)
-        self.setYRange(0, 100, padding=0.02)
+        self.setYRange(0, 104, padding=0)  # room above 100% for a point's marker
+        return entries
 
 
 class EvaluateTab(QWidget):
@@ -172,9 +188,11 @@ class EvaluateTab(QWidget):
         self.setup_spec: str | None = None  # the data chosen in Setup, to say when it is not the run's
         self._blocked = False  # the app is busy (training, loading): see set_busy
 
-        explain = QLabel(EXPLAIN)
+        explain = QLabel(EXPLAIN.format(raw="raw input", plural="samples"))
+        explain.setObjectName("eval_explain")
         explain.setWordWrap(True)
         explain.setProperty("role", "banner")
+        self.explain = explain
         self.button = QPushButton("Evaluate")
         self.button.setObjectName("evaluate_button")
         self.button.setProperty("role", "primary")
@@ -207,11 +225,18 @@ class EvaluateTab(QWidget):
         self.knn_chart.setObjectName("knn_chart")
         self.confusion = ConfusionMatrix()
         self.confusion.setObjectName("confusion_matrix")
+        self.legend = LegendBar()
+        self.legend.setObjectName("eval_legend")
         charts = QSplitter(Qt.Orientation.Horizontal)
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.probe_chart)
         left.addWidget(self.knn_chart)
-        charts.addWidget(left)
+        left_box = QWidget()
+        left_layout = QVBoxLayout(left_box)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.legend)
+        left_layout.addWidget(left, 1)
+        charts.addWidget(left_box)
         charts.addWidget(self.confusion)
         charts.setStretchFactor(0, 3)
         charts.setStretchFactor(1, 2)
@@ -247,12 +272,14 @@ class EvaluateTab(QWidget):
         self.view = None
         self.context = run_context(run_dir) if run_dir is not None else None
         self._show_caption()
+        self._explain()
         report = saved_report(run_dir) if run_dir is not None else None
         if report is not None:
             self.show_report(report)
         else:
             self.probe_chart.show_view(ReportView([], {}, None), "probe")
             self.knn_chart.show_view(ReportView([], {}, None), "knn")
+            self.legend.set_entries([])
             self.confusion.set_matrix(np.zeros((0, 0)), [])
             if run_dir is None:
                 text = "Train a model or open a run first."
@@ -265,6 +292,12 @@ class EvaluateTab(QWidget):
                 text = "Press Evaluate to measure how useful the learned features are."
             self.headline.setText(text)
         self._update_controls()
+
+    def _explain(self) -> None:
+        """The explanation in the shown run's words: held-out "series", the "raw input" baseline."""
+        c = self.context
+        raw, plural = (c.raw_title, c.plural) if c is not None else ("raw input", "samples")
+        self.explain.setText(EXPLAIN.format(raw=raw, plural=plural))
 
     def set_setup_data(self, spec: str | None) -> None:
         """The data now chosen in Setup: the caption says so when the results are about other data."""
@@ -341,8 +374,9 @@ class EvaluateTab(QWidget):
     def show_report(self, report: dict[str, Any]) -> None:
         view = parse_report(report)
         self.view = view
-        self.probe_chart.show_view(view, "probe")
-        self.knn_chart.show_view(view, "knn")
+        entries = self.probe_chart.show_view(view, "probe")
+        entries += [e for e in self.knn_chart.show_view(view, "knn") if e[0] not in dict(entries)]
+        self.legend.set_entries(entries)
         if view.confusion is not None:
             self.confusion.set_matrix(
                 view.confusion, view.class_names, "Linear probe, all labels: confusion matrix"
@@ -353,7 +387,7 @@ class EvaluateTab(QWidget):
             if acc is None:
                 continue
             text = f"{title}: <b>{acc * 100:.1f}%</b>"
-            base = [(t, view.accuracy(k, kind)) for k, t in FEATURE_SETS[1:]]
+            base = [(view.title(k), view.accuracy(k, kind)) for k, _ in FEATURE_SETS[1:]]
             extras = [f"{t.lower()} {a * 100:.1f}%" for t, a in base if a is not None]
             if extras:
                 text += " (" + "; ".join(extras) + ")"

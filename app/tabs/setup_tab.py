@@ -48,6 +48,7 @@ class SetupTab(QWidget):
     changed = Signal()
     method_changed = Signal(str)  # the chosen method's registry name
     data_loaded = Signal(str)  # the spec of the data now loaded
+    data_info_loaded = Signal(object)  # its DataInfo (modality, sample shape, classes)
     data_loading_changed = Signal(bool)  # True while data opens on a worker
 
     def __init__(self, runner: JobRunner, start_action: QAction, parent: QWidget | None = None):
@@ -57,7 +58,9 @@ class SetupTab(QWidget):
         self.training = TrainingForm()
         self._engine_ready = False
         self.data.loaded.connect(self.method.set_data_info)
+        self.data.loaded.connect(self.training.set_data_info)
         self.data.loaded.connect(lambda _: self.data_loaded.emit(self.data.spec()))
+        self.data.loaded.connect(self.data_info_loaded)
         self.data.loading_changed.connect(self.data_loading_changed)
         self.method.method_changed.connect(self.method_changed)
         self.training.image_size_changed.connect(self.data.set_image_size)
@@ -129,7 +132,7 @@ class SetupTab(QWidget):
     def config(self, runs_dir: str) -> RunConfig:
         """The run these settings describe; raises UserError (naming the field) when it cannot run."""
         if self.data.loading:
-            raise UserError("The data is still loading; wait for the sample images to appear, then start.")
+            raise UserError("The data is still loading; wait for the samples to appear, then start.")
         reason = self.method.unavailable_reason()
         if reason:
             raise UserError(reason, field="method.name")
@@ -143,6 +146,8 @@ class SetupTab(QWidget):
         cfg.runs_dir = str(runs_dir)
         cfg.data.spec = self.data.spec()
         cfg.data.channels = self.data.channels()
+        series = self.data.series_options()
+        cfg.data.length, cfg.data.missing = series["length"], series["missing"]
         cfg.method.name = self.method.method()
         cfg.method.backbone = self.method.backbone_name()
         cfg.method.params = self.method.overrides()
@@ -152,6 +157,7 @@ class SetupTab(QWidget):
     def load_config(self, cfg: RunConfig) -> Any:
         """Show a config's settings; returns the data-loading worker when the data changes."""
         self.data.set_channels(cfg.data.channels)
+        self.data.set_series_options(cfg.data.length, cfg.data.missing)
         self.method.set_backbone(cfg.method.backbone)
         self.method.set_method(cfg.method.name, cfg.method.params)
         self.training.load_from(cfg)

@@ -1,4 +1,5 @@
-"""Train: start/pause/resume/stop, progress with rate and ETA, live loss and learning-rate curves, a log."""
+"""Train: start/pause/resume/stop, progress with rate and ETA, live loss and learning-rate curves, the
+method's live preview (drawn by the renderer of its payload type), a log."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QGridLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -25,9 +27,11 @@ from PySide6.QtWidgets import (
 
 from app.theme import current_colors
 from app.widgets.curves import CurveSet, make_plot
+from app.widgets.previews import PreviewPanel
 
 LOSS = "loss"
 REDRAW_MS = 100  # live curves and numbers are redrawn at most 10 times a second
+LIVE_PREVIEW_SAMPLES = 4  # the Views tab shows more; here it shares the width with the curves
 
 
 def format_duration(seconds: float) -> str:
@@ -47,6 +51,7 @@ def _metric(title: str, name: str) -> tuple[QLabel, QWidget]:
     value.setObjectName(name)
     value.setProperty("role", "metric")
     caption = QLabel(title)
+    caption.setObjectName(f"{name}_caption")
     caption.setProperty("role", "muted")
     layout.addWidget(value)
     layout.addWidget(caption)
@@ -79,7 +84,8 @@ class TrainTab(QWidget):
         metrics = QGridLayout()
         self.loss_value, loss_box = _metric("loss (smoothed)", "metric_loss")
         self.epoch_value, epoch_box = _metric("epoch", "metric_epoch")
-        self.rate_value, rate_box = _metric("images / second", "metric_rate")
+        self.rate_value, rate_box = _metric("samples / second", "metric_rate")
+        self.rate_caption = rate_box.findChild(QLabel, "metric_rate_caption")
         self.eta_value, eta_box = _metric("time left", "metric_eta")
         self.device_value, device_box = _metric("device", "metric_device")
         for col, box in enumerate((loss_box, epoch_box, rate_box, eta_box, device_box)):
@@ -120,8 +126,31 @@ class TrainTab(QWidget):
         plots_layout.addLayout(options)
         plots_layout.addWidget(self.loss_plot, 3)
         plots_layout.addWidget(self.lr_plot, 1)
+
+        # What the method does to a few held-out samples, refreshed while training (throttled upstream).
+        self.live_preview = PreviewPanel(
+            LIVE_PREVIEW_SAMPLES, "The method's live preview appears here while training."
+        )
+        self.live_preview.setObjectName("live_preview")
+        self.live_caption = QLabel("")
+        self.live_caption.setObjectName("live_preview_step")
+        self.live_caption.setProperty("role", "muted")
+        preview_box = QGroupBox("Live preview")
+        preview_layout = QVBoxLayout(preview_box)
+        preview_layout.setContentsMargins(6, 6, 6, 6)
+        preview_layout.addWidget(self.live_preview, 1)
+        preview_layout.addWidget(self.live_caption)
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.setObjectName("train_top_splitter")
+        top.addWidget(plots)
+        top.addWidget(preview_box)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
+        top.setSizes([600, 400])  # the share each gets; stretch factors alone follow the size hints
+        top.setChildrenCollapsible(False)
+
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(plots)
+        split.addWidget(top)
         split.addWidget(self.log)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
@@ -142,10 +171,26 @@ class TrainTab(QWidget):
         self._redraw_timer.setInterval(REDRAW_MS)
         self._redraw_timer.timeout.connect(self.redraw)
 
+    # ---- data and previews -------------------------------------------------------------------
+    def set_data_info(self, info: Any) -> None:
+        """The data chosen in Setup: the rate is counted in its samples ("series / second")."""
+        from ssl_core.modalities import modality_of
+
+        modality = modality_of(info)
+        self.rate_caption.setText(f"{modality.plural} / second")
+        self.live_preview.set_channel_names((info.extra or {}).get("channel_names"))
+
+    def show_preview(self, preview: Any, step: int | None) -> None:
+        """The newest live preview (at most one a second arrives: the trainer's preview interval)."""
+        self.live_preview.show_preview(preview)
+        self.live_caption.setText(f"Step {step:,}" if step is not None else "")
+
     # ---- curves ------------------------------------------------------------------------------
     def clear(self) -> None:
         self.loss_curves.clear()
         self.lr_curves.clear()
+        self.live_preview.clear()
+        self.live_caption.setText("")
         self._last_step = 0
         self._pending_step = None
         for label in (self.loss_value, self.epoch_value, self.rate_value, self.eta_value):

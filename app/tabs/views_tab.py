@@ -1,39 +1,52 @@
 """Views: what the method looks at. Pairs of augmented views (joint-embedding methods), input /
-corrupted / reconstruction rows (generative, refreshed live while training), or predictions with
-captions (pretext tasks)."""
+corrupted / reconstruction (generative, refreshed live while training), predictions with captions
+(pretext tasks) or forecasts, each drawn by the renderer of its payload type (app/widgets/previews.py):
+image grids for images, small signal plots for time series."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app import dialogs
-from app.imaging import qimages
 from app.run_context import run_is_gone
-from app.widgets.image_grid import RowGrid
+from app.widgets.previews import PREVIEW_RENDERERS, PreviewPanel
 from app.workers import JobRunner, Worker
 from ssl_core.config import RunConfig
 
 PREVIEW_COUNT = 8
 
+# What each kind of preview shows; {noun}/{plural} are the data's words ("image", "series"), {changes}
+# what its augmentations do (VIEW_CHANGES).
 EXPLAIN = {
-    "views": "Each column shows two random <b>augmented views</b> of the same image (<i>New views</i> also "
-    "shows the original above them). The method learns to give both views the same representation, so it has "
-    "to ignore crops, colours and blur and keep what the picture shows.",
-    "reconstruction": "The model squeezes each image through a bottleneck (and some methods first <b>damage</b> "
-    "it: noise, masks, hidden regions, removed colour) and tries to <b>rebuild</b> the original. Rows show the "
-    "input, what the model got when it differs, and the reconstruction. During training this updates live, "
-    "so you can watch the reconstructions sharpen.",
-    "prediction": "The model solves a <b>puzzle</b> made from each image (e.g. which way it was rotated, or how "
-    "its tiles were shuffled). Captions show its guess and the truth.",
+    "views": "Each {unit} shows two random <b>augmented views</b> of the same {noun} (<i>New views</i> also "
+    "shows the original). The method learns to give both views the same representation, so it has to ignore "
+    "{changes} and keep what the {noun} shows.",
+    "reconstruction": "The model squeezes each {noun} through a bottleneck (and some methods first <b>damage</b> "
+    "it: noise, masks, hidden parts) and tries to <b>rebuild</b> the original. You see the input, what the model "
+    "got when it differs, and the reconstruction. During training this updates live, so you can watch the "
+    "reconstructions sharpen.",
+    "prediction": "The model solves a <b>puzzle</b> made from each {noun} (e.g. which way it was rotated, how "
+    "its tiles were shuffled, or which future comes next). Captions show how it did.",
+    "forecast": "The model reads the start of each {noun} and <b>continues it</b> step by step on its own: the "
+    "history, the true continuation (dashed) and the model's forecast. Captions compare its error with simply "
+    "holding the last value.",
 }
+# What a modality's augmentations change (for the "views" explanation); other modalities get DEFAULT_CHANGES.
+VIEW_CHANGES = {
+    "image": "crops, colours and blur",
+    "series": "noise, scaling, time warps and crops",
+}
+DEFAULT_CHANGES = "the random changes"
+# How a payload type lays out one sample ("each column", "each plot").
+UNITS = {"image_grid": "column", "signal": "plot"}
 
 
 def compute_preview(config: RunConfig, run_dir: Path | None, seed: int) -> Any:
-    """A preview of a few images: the trained model of `run_dir` when given, else the untrained setup."""
+    """A preview of a few samples: the trained model of `run_dir` when given, else the untrained setup."""
     from ssl_core.eval.previews import preview_images
 
     return preview_images(run_dir if run_dir is not None else config, n=PREVIEW_COUNT, seed=seed)
@@ -53,6 +66,7 @@ class ViewsTab(QWidget):
         self._blocked = False  # the app is busy (training, loading): see set_busy
         self._seed = 0
         self.last_step: int | None = None
+        self.modality: Any = None  # of the data chosen in Setup (None: not known yet)
 
         self.explain = QLabel()
         self.explain.setObjectName("views_explain")
@@ -69,29 +83,45 @@ class ViewsTab(QWidget):
         top.addWidget(self.button)
         top.addWidget(self.status, 1)
 
-        self.grid = RowGrid(cell=120)
-        self.grid.setObjectName("views_grid")
-        self.grid.placeholder = "Nothing to show yet."
-        scroll = QScrollArea()
-        scroll.setWidget(self.grid)
-        scroll.setWidgetResizable(False)
-        scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
-        self.scroll = scroll
+        self.preview = PreviewPanel(PREVIEW_COUNT)
+        self.preview.setObjectName("views_preview")
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.explain)
         layout.addLayout(top)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(self.preview, 1)
         self.set_kind("views")
+
+    def set_data_info(self, info: Any) -> None:
+        """The data now chosen: its words ("series"), its preview's layout and its channel names."""
+        from ssl_core.modalities import modality_of
+
+        self.modality = modality_of(info)
+        self.preview.set_channel_names((info.extra or {}).get("channel_names"))
+        self.set_kind(self.kind)
+
+    def explanation(self, kind: str) -> str:
+        m = self.modality
+        noun, name = (m.noun, m.name) if m is not None else ("sample", "")
+        payload = m.preview_payload if m is not None else "image_grid"
+        text = EXPLAIN.get(kind, EXPLAIN["views"]).format(
+            noun=noun,
+            unit=UNITS.get(payload, "column"),
+            changes=VIEW_CHANGES.get(name, DEFAULT_CHANGES),
+        )
+        renderer = PREVIEW_RENDERERS.get(payload)
+        hint = renderer.reading_hint.format(noun=noun) if renderer is not None else ""
+        return f"{text} <span style='color:gray'>{hint}</span>" if hint else text
 
     def set_kind(self, kind: str) -> None:
         self.kind = kind
-        self.explain.setText(EXPLAIN.get(kind, EXPLAIN["views"]))
+        self.explain.setText(self.explanation(kind))
+        plural = self.modality.plural if self.modality is not None else "samples"
         self.button.setText("New views" if kind == "views" else "Refresh")
         self.button.setToolTip(
-            "Draw new random augmentations of the same images."
+            f"Draw new random augmentations of the same {plural}."
             if kind == "views"
-            else "Run the current model on a few held-out images."
+            else f"Run the current model on a few held-out {plural}."
         )
         self._update_button()
 
@@ -134,33 +164,22 @@ class ViewsTab(QWidget):
             self.status.setText("")
 
     def show_preview(self, preview: Any, step: int | None) -> None:
-        """Draw a Preview: each named image set is a row; captions go under the images."""
+        """Draw a Preview with the renderer of its payload type (image rows, signal plots, ...)."""
         if preview.kind != self.kind:
             self.set_kind(preview.kind)
-        rows = []
-        for name, images in preview.images.items():
-            caps = list(preview.captions.get(name, []))
-            rows.append((name, qimages(images), caps))
-        self.grid.set_rows(rows)
-        self._fit()
+        self.preview.show_preview(preview)
         self.last_step = step
         self.status.setText(f"Live from training, step {step:,}" if step is not None else "")
 
+    def renderer(self) -> Any:
+        """The renderer on screen (None before the first preview)."""
+        return self.preview.renderer
+
     def rows(self) -> list[str]:
-        return self.grid.row_names()
+        return self.preview.rows()
 
-    def _fit(self) -> None:
-        """Size the images so the columns fill the visible width (within readable limits)."""
-        columns = self.grid.columns()
-        if not columns:
-            return
-        width = self.scroll.viewport().width() - self.grid.label_width - 8 * (columns + 1)
-        self.grid.set_cell(max(56, min(160, width // columns)))
+    def columns(self) -> int:
+        return self.preview.columns()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        super().resizeEvent(event)
-        self._fit()
-
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
-        super().showEvent(event)  # previews that arrived while hidden were sized for a hidden viewport
-        self._fit()
+    def captions(self, name: str) -> list[str]:
+        return self.preview.captions(name)

@@ -1,13 +1,13 @@
 """The data part of Setup: pick a source from the kinds the data-source registry offers (its Open menu is
 built from ssl_core.data.DATA_SOURCES, so a newly registered kind appears without edits here), load it in
-the background, and show sample thumbnails and a plain summary."""
+the background, and show a few samples in their own form (images, sparklines of series: one painter per
+modality, app/widgets/sample_thumbnails.py) and a plain summary."""
 
 from __future__ import annotations
 
 import html
 import inspect
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,20 +23,29 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
+    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app import dialogs
-from app.imaging import qimages
+from app.widgets.data_summary import summary_html
 from app.widgets.image_grid import ImageGrid
+from app.widgets.sample_thumbnails import thumbnail_painter
 from app.workers import JobRunner, Worker
 from ssl_core.config_schema import SCHEMA
 
 log = logging.getLogger(__name__)
 
 THUMBNAILS = 40
+# Fewer, larger samples where one needs room to be read (a sparkline); others show THUMBNAILS.
+THUMBNAIL_COUNT = {"series": 12}
+THUMBNAIL_CELL = {"series": 64}  # cell height in pixels (images: 52)
+# Settings of the data rows that mean something only for some kinds of data.
+COLOURS_FOR = ("image",)
+SERIES_OPTIONS_FOR = ("series",)
+LENGTH, MISSING = "data.length", "data.missing"
 DEFAULT_SPEC = SCHEMA["data.spec"].default  # the bundled digits
 
 
@@ -49,46 +58,24 @@ def channel_choices() -> list[tuple[str, int | None]]:
     return out
 
 
-def load_preview(spec: str, channels: int | None, progress=None) -> dict[str, Any]:
-    """Open a source and read evenly spaced sample images (runs on a worker thread)."""
+def load_preview(
+    spec: str, channels: int | None, progress=None, series: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Open a source and read evenly spaced samples (runs on a worker thread). `series`: the series
+    options (length, missing) as the config holds them."""
     from ssl_core.data import open_source
 
-    kwargs: dict[str, Any] = {"channels": channels}
+    kwargs: dict[str, Any] = {"channels": channels, **(series or {})}
     if progress is not None and "progress" in inspect.signature(open_source).parameters:
         kwargs["progress"] = lambda phase, done, total: progress(
             done / max(1, total), f"{phase.capitalize()} {done}/{total}"
         )
     source = open_source(spec, **kwargs)
     n = len(source)
-    idx = np.unique(np.linspace(0, n - 1, num=min(THUMBNAILS, n)).round().astype(np.int64)) if n else []
-    images, labels = source.read(list(map(int, idx)))
-    return {"spec": spec, "info": source.info, "images": images, "labels": labels}
-
-
-def summary_html(info: Any, image_size: int | None = None) -> str:
-    """A plain-language description of a loaded source for the Setup panel."""
-    colour = "grayscale" if info.channels == 1 else f"colour ({info.channels} channels)"
-    native = info.native_size or (info.height, info.width)
-    lines = [
-        f"<b>{info.name}</b>",
-        f"{info.size:,} images, {info.width}×{info.height} pixels, {colour}",
-    ]
-    if tuple(native) != (info.height, info.width):
-        lines.append(f"Originally {native[1]}×{native[0]} pixels")
-    if image_size:
-        lines.append(f"Resized to {image_size}×{image_size} for training")
-    if info.has_labels:
-        names = ", ".join(info.class_names[:12]) + (" …" if len(info.class_names) > 12 else "")
-        lines.append(f"Labelled: {len(info.class_names)} classes ({names})")
-    else:
-        lines.append("No labels: training works; accuracy evaluation needs labels")
-    if info.skipped:
-        first = info.skipped[0]
-        lines.append(
-            f"<span style='color:#c77800'>Skipped {len(info.skipped)} unreadable file(s), "
-            f"e.g. {Path(first.path).name}: {first.reason}</span>"
-        )
-    return "<br>".join(lines)
+    count = THUMBNAIL_COUNT.get(source.info.modality, THUMBNAILS)
+    idx = np.unique(np.linspace(0, n - 1, num=min(count, n)).round().astype(np.int64)) if n else []
+    samples, labels = source.read(list(map(int, idx)))
+    return {"spec": spec, "info": source.info, "samples": samples, "labels": labels}
 
 
 class NameDialog(QDialog):
@@ -168,6 +155,7 @@ class DataPanel(QWidget):
         self.info: Any = None
         self._spec = ""
         self._pending: Worker | None = None
+        self._retry_spec = ""  # a spec refused for its gaps: the Missing values box opens it again
         self._image_size: int | None = None
         self.recent: list[str] = []
 
@@ -200,7 +188,9 @@ class DataPanel(QWidget):
         row.addWidget(self.open_button)
         layout.addLayout(row)
 
-        colour_row = QHBoxLayout()
+        self.colour_row = QWidget()  # images only: hidden for other kinds of data
+        colour_row = QHBoxLayout(self.colour_row)
+        colour_row.setContentsMargins(0, 0, 0, 0)
         colour_label = QLabel(SCHEMA["data.channels"].title)
         self.channels_box = QComboBox()
         for text, value in channel_choices():
@@ -211,7 +201,8 @@ class DataPanel(QWidget):
         )
         colour_row.addWidget(colour_label)
         colour_row.addWidget(self.channels_box, 1)
-        layout.addLayout(colour_row)
+        layout.addWidget(self.colour_row)
+        layout.addWidget(self._series_options())
 
         self.summary = QLabel("No data loaded yet.")
         self.summary.setObjectName("data_summary")
@@ -219,13 +210,44 @@ class DataPanel(QWidget):
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.summary.setProperty("role", "banner")
         layout.addWidget(self.summary)
-        caption = QLabel("Sample images")
-        caption.setProperty("role", "muted")
-        layout.addWidget(caption)
+        self.samples_caption = QLabel("Samples")
+        self.samples_caption.setProperty("role", "muted")
+        layout.addWidget(self.samples_caption)
         self.thumbnails = ImageGrid(cell=52)
         self.thumbnails.setObjectName("data_thumbnails")
-        self.thumbnails.placeholder = "Images appear here once the data is loaded."
+        self.thumbnails.placeholder = "Samples appear here once the data is loaded."
         layout.addWidget(self.thumbnails, 1)
+
+    def _series_options(self) -> QWidget:
+        """Series length and missing values (series only; opening the data again applies them)."""
+        self.series_row = QWidget()
+        self.series_row.setObjectName("series_options")
+        row = QHBoxLayout(self.series_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        length, missing = SCHEMA[LENGTH], SCHEMA[MISSING]
+        self.length_box = QSpinBox()
+        self.length_box.setObjectName("series_length")
+        self.length_box.setRange(int(length.low) - 1, int(length.high or 10_000_000))
+        self.length_box.setSpecialValueText(length.none_label)  # the minimum stands for None
+        self.length_box.setValue(self.length_box.minimum())
+        self.length_box.setKeyboardTracking(False)
+        self.missing_box = QComboBox()
+        self.missing_box.setObjectName("series_missing")
+        for choice in missing.choices:
+            self.missing_box.addItem(str(choice).capitalize(), choice)
+        for box, field in ((self.length_box, length), (self.missing_box, missing)):
+            box.setToolTip(f"<p>{html.escape(field.describe(), quote=False)}</p>")
+            row.addWidget(QLabel(field.title))
+            row.addWidget(box, 1)
+        self.length_box.valueChanged.connect(lambda _: self._series_options_changed())
+        self.missing_box.currentIndexChanged.connect(lambda _: self._series_options_changed())
+        self.series_row.hide()
+        return self.series_row
+
+    def _series_options_changed(self) -> None:
+        spec = self._retry_spec or self._spec
+        if spec:
+            self.open_spec(spec, force=True)
 
     # ---- the Open menu, from the data-source registry ----------------------------------------
     def engine_loaded(self) -> None:
@@ -318,9 +340,15 @@ class DataPanel(QWidget):
             return None
         if self._pending is not None:
             self._pending.quit()
-        worker = Worker(load_preview, spec, self.channels_box.currentData(), inject=("progress",))
+        worker = Worker(
+            load_preview,
+            spec,
+            self.channels_box.currentData(),
+            series=self.series_options(),
+            inject=("progress",),
+        )
         worker.returned.connect(lambda result, w=worker: self._loaded(w, result))
-        worker.errored.connect(lambda exc, tb, w=worker: self._failed(w, exc, tb))
+        worker.errored.connect(lambda exc, tb, w=worker: self._failed(w, spec, exc, tb))
         worker.progress.connect(lambda f, m: self.summary.setText(f"Loading {spec}… {m}"))
         worker.finished.connect(lambda w=worker: self._done(w))
         self._pending = worker
@@ -333,6 +361,7 @@ class DataPanel(QWidget):
             return  # a newer request replaced this one
         self.info = result["info"]
         self._spec = result["spec"]
+        self._retry_spec = ""
         self._remember(self._spec)
         labels = result["labels"]
         names = self.info.class_names
@@ -341,14 +370,36 @@ class DataPanel(QWidget):
             if labels is not None
             else None
         )
-        self.thumbnails.set_images(qimages(result["images"]), captions)
+        self._show_samples(result["samples"], captions)
+        self.colour_row.setVisible(self.info.modality in COLOURS_FOR)
+        self.series_row.setVisible(self.info.modality in SERIES_OPTIONS_FOR)
         self._refresh_summary()
         self.loaded.emit(self.info)
 
-    def _failed(self, worker: Worker, exc: BaseException, tb: str) -> None:
+    def _show_samples(self, samples: Any, captions: list[str] | None) -> None:
+        """The samples in their own form: images, or sparklines scaled by the samples shown."""
+        from ssl_core.modalities import modality_of
+
+        modality = modality_of(self.info)
+        painter = thumbnail_painter(modality.name, samples)
+        cell = THUMBNAIL_CELL.get(modality.name, 52)
+        width = max(8, round(cell * painter.aspect))
+        self.thumbnails.set_cell(cell, painter.aspect)
+        self.thumbnails.set_images(painter.paint(samples, width, cell), captions)
+        self.samples_caption.setText(f"Sample {modality.plural}")
+
+    def _failed(self, worker: Worker, spec: str, exc: BaseException, tb: str) -> None:
         if worker is not self._pending:
             return
-        self._set_box_text(self._spec)
+        if MISSING in str(exc):
+            # Series with gaps: offer the choice the message names, and keep the spec to open again.
+            self._retry_spec = spec
+            self.series_row.show()
+            self._set_box_text(spec)
+        else:
+            self._retry_spec = ""
+            self.series_row.setVisible(self.info is not None and self.info.modality in SERIES_OPTIONS_FOR)
+            self._set_box_text(self._spec)
         self._refresh_summary()
         dialogs.show_error(self.window(), exc, tb, title="Cannot open this data")
 
@@ -388,6 +439,22 @@ class DataPanel(QWidget):
 
     def channels(self) -> int | None:
         return self.channels_box.currentData()
+
+    def series_options(self) -> dict[str, Any]:
+        """The series options as open_source (and the config's [data]) take them."""
+        length = self.length_box.value()
+        return {
+            "length": None if length == self.length_box.minimum() else int(length),
+            "missing": self.missing_box.currentData(),
+        }
+
+    def set_series_options(self, length: int | None, missing: str | None) -> None:
+        for box in (self.length_box, self.missing_box):
+            box.blockSignals(True)
+        self.length_box.setValue(self.length_box.minimum() if length is None else int(length))
+        self.missing_box.setCurrentIndex(max(0, self.missing_box.findData(missing or "refuse")))
+        for box in (self.length_box, self.missing_box):
+            box.blockSignals(False)
 
     def set_channels(self, channels: int | None) -> None:
         self.channels_box.blockSignals(True)

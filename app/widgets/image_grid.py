@@ -22,7 +22,7 @@ def _draw_cell(
     painter: QPainter, rect: QRect, pixmap: QPixmap, caption: str, palette, lines: int = 1
 ) -> None:
     painter.fillRect(rect.adjusted(-1, -1, 1, 1), palette.mid())
-    img_rect = QRect(rect.x(), rect.y(), rect.width(), rect.width())
+    img_rect = QRect(rect)
     painter.fillRect(img_rect, palette.base())
     x = img_rect.x() + (img_rect.width() - pixmap.width()) // 2
     y = img_rect.y() + (img_rect.height() - pixmap.height()) // 2
@@ -39,13 +39,16 @@ def _draw_cell(
 
 
 class ImageGrid(QWidget):
-    """Thumbnails that wrap to the widget's width; clicking one emits its index."""
+    """Thumbnails that wrap to the widget's width; clicking one emits its index.
+
+    Cells are `cell` pixels tall and `aspect` times as wide (wider cells suit sparklines of series)."""
 
     clicked = Signal(int)
 
-    def __init__(self, cell: int = 56, parent: QWidget | None = None):
+    def __init__(self, cell: int = 56, parent: QWidget | None = None, aspect: float = 1.0):
         super().__init__(parent)
         self.cell = cell
+        self.aspect = aspect
         self._images: list[QImage] = []
         self._captions: list[str] = []
         self._pixmaps: list[QPixmap] = []
@@ -54,10 +57,23 @@ class ImageGrid(QWidget):
         sp.setHeightForWidth(True)
         self.setSizePolicy(sp)
 
+    @property
+    def cell_width(self) -> int:
+        return max(1, round(self.cell * self.aspect))
+
+    def set_cell(self, cell: int, aspect: float | None = None) -> None:
+        """Change the cell size (and shape); the thumbnails are rescaled from their images."""
+        self.cell = int(cell)
+        if aspect is not None:
+            self.aspect = float(aspect)
+        self._pixmaps = [scaled_pixmap(im, self.cell_width, self.cell) for im in self._images]
+        self.updateGeometry()
+        self.update()
+
     def set_images(self, images: list[QImage], captions: list[str] | None = None) -> None:
         self._images = list(images)
         self._captions = list(captions) if captions else []
-        self._pixmaps = [scaled_pixmap(im, self.cell) for im in self._images]
+        self._pixmaps = [scaled_pixmap(im, self.cell_width, self.cell) for im in self._images]
         self.updateGeometry()
         self.update()
 
@@ -68,7 +84,7 @@ class ImageGrid(QWidget):
         return self.cell + GAP + (CAPTION_H if self._captions else 0)
 
     def _columns(self, width: int) -> int:
-        return max(1, (width - GAP) // (self.cell + GAP))
+        return max(1, (width - GAP) // (self.cell_width + GAP))
 
     def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt API
         return True
@@ -80,16 +96,17 @@ class ImageGrid(QWidget):
         return GAP + rows * self._row_h()
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
-        width = 8 * (self.cell + GAP) + GAP
+        width = 8 * (self.cell_width + GAP) + GAP
         return QSize(width, self.heightForWidth(width))
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
-        return QSize(self.cell + 2 * GAP, 60)
+        return QSize(self.cell_width + 2 * GAP, 60)
 
     def _cell_rect(self, i: int) -> QRect:
         cols = self._columns(self.width())
         r, c = divmod(i, cols)
-        return QRect(GAP + c * (self.cell + GAP), GAP + r * self._row_h(), self.cell, self.cell)
+        w = self.cell_width
+        return QRect(GAP + c * (w + GAP), GAP + r * self._row_h(), w, self.cell)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
         painter = QPainter(self)

@@ -1,5 +1,10 @@
 """The method part of Setup: methods grouped by family with a plain description, the backbone, and a
-hyperparameter form generated from the registry."""
+hyperparameter form generated from the registry.
+
+What the loaded data allows comes from the engine: a method that cannot run on it is greyed with its
+`MethodSpec.unavailable_reason` (and a short note, e.g. "images only"); the backbone box lists the data's
+modality's backbones after an "Auto (<this method's default>)" entry, greying those the method refuses
+(`MethodSpec.backbone_reason`)."""
 
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ FAMILY_TITLES = {
     "pretext": "Pretext tasks",
 }
 NAME_ROLE = Qt.ItemDataRole.UserRole
+AUTO = "auto"
 
 
 def _methods():
@@ -41,6 +47,19 @@ def _backbones():
     from ssl_core.models.backbones import BACKBONES
 
     return BACKBONES
+
+
+def _modality_plural(name: str) -> str:
+    from ssl_core.modalities import MODALITIES
+
+    return MODALITIES.get(name).plural if name in MODALITIES else name
+
+
+def short_reason(spec: Any, info: Any) -> str:
+    """A few words for an unavailable method's entry: "images only", or "not for this data"."""
+    if info is not None and info.modality not in spec.modalities:
+        return " or ".join(_modality_plural(m) for m in spec.modalities) + " only"
+    return "not for this data"
 
 
 def method_html(spec: Any, reason: str | None = None) -> str:
@@ -70,6 +89,7 @@ class MethodPanel(QWidget):
         self._info: Any = None
         self._current = ""
         self._edited: dict[str, dict[str, Any]] = {}
+        self._wanted_backbone = AUTO  # the last one chosen (or loaded); kept while the data lacks it
 
         self.tree = QTreeWidget()
         self.tree.setObjectName("method_tree")
@@ -95,6 +115,8 @@ class MethodPanel(QWidget):
 
         self.backbone = QComboBox()
         self.backbone.setObjectName("backbone")
+        self.backbone.activated.connect(self._backbone_chosen)
+        self.backbone.currentIndexChanged.connect(lambda _: self._show_description())
         self.params = ParamForm()
         self.params.setObjectName("method_params")
         self.params.changed.connect(self._remember_edits)
@@ -131,12 +153,8 @@ class MethodPanel(QWidget):
             item = QTreeWidgetItem(group, [spec.title])
             item.setData(0, NAME_ROLE, name)
             item.setToolTip(0, spec.summary)
-        for name, spec in _backbones().items():
-            self.backbone.addItem(spec.title, name)
-            self.backbone.setItemData(
-                self.backbone.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole
-            )
         self.tree.expandAll()
+        self._fill_backbones()
         self.set_method("simclr" if "simclr" in _methods() else next(iter(_methods().names()), ""))
 
     def _items(self):
@@ -156,6 +174,7 @@ class MethodPanel(QWidget):
         self._current = name
         spec = _methods().get(name)
         self.params.set_params(spec.params, self._edited.get(name, {}))
+        self._fill_backbones()
         self._show_description()
         self.method_changed.emit(name)
 
@@ -167,20 +186,90 @@ class MethodPanel(QWidget):
         if not self._current:
             return
         spec = _methods().get(self._current)
-        self.description.setText(method_html(spec, spec.unavailable_reason(self._info)))
+        self.description.setText(method_html(spec, self.unavailable_reason()))
 
     # ---- public ------------------------------------------------------------------------------
     def set_data_info(self, info: Any) -> None:
-        """Grey out methods that cannot run on this data and say why."""
+        """Grey out methods that cannot run on this data and say why; list the data's backbones."""
         self._info = info
         muted = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
-        for item in self._items():
-            spec = _methods().get(item.data(0, NAME_ROLE))
-            reason = spec.unavailable_reason(info)
-            # Still selectable (a loaded config may name it before its data is open), but greyed.
-            item.setForeground(0, QBrush(muted) if reason else QBrush())
-            item.setToolTip(0, reason or spec.summary)
+        for i in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(i)
+            available = 0
+            for j in range(group.childCount()):
+                item = group.child(j)
+                spec = _methods().get(item.data(0, NAME_ROLE))
+                reason = spec.unavailable_reason(info)
+                # Still selectable (a loaded config may name it before its data is open), but greyed,
+                # with a few words inline and the whole reason as its tooltip.
+                item.setText(0, f"{spec.title}  ·  {short_reason(spec, info)}" if reason else spec.title)
+                item.setForeground(0, QBrush(muted) if reason else QBrush())
+                item.setToolTip(0, reason or spec.summary)
+                available += reason is None
+            group.setForeground(0, QBrush(muted) if not available else QBrush())
+        self._fill_backbones()
         self._show_description()
+
+    def available(self, name: str) -> bool:
+        """Whether a method can run on the loaded data."""
+        return _methods().get(name).unavailable_reason(self._info) is None
+
+    def method_reason(self, name: str) -> str | None:
+        """Why a method cannot run on the loaded data (its entry's tooltip), or None."""
+        return _methods().get(name).unavailable_reason(self._info)
+
+    # ---- backbones ---------------------------------------------------------------------------
+    def backbone_choices(self) -> list[str]:
+        """The backbones listed (after "auto"): the loaded data's modality's, all of them before."""
+        if self._info is None:
+            return list(_backbones().names())
+        from ssl_core.modalities import modality_of
+
+        return modality_of(self._info).backbones()
+
+    def _fill_backbones(self) -> None:
+        """List "Auto (<default>)" and the data's backbones, greying those the method refuses."""
+        if not self.populated:
+            return
+        spec = _methods().get(self._current) if self._current else None
+        box = self.backbone
+        box.blockSignals(True)
+        box.clear()
+        if spec is not None and self._info is not None:
+            default = spec.backbone_for(self._info, AUTO)
+            title = _backbones().get(default).title if default in _backbones() else default
+            box.addItem(f"Auto ({title})", AUTO)
+            box.setItemData(
+                0,
+                f"The backbone this method uses on {self._info.name} unless you choose one: {title}.",
+                Qt.ItemDataRole.ToolTipRole,
+            )
+        else:
+            box.addItem("Auto", AUTO)
+            box.setItemData(0, "The data's default backbone.", Qt.ItemDataRole.ToolTipRole)
+        model = box.model()
+        for name in self.backbone_choices():
+            bspec = _backbones().get(name)
+            box.addItem(bspec.title, name)
+            index = box.count() - 1
+            reason = spec.backbone_reason(name, self._info) if spec is not None else None
+            box.setItemData(index, reason or bspec.description, Qt.ItemDataRole.ToolTipRole)
+            if reason:
+                model.item(index).setEnabled(False)
+        wanted = box.findData(self._wanted_backbone)
+        usable = wanted >= 0 and model.item(wanted).isEnabled()
+        box.setCurrentIndex(wanted if usable else 0)
+        box.blockSignals(False)
+
+    def _backbone_chosen(self, index: int) -> None:
+        self._wanted_backbone = self.backbone.itemData(index) or AUTO
+
+    def backbone_reason(self) -> str | None:
+        """Why the chosen backbone cannot serve the method on this data, or None."""
+        name = self.backbone_name()
+        if not self._current or name == AUTO:
+            return None
+        return _methods().get(self._current).backbone_reason(name, self._info)
 
     def method(self) -> str:
         return self._current
@@ -188,7 +277,7 @@ class MethodPanel(QWidget):
     def unavailable_reason(self) -> str | None:
         if not self._current:
             return "Choose a method first."
-        return _methods().get(self._current).unavailable_reason(self._info)
+        return _methods().get(self._current).unavailable_reason(self._info) or self.backbone_reason()
 
     def set_method(self, name: str, overrides: dict[str, Any] | None = None) -> None:
         if overrides is not None:
@@ -205,11 +294,14 @@ class MethodPanel(QWidget):
         return self.params.overrides()
 
     def backbone_name(self) -> str:
-        return self.backbone.currentData() or "small_cnn"
+        """The backbone setting: a registry name, or "auto" for the method's default on this data."""
+        return self.backbone.currentData() or AUTO
 
     def set_backbone(self, name: str) -> None:
-        index = self.backbone.findData(name)
-        if index >= 0:
+        """Choose a backbone (e.g. from a config); one the data does not offer is kept for when it does."""
+        self._wanted_backbone = str(name or AUTO).lower()
+        index = self.backbone.findData(self._wanted_backbone)
+        if index >= 0 and self.backbone.model().item(index).isEnabled():
             self.backbone.setCurrentIndex(index)
 
     def edited_settings(self) -> dict[str, dict[str, Any]]:

@@ -172,7 +172,9 @@ class EmbeddingScatter(pg.PlotWidget):
             self.placeholder.setPos(0, 0)
             self.setRange(xRange=(-1, 1), yRange=(-1, 1), padding=0)
 
-    def set_points(self, xy: np.ndarray, labels: np.ndarray | None, class_names: list[str]) -> None:
+    def set_points(
+        self, xy: np.ndarray, labels: np.ndarray | None, class_names: list[str], unlabelled: str = "samples"
+    ) -> None:
         """Colour by class: one ScatterPlotItem, no borders, one shared brush per class.
 
         One item for all classes draws ~1.7x faster than one item per class at 50,000 points
@@ -184,7 +186,7 @@ class EmbeddingScatter(pg.PlotWidget):
             return
         size = _point_size(len(self.xy))
         if labels is None:
-            names, codes = ["images"], np.zeros(len(self.xy), dtype=np.int64)
+            names, codes = [unlabelled], np.zeros(len(self.xy), dtype=np.int64)
         else:
             values, codes = np.unique(np.asarray(labels), return_inverse=True)
             names = [class_names[k] if 0 <= k < len(class_names) else str(k) for k in values]

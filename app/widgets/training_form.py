@@ -40,6 +40,8 @@ FORM_KEYS = (
 )
 # Attribute and object names that differ from the setting's own name.
 WIDGET_NAMES = {"name": "run_name"}
+# Settings that mean something only for some kinds of data (modality names); hidden for the others.
+ONLY_FOR = {IMAGE_SIZE: ("image",)}
 
 
 def detected_devices() -> list[Any]:
@@ -74,6 +76,7 @@ class TrainingForm(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         form = QFormLayout(self)
+        self.form = form
         form.setContentsMargins(0, 0, 0, 0)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self.editors: dict[str, QWidget] = {}
@@ -90,6 +93,16 @@ class TrainingForm(QWidget):
         self.editors[IMAGE_SIZE].valueChanged.connect(
             lambda _: self.image_size_changed.emit(self.value(IMAGE_SIZE))
         )
+
+    def set_data_info(self, info: Any) -> None:
+        """Show only the settings that apply to the loaded kind of data (no image size for series)."""
+        modality = getattr(info, "modality", "image")
+        for key, modalities in ONLY_FOR.items():
+            self.form.setRowVisible(self.editors[key], modality in modalities)
+
+    def shown(self, key: str) -> bool:
+        """Whether a setting's row is shown for the loaded data."""
+        return self.form.isRowVisible(self.editors[key])
 
     # ---- editors -----------------------------------------------------------------------------
     def _make_editor(self, field: ConfigField) -> QWidget:

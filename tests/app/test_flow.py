@@ -51,7 +51,8 @@ def test_train_view_embed_evaluate_reopen(qtbot, window, dialog_log):
     with qtbot.waitSignal(window.runner.idle, timeout=60_000):
         window.compute_views()
     assert views.rows() == ["original", "view 1", "view 2"]
-    assert views.grid.columns() == 8
+    assert views.columns() == 8
+    assert type(views.renderer()).__name__ == "ImageGridView"  # images get the image-grid renderer
 
     # Embeddings: PCA shows one point per image, coloured by the 10 labels
     emb = window.embeddings_tab
@@ -237,6 +238,6 @@ def test_pretext_predictions_have_captions(qtbot, window, dialog_log):
         window.compute_views()  # untrained model: the puzzle and its (guessed) answers
     assert dialog_log.shown == []
     name = views.rows()[0]
-    captions = views.grid._rows[0][2]
-    assert name != "original" and len(captions) == views.grid.columns() > 0
+    captions = views.captions(name)
+    assert name != "original" and len(captions) == views.columns() > 0
     assert all(captions)
