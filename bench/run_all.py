@@ -43,6 +43,7 @@ FIRST = (
     "bench_memory.py",
     "bench_data_cache.py",
     "bench_train_throughput.py",
+    "bench_series_throughput.py",
     "bench_umap.py",
 )
 

@@ -13,9 +13,7 @@ import torch
 
 from ssl_core.config import RunConfig
 from ssl_core.methods.base import Preview
-from ssl_core.train.live_previews import finished_preview
-
-ORIGINAL = "original"
+from ssl_core.train.live_previews import ORIGINAL, finished_preview
 
 
 def _resolve(what: Any, source: Any) -> tuple[Any, Any, torch.Tensor, torch.Tensor]:
@@ -50,7 +48,4 @@ def preview_images(what: str | Path | Any, n: int = 8, seed: int = 0, *, source:
     idx = val_idx if len(val_idx) else train_idx
     samples, _ = src.read(idx[: max(1, int(n))])
     x = method.prepare(samples)
-    preview = finished_preview(method, x, torch.Generator().manual_seed(int(seed)))
-    if preview.kind == "views":
-        preview.images = {ORIGINAL: method.modality.finish_preview(x), **preview.images}
-    return preview
+    return finished_preview(method, x, torch.Generator().manual_seed(int(seed)))

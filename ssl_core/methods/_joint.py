@@ -10,6 +10,12 @@ from torch import nn
 from ssl_core.data.base import DataInfo
 from ssl_core.methods.base import Preview, SSLMethod
 
+# Added to each joint-embedding method's description: the same method, with the data's own views.
+VIEWS_ON_SERIES = (
+    " On time series the two views come from added noise, scaling, time warps, crops and reordered "
+    "segments instead of colour changes and blur."
+)
+
 
 class JointEmbeddingMethod(SSLMethod):
     """An SSLMethod that trains on two augmented views of each image.

@@ -9,7 +9,7 @@ from torch import nn
 
 from ssl_core.data.base import DataInfo
 from ssl_core.losses import barlow_twins_loss
-from ssl_core.methods._joint import JointEmbeddingMethod
+from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
 from ssl_core.models.heads import wide_projector
 from ssl_core.params import Param, params
@@ -40,7 +40,8 @@ SPEC = MethodSpec(
         "all others (correlation 0). Agreement makes the features ignore the augmentations; "
         "decorrelation forces each feature to carry different information, which rules out collapse "
         "without negative examples or momentum encoders. It likes wide projectors."
-    ),
+    )
+    + VIEWS_ON_SERIES,
     paper="Zbontar et al., Barlow Twins: Self-Supervised Learning via Redundancy Reduction, ICML 2021",
     params=params(
         Param(

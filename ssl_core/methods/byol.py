@@ -9,7 +9,7 @@ from torch import nn
 
 from ssl_core.data.base import DataInfo
 from ssl_core.losses import byol_loss
-from ssl_core.methods._joint import JointEmbeddingMethod
+from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods._momentum import cosine_momentum, ema_update, momentum_copy
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
 from ssl_core.models.heads import byol_mlp
@@ -58,7 +58,8 @@ SPEC = MethodSpec(
         "behind and only the learner has an extra predictor head, the easy shortcut of mapping every image "
         "to the same point does not happen in practice. No negative examples are needed, so small "
         "batches work well."
-    ),
+    )
+    + VIEWS_ON_SERIES,
     paper="Grill et al., Bootstrap Your Own Latent: A New Approach to Self-Supervised Learning, NeurIPS 2020",
     params=params(
         Param(

@@ -11,7 +11,7 @@ from torch import nn
 
 from ssl_core.data.base import DataInfo
 from ssl_core.losses import info_nce_queue
-from ssl_core.methods._joint import JointEmbeddingMethod
+from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods._momentum import cosine_momentum, ema_update, momentum_copy
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
 from ssl_core.models.heads import moco_projector
@@ -87,7 +87,8 @@ SPEC = MethodSpec(
         "thousands of embeddings from recent batches. Those embeddings come from a second 'momentum' "
         "encoder, a slowly updated average of the main one, so the queued entries stay consistent with "
         "each other. This lets MoCo learn well with modest batches and memory."
-    ),
+    )
+    + VIEWS_ON_SERIES,
     paper="Chen, Fan, Girshick & He, Improved Baselines with Momentum Contrastive Learning, 2020 (MoCo v2)",
     params=params(
         Param(

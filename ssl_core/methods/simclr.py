@@ -9,7 +9,7 @@ from torch import nn
 
 from ssl_core.data.base import DataInfo
 from ssl_core.losses import nt_xent
-from ssl_core.methods._joint import JointEmbeddingMethod
+from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
 from ssl_core.models.heads import simclr_projector
 from ssl_core.params import Param, params
@@ -33,14 +33,15 @@ SPEC = MethodSpec(
     name="simclr",
     title="SimCLR",
     family="contrastive",
-    summary="Pull two views of an image together and push all other images in the batch away.",
+    summary="Pull two views of a sample together and push all other samples in the batch away.",
     description=(
         "SimCLR learns by playing a matching game. Every image is augmented twice (cropped, recoloured, "
         "blurred), and the network must recognise which two views came from the same picture among "
         "all the others in the batch. To win, it has to ignore what the augmentations change and keep "
         "what they preserve, such as shapes and objects. It is simple and robust, but benefits from large "
         "batches, because every other image in the batch serves as a negative example."
-    ),
+    )
+    + VIEWS_ON_SERIES,
     paper="Chen et al., A Simple Framework for Contrastive Learning of Visual Representations, ICML 2020",
     params=params(
         Param(

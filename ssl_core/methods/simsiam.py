@@ -9,7 +9,7 @@ from torch import nn
 
 from ssl_core.data.base import DataInfo
 from ssl_core.losses import negative_cosine
-from ssl_core.methods._joint import JointEmbeddingMethod
+from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
 from ssl_core.models.heads import simsiam_predictor, simsiam_projector
 from ssl_core.params import Param, params
@@ -44,7 +44,8 @@ SPEC = MethodSpec(
         "'stop-gradient'), which keeps the network from taking the shortcut of giving every image the same "
         "embedding. It needs neither negative examples nor a momentum encoder, so it is cheap and easy to "
         "run. Its loss goes from 0 towards -1 as the views agree."
-    ),
+    )
+    + VIEWS_ON_SERIES,
     paper="Chen & He, Exploring Simple Siamese Representation Learning, CVPR 2021",
     params=params(
         Param(

@@ -9,7 +9,7 @@ from torch import nn
 
 from ssl_core.data.base import DataInfo
 from ssl_core.losses import vicreg_loss
-from ssl_core.methods._joint import JointEmbeddingMethod
+from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
 from ssl_core.models.heads import wide_projector
 from ssl_core.params import Param, params
@@ -40,7 +40,8 @@ SPEC = MethodSpec(
         "keep a spread of at least one, so the network cannot give every image the same answer. "
         "Covariance: different dimensions should be uncorrelated, so they do not repeat each other. "
         "Watching the three terms separately makes it easy to see what the network is struggling with."
-    ),
+    )
+    + VIEWS_ON_SERIES,
     paper=(
         "Bardes, Ponce & LeCun, VICReg: Variance-Invariance-Covariance Regularization for "
         "Self-Supervised Learning, ICLR 2022"

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the builder imports every registry; the on-demand previews 
 
 PREVIEW_IMAGES = 8
 PREVIEW_SEED = 1234  # one draw of views or masks for the whole run
+ORIGINAL = "original"  # views previews show the untouched samples first, under this name
 
 
 def preview_batch(parts: Components) -> torch.Tensor | None:
@@ -36,11 +37,14 @@ def preview_batch(parts: Components) -> torch.Tensor | None:
 
 def finished_preview(method, x: torch.Tensor, generator: torch.Generator) -> Preview:
     """`method.preview` of prepared samples `x` in eval mode, its arrays finished by the method's modality
-    (float32 on the CPU, in the payload's range). Raises NotImplementedError for methods without one."""
+    (float32 on the CPU, in the payload's range). "views" previews get the untouched samples first, as
+    ORIGINAL, so the views can be drawn over what they were made from. Raises NotImplementedError for
+    methods without one."""
     with eval_mode(method), torch.no_grad():
         preview = method.preview(x, generator)
+    arrays = {ORIGINAL: x, **preview.images} if preview.kind == "views" else preview.images
     finish = method.modality.finish_preview
-    return dataclasses.replace(preview, images={k: finish(v) for k, v in preview.images.items()})
+    return dataclasses.replace(preview, images={k: finish(v) for k, v in arrays.items()})
 
 
 class LivePreviews:
