@@ -90,13 +90,13 @@ class BatchPipeline:
         n = len(self.indices)
         if n < 2:
             raise UserError(
-                f"{source.info.name} has {n} image(s) to train on; at least 2 are needed for a batch. Add "
-                "images or lower data.val_fraction.",
+                f"{source.info.name} has {n} sample(s) to train on; at least 2 are needed for a batch. Add "
+                "data or lower data.val_fraction.",
                 field="data.spec",
             )
         if drop_last and batch_size < 2:
             raise UserError(
-                f"train.batch_size = {batch_size}; a batch needs at least 2 images.", field="train.batch_size"
+                f"train.batch_size = {batch_size}; a batch needs at least 2 samples.", field="train.batch_size"
             )
         if batch_size < 1:
             raise UserError(f"batch_size = {batch_size}; use 1 or more.", field="train.batch_size")

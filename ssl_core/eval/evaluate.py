@@ -163,7 +163,7 @@ def evaluate_run(
     result = EvalReport(
         run_dir=str(run.run_dir),
         method=config.method.name,
-        backbone=config.method.backbone,
+        backbone=str(getattr(run.method.backbone, "name", config.method.backbone)),
         data=config.data.spec,
         checkpoint=str(run.checkpoint_path),
         checkpoint_key=embedded.key,
@@ -177,6 +177,7 @@ def evaluate_run(
         k=settings.k,
         features=results,
         seconds=round(time.perf_counter() - started, 3),
+        samples=run.method.modality.plural,
     )
     atomic_write_json(report_path(run.run_dir), result.to_dict())
     _record_in_summary(run.run_dir, result)
@@ -195,8 +196,9 @@ def _labelled_split(run) -> LabelledSplit:
         )
     if len(run.val_idx) == 0:
         raise UserError(
-            f"Run {run.run_dir} has no held-out images (data.val_fraction = {config.data.val_fraction}); "
-            "a probe is scored on held-out images, so train with data.val_fraction above 0.",
+            f"Run {run.run_dir} has no held-out {run.method.modality.plural} (data.val_fraction = "
+            f"{config.data.val_fraction}); a probe is scored on held-out samples, so train with "
+            "data.val_fraction above 0.",
             field="data.val_fraction",
         )
     values = labels.numpy().astype(np.int64)

@@ -54,6 +54,7 @@ class EvalReport:
     k: int
     features: list[FeatureEval]
     seconds: float
+    samples: str = "images"  # what one sample is called, plural (the data's modality: "images", "series")
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def get(self, name: str) -> FeatureEval | None:
@@ -115,7 +116,8 @@ def format_report(result: EvalReport | dict[str, Any]) -> str:
     lines = [
         f"Run {d['run_dir']}",
         f"  {d['method']} on {d['data']} ({d['backbone']} backbone), checkpoint at step {d['step']}",
-        f"  {d['n_train']} training / {d['n_val']} held-out images, {d['num_classes']} classes; "
+        f"  {d['n_train']} training / {d['n_val']} held-out {d.get('samples', 'images')}, "
+        f"{d['num_classes']} classes; "
         f"offline probes on frozen features; kNN k={d['k']}, seeds {', '.join(map(str, d['seeds']))}",
         "",
     ]
