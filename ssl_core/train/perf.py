@@ -25,8 +25,21 @@ from ssl_core.device import autocast_dtype
 log = logging.getLogger(__name__)
 
 
+def _isa_restricted_below_avx512() -> bool:
+    """True when torch was told to use AVX2 or less (ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA), as on a
+    laptop without AVX-512: then bf16 would be emulated, slower than float32."""
+    capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", lambda: "")()
+    if capability and not str(capability).upper().startswith("AVX512"):
+        return True
+    onednn = os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA", "")).upper()
+    return bool(onednn) and onednn != "ALL" and "AVX512" not in onednn and "AMX" not in onednn
+
+
 def cpu_has_native_bf16() -> bool:
-    """True when this CPU computes bf16 in hardware (AMX tiles or AVX512-BF16), as oneDNN needs."""
+    """True when this CPU computes bf16 in hardware (AMX tiles or AVX512-BF16), as oneDNN needs, and
+    torch is not restricted to an older instruction set."""
+    if _isa_restricted_below_avx512():
+        return False
     cpu = getattr(torch, "cpu", None)
     for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
         fn = getattr(cpu, probe, None)

@@ -105,3 +105,13 @@ def test_bf16_on_cpu_trains_like_float32(tiny_config):
     assert mixed[-1] < mixed[0] - 0.1  # it learns
     for a, b in zip(mixed, full, strict=True):
         assert a == pytest.approx(b, rel=0.03)
+
+
+def test_bf16_autocast_is_off_when_torch_is_restricted_to_avx2(monkeypatch):
+    # A user's laptop without AVX-512 (or a benchmark restricted to AVX2) would emulate bf16, slower
+    # than float32: the training step must stay in float32 there.
+    from ssl_core.train import perf
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert perf.cpu_has_native_bf16() is False
+    assert perf.training_autocast_dtype(torch.device("cpu")) is None
