@@ -199,3 +199,30 @@ def test_a_saved_series_run_reopens_with_anomaly_scores(qtbot, window, dialog_lo
     emb._hovered(0)
     assert "anomaly score" in emb.hover_text.text() and "series #" in emb.hover_text.text()
     assert dialog_log.shown == [], dialog_log.shown
+
+
+def test_bad_series_files_show_a_dialog_naming_the_file(qtbot, window, dialog_log, tmp_path):
+    """Each bad series file is refused in a dialog that names it; the digits stay loaded and usable."""
+    bad = {
+        "ragged.csv": "label,t0,t1,t2\na,1,2,3\nb,1,2,3,4,5\n",
+        "text.csv": "label,t0,t1,t2\na,1,2,3\nb,1,oops,3\n",
+        "infinite.csv": "label,t0,t1,t2\na,1,2,3\nb,1,inf,3\n",
+        "one_step.csv": "label,t0\na,1\nb,2\n",
+        "broken.ts": "@problemName x\n@univariate maybe\n@data\n1,2,3:a\n",
+    }
+    panel = window.setup_tab.data
+    for name, text in bad.items():
+        path = tmp_path / name
+        path.write_text(text)
+        before = len(dialog_log.shown)
+        with qtbot.waitSignal(panel.loading_changed, timeout=30_000, check_params_cb=lambda busy: not busy):
+            panel.open_spec(f"series:{path}")
+        assert len(dialog_log.shown) == before + 1, name
+        kind, title, message, _ = dialog_log.shown[-1]
+        assert kind == "user" and name in message, (name, message)
+        assert panel.spec() == "digits" and panel.info.size == 1797
+    np.save(tmp_path / "rank4.npy", np.zeros((3, 2, 2, 2, 2), dtype=np.float32))
+    with qtbot.waitSignal(panel.loading_changed, timeout=30_000, check_params_cb=lambda busy: not busy):
+        panel.open_spec(f"series:{tmp_path / 'rank4.npy'}")
+    assert "rank4.npy" in dialog_log.shown[-1][2] and panel.spec() == "digits"
+    assert window.actions["start"].isEnabled()
