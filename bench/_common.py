@@ -311,3 +311,23 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     start = time.perf_counter()
     out = fn()
     return time.perf_counter() - start, out
+
+
+def sync(device) -> None:
+    """Wait for queued GPU work, so a timer reads what the device did (a no-op on a CPU)."""
+    if getattr(device, "type", "cpu") == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+def items_per_second(fn: Callable[[], object], warmup: int, steps: int, batch_size: int, device) -> float:
+    """Items per second of `fn` (one batch of `batch_size` a call) over `steps` calls after `warmup`."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    sync(device)
+    return steps * batch_size / (time.perf_counter() - start)

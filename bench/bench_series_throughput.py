@@ -45,11 +45,15 @@ from _common import (
     add_common_args,
     apply_threads,
     command_line,
+    items_per_second,
     machine_description,
     now,
     publish,
     ratio,
     table,
+)
+from _common import (
+    sync as _sync,
 )
 from torch.utils.data import DataLoader
 
@@ -386,20 +390,8 @@ def isa_facts(device: torch.device) -> tuple[str, str]:
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _rate(fn: Callable[[], object], case: Case, s: Settings) -> float:
-    for _ in range(case.warmup):
-        fn()
-    _sync(s.device)
-    start = time.perf_counter()
-    for _ in range(case.steps):
-        fn()
-    _sync(s.device)
-    return case.steps * case.batch_size / (time.perf_counter() - start)
+    return items_per_second(fn, case.warmup, case.steps, case.batch_size, s.device)
 
 
 def _n(count: int, noun: str) -> str:

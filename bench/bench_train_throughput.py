@@ -44,11 +44,15 @@ from _common import (
     add_common_args,
     apply_threads,
     command_line,
+    items_per_second,
     machine_description,
     now,
     publish,
     ratio,
     table,
+)
+from _common import (
+    sync as _sync,
 )
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
@@ -520,20 +524,8 @@ def numerics_run(amp: bool, s: Settings, runs_dir: Path) -> Numerics:
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _rate(fn: Callable[[], object], case: Case, s: Settings) -> float:
-    for _ in range(case.warmup):
-        fn()
-    _sync(s.device)
-    start = time.perf_counter()
-    for _ in range(case.steps):
-        fn()
-    _sync(s.device)
-    return case.steps * case.batch_size / (time.perf_counter() - start)
+    return items_per_second(fn, case.warmup, case.steps, case.batch_size, s.device)
 
 
 def _f(value: float) -> str:

@@ -15,3 +15,15 @@ def _decoded_image_cache(tmp_path_factory):
         os.environ.pop("SSL_WORKBENCH_CACHE", None)
     else:
         os.environ["SSL_WORKBENCH_CACHE"] = previous
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread; more threads only contend on a shared 2-core CPU.
+    Use with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

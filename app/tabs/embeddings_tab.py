@@ -31,6 +31,7 @@ from app import dialogs
 from app.embeddings import MAX_POINTS, EmbeddingResult, compute_embeddings, run_umap
 from app.imaging import scaled_pixmap
 from app.run_context import RunContext, run_context, run_is_gone
+from app.tabs.run_jobs import RunJobTab
 from app.widgets.image_grid import ImageGrid
 from app.widgets.sample_thumbnails import thumbnail_size
 from app.widgets.scatter import EmbeddingScatter
@@ -87,7 +88,7 @@ def warm_up_nndescent_for(points: int) -> bool:
     return True
 
 
-class EmbeddingsTab(QWidget):
+class EmbeddingsTab(RunJobTab, QWidget):
     busy_changed = Signal(bool)
     run_missing = Signal(object, str)  # run_dir, dialog title: its folder went away under a job
 
@@ -264,15 +265,6 @@ class EmbeddingsTab(QWidget):
     @property
     def busy(self) -> bool:
         return self.embed_worker is not None or self.umap_worker is not None
-
-    def set_busy(self, busy: bool) -> None:
-        """The app is training or loading: no new embeddings until it is done."""
-        self._blocked = busy
-        self._update_controls()
-
-    def run_in_use(self) -> Path | None:
-        """The run a job of this tab is reading now (it must not be deleted or resumed meanwhile)."""
-        return self.run_dir if self.busy else None
 
     def set_run(self, run_dir: Path | None, reload: bool = False) -> None:
         """The run whose embeddings this tab shows; stale results are cleared. `reload`: the same run

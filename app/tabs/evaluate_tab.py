@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app import dialogs
 from app.run_context import RunContext, file_names, run_context, run_is_gone
+from app.tabs.run_jobs import RunJobTab
 from app.theme import series_color
 from app.widgets.confusion import ConfusionMatrix
 from app.widgets.curves import follow_theme
@@ -173,7 +174,7 @@ class LabelEfficiencyChart(pg.PlotWidget):
         return entries
 
 
-class EvaluateTab(QWidget):
+class EvaluateTab(RunJobTab, QWidget):
     busy_changed = Signal(bool)
     evaluated = Signal(object)  # ReportView
     run_missing = Signal(object, str)  # run_dir, dialog title: its folder went away under a job
@@ -253,15 +254,6 @@ class EvaluateTab(QWidget):
     @property
     def busy(self) -> bool:
         return self.worker is not None
-
-    def set_busy(self, busy: bool) -> None:
-        """The app is training or loading: no evaluation until it is done."""
-        self._blocked = busy
-        self._update_controls()
-
-    def run_in_use(self) -> Path | None:
-        """The run an evaluation is reading now (it must not be deleted or resumed meanwhile)."""
-        return self.run_dir if self.busy else None
 
     def set_run(self, run_dir: Path | None, reload: bool = False) -> None:
         """Show the run's saved results, if any. `reload`: read them again (the run changed)."""

@@ -12,18 +12,14 @@ from ssl_core.augment import sampling
 from ssl_core.augment.recipe import ViewRecipe
 
 
-class BatchAugment(nn.Module):
-    """Applies a ViewRecipe to (B, C, H, W) images with independent random parameters per sample.
+class ViewAugment(nn.Module):
+    """What every batched view augmenter shares: a recipe, a channel count, an input layout check, and
+    views computed outside autocast. Subclasses set `layout` (e.g. "(B, C, H, W)") and `_view`."""
 
-    Order (as in SimCLR/BYOL): crop -> flip -> colour jitter -> grayscale -> blur -> solarize -> noise.
-    Jitter applies brightness, contrast, saturation, hue in that fixed order (torchvision shuffles it);
-    gray images only get brightness and contrast. All randomness comes from `generator`, and samples
-    that skip an op are selected with torch.where rather than indexed, so nothing waits on the host.
-    Input may be float in [0, 1] or uint8 (0..255); output is float in [0, 1] with the input's float
-    dtype (float32 for uint8) and the same shape. The module has no parameters.
-    """
+    layout = "(B, C, ...)"
+    dims = 4
 
-    def __init__(self, recipe: ViewRecipe, channels: int):
+    def __init__(self, recipe, channels: int):
         super().__init__()
         if channels < 1:
             raise ValueError(f"channels must be >= 1; got {channels}")
@@ -34,14 +30,31 @@ class BatchAugment(nn.Module):
         return f"channels={self.channels}, recipe={self.recipe}"
 
     def forward(self, x: Tensor, generator: torch.Generator) -> Tensor:
-        if x.dim() != 4 or x.shape[1] != self.channels:
-            raise ValueError(
-                f"BatchAugment expects images (B, {self.channels}, H, W); got shape {tuple(x.shape)}"
-            )
+        if x.dim() != self.dims or x.shape[1] != self.channels:
+            expected = self.layout.replace("C", str(self.channels))
+            raise ValueError(f"{type(self).__name__} expects {expected}; got shape {tuple(x.shape)}")
         # Views must not depend on the training precision: under autocast, affine_grid (a batched
         # matrix product) would run in bf16/fp16 and move the crop boxes by a fraction of a pixel.
         with torch.autocast(x.device.type, enabled=False):
             return self._view(x, generator)
+
+    def _view(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        raise NotImplementedError
+
+
+class BatchAugment(ViewAugment):
+    """Applies a ViewRecipe to (B, C, H, W) images with independent random parameters per sample.
+
+    Order (as in SimCLR/BYOL): crop -> flip -> colour jitter -> grayscale -> blur -> solarize -> noise.
+    Jitter applies brightness, contrast, saturation, hue in that fixed order (torchvision shuffles it);
+    gray images only get brightness and contrast. All randomness comes from `generator`, and samples
+    that skip an op are selected with torch.where rather than indexed, so nothing waits on the host.
+    Input may be float in [0, 1] or uint8 (0..255); output is float in [0, 1] with the input's float
+    dtype (float32 for uint8) and the same shape. The module has no parameters.
+    """
+
+    layout = "images (B, C, H, W)"
+    dims = 4
 
     def _view(self, x: Tensor, generator: torch.Generator) -> Tensor:
         x = x.float().div_(255.0) if not x.is_floating_point() else x

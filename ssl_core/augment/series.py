@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ssl_core.augment import sampling
 from ssl_core.augment import series_ops as ops
 from ssl_core.augment.checks import check_choice, check_int, check_number, check_range
+from ssl_core.augment.pipeline import ViewAugment
 from ssl_core.errors import UserError
 from ssl_core.registry import Registry
 
@@ -181,7 +182,7 @@ def _apply(
     return ops.select(mask, op(x, generator), x)
 
 
-class SeriesAugment(nn.Module):
+class SeriesAugment(ViewAugment):
     """Applies a SeriesViewRecipe to (B, C, T) float series with independent random parameters per sample.
 
     All randomness comes from `generator` (on the series' device for no host syncs); samples that skip
@@ -190,24 +191,11 @@ class SeriesAugment(nn.Module):
     tensor with the input's shape and float dtype (other dtypes become float32). No parameters.
     """
 
-    def __init__(self, recipe: SeriesViewRecipe, channels: int):
-        super().__init__()
-        if channels < 1:
-            raise ValueError(f"channels must be >= 1; got {channels}")
-        self.recipe = recipe
-        self.channels = channels
-
-    def extra_repr(self) -> str:
-        return f"channels={self.channels}, recipe={self.recipe}"
+    layout = "series (B, C, T)"
+    dims = 3
 
     def forward(self, x: Tensor, generator: torch.Generator) -> Tensor:
-        if x.dim() != 3 or x.shape[1] != self.channels:
-            raise ValueError(
-                f"SeriesAugment expects series (B, {self.channels}, T); got shape {tuple(x.shape)}"
-            )
-        # Views must not depend on the training precision (see BatchAugment.forward).
-        with torch.autocast(x.device.type, enabled=False):
-            out = self._view(x if x.is_floating_point() else x.float(), generator)
+        out = super().forward(x if x.is_floating_point() else x.float(), generator)
         return out if out is not x else x.clone()
 
     def _view(self, x: Tensor, generator: torch.Generator) -> Tensor:

@@ -272,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float)
     p.add_argument("--image-size", type=int)
     p.add_argument(
-        "--modality", choices=("image", "series"), help="how to read an ambiguous array file (default: inferred)"
+        "--modality",
+        choices=("image", "series"),
+        help="how to read an ambiguous array file (default: inferred)",
     )
     p.add_argument("--length", type=int, help="series: pad or crop every series to this many time steps")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")

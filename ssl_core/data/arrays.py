@@ -26,7 +26,7 @@ from ssl_core.data.base import DataSource
 from ssl_core.data.convert import array_to_uint8
 from ssl_core.data.inmemory import in_memory_source, remap_labels
 from ssl_core.data.series import RawSeries, finish_series
-from ssl_core.data.spec import OpenOptions, SourceKind, user_path
+from ssl_core.data.spec import OpenOptions, SourceKind, require_regular_file, user_path
 from ssl_core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -43,19 +43,12 @@ def _existing_file(argument: str, scheme: str) -> Path:
             f"{scheme}: needs a file path, e.g. {scheme}:~/data/images.{scheme}", field="data.spec"
         )
     path = user_path(argument)
-    if not path.exists():
-        raise UserError(f"{path} does not exist; check the path in {scheme}:{argument}.", path=str(path))
-    if path.is_dir():
-        raise UserError(
-            f"{path} is a folder; {scheme}: expects a .{scheme} file (for a folder of images use folder:{path}).",
-            path=str(path),
-        )
-    if not path.is_file():  # a pipe or a device: reading it could block forever
-        raise UserError(
-            f"{path} is not a regular file (it is a pipe, socket or device); save the arrays to a .{scheme} file.",
-            path=str(path),
-        )
-    return path
+    return require_regular_file(
+        path,
+        missing=f"check the path in {scheme}:{argument}.",
+        folder=f"{scheme}: expects a .{scheme} file (for a folder of images use folder:{path}).",
+        special=f"save the arrays to a .{scheme} file.",
+    )
 
 
 def _too_big(path: Path, what: str, exc: MemoryError) -> UserError:

@@ -96,7 +96,8 @@ class BatchPipeline:
             )
         if drop_last and batch_size < 2:
             raise UserError(
-                f"train.batch_size = {batch_size}; a batch needs at least 2 samples.", field="train.batch_size"
+                f"train.batch_size = {batch_size}; a batch needs at least 2 samples.",
+                field="train.batch_size",
             )
         if batch_size < 1:
             raise UserError(f"batch_size = {batch_size}; use 1 or more.", field="train.batch_size")

@@ -21,7 +21,7 @@ from ssl_core.data.series import RawSeries, check_series_options, finish_series
 from ssl_core.data.series_bundled import bundled_names, load_bundled
 from ssl_core.data.series_csv import TableOptions, read_table_series
 from ssl_core.data.series_ts import read_ts
-from ssl_core.data.spec import OpenOptions, SourceKind, user_path
+from ssl_core.data.spec import OpenOptions, SourceKind, require_regular_file, user_path
 from ssl_core.errors import UserError
 
 TS_SUFFIXES = (".ts",)
@@ -50,23 +50,13 @@ def split_table_options(argument: str) -> tuple[str, dict[str, str]]:
 
 
 def _existing(path: Path, argument: str) -> Path:
-    if not path.exists():
-        raise UserError(
-            f"{path} does not exist; check the path in series:{argument}, or name a bundled set "
-            f"({', '.join(bundled_names()) or 'install sktime for them: pip install sktime'}).",
-            path=str(path),
-        )
-    if path.is_dir():
-        raise UserError(
-            f"{path} is a folder; series: expects a .ts, .csv or .tsv file (or .npz/.npy arrays).",
-            path=str(path),
-        )
-    if not path.is_file():  # a pipe or a device: reading it could block forever
-        raise UserError(
-            f"{path} is not a regular file (it is a pipe, socket or device); save the series to a file.",
-            path=str(path),
-        )
-    return path
+    bundled = ", ".join(bundled_names()) or "install sktime for them: pip install sktime"
+    return require_regular_file(
+        path,
+        missing=f"check the path in series:{argument}, or name a bundled set ({bundled}).",
+        folder="series: expects a .ts, .csv or .tsv file (or .npz/.npy arrays).",
+        special="save the series to a file.",
+    )
 
 
 def _looks_like_name(text: str) -> bool:

@@ -117,3 +117,18 @@ def user_path(text: str) -> Path:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         text = text[1:-1]
     return Path(text).expanduser()
+
+
+def require_regular_file(path: Path, *, missing: str, folder: str, special: str) -> Path:
+    """`path` when it is a regular file; otherwise a UserError naming it, with the advice given for each
+    case: `missing` (no such path), `folder` (a directory) or `special` (a pipe, socket or device, which
+    could block a reader forever)."""
+    if not path.exists():
+        raise UserError(f"{path} does not exist; {missing}", path=str(path))
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; {folder}", path=str(path))
+    if not path.is_file():
+        raise UserError(
+            f"{path} is not a regular file (it is a pipe, socket or device); {special}", path=str(path)
+        )
+    return path

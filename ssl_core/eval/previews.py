@@ -13,7 +13,7 @@ import torch
 
 from ssl_core.config import RunConfig
 from ssl_core.methods.base import Preview
-from ssl_core.train.live_previews import ORIGINAL, finished_preview
+from ssl_core.train.live_previews import finished_preview
 
 
 def _resolve(what: Any, source: Any) -> tuple[Any, Any, torch.Tensor, torch.Tensor]:

@@ -10,7 +10,14 @@ from torch import nn
 
 from ssl_core.data.base import DataInfo
 from ssl_core.errors import UserError
-from ssl_core.methods.base import MethodSpec, OptimDefaults, Preview, SSLMethod, StepContext, StepOutput
+from ssl_core.methods.base import (
+    SMALL_SERIES_OPTIM,
+    MethodSpec,
+    Preview,
+    SSLMethod,
+    StepContext,
+    StepOutput,
+)
 from ssl_core.models.decoders import eval_mode
 from ssl_core.params import Param, params
 
@@ -220,8 +227,7 @@ SPEC = MethodSpec(
         ),
     ),
     factory=NextStepPrediction,
-    # Small series sets (BasicMotions: 80 series, GunPoint: 200): batches of 64 at an lr of 1e-3.
-    optim=OptimDefaults(optimizer="adamw", lr=4e-3, weight_decay=1e-4, warmup_epochs=2.0, batch_size=64),
+    optim=SMALL_SERIES_OPTIM,
     preview_kind="forecast",
     paper=(
         "Elman, Finding Structure in Time, Cognitive Science 1990; Graves, Generating Sequences with "

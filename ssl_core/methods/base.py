@@ -61,6 +61,13 @@ class OptimDefaults:
     batch_size: int = 256
 
 
+# Methods made for series train on small sets (BasicMotions: 80 series, GunPoint: 200): batches of 64 at an
+# lr of 1e-3 (4e-3 per 256, scaled by the batch size).
+SMALL_SERIES_OPTIM = OptimDefaults(
+    optimizer="adamw", lr=4e-3, weight_decay=1e-4, warmup_epochs=2.0, batch_size=64
+)
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """Registry entry: everything the CLI and GUI need to list, describe and configure a method."""

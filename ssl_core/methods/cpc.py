@@ -13,7 +13,14 @@ from ssl_core.data.base import DataInfo
 from ssl_core.errors import UserError
 from ssl_core.losses import info_nce_in_batch
 from ssl_core.losses._precision import normalize
-from ssl_core.methods.base import MethodSpec, OptimDefaults, Preview, SSLMethod, StepContext, StepOutput
+from ssl_core.methods.base import (
+    SMALL_SERIES_OPTIM,
+    MethodSpec,
+    Preview,
+    SSLMethod,
+    StepContext,
+    StepOutput,
+)
 from ssl_core.models.decoders import eval_mode
 from ssl_core.params import Param, params
 
@@ -200,8 +207,7 @@ SPEC = MethodSpec(
         ),
     ),
     factory=CPC,
-    # Small series sets (BasicMotions: 80 series, GunPoint: 200): batches of 64 at an lr of 1e-3.
-    optim=OptimDefaults(optimizer="adamw", lr=4e-3, weight_decay=1e-4, warmup_epochs=2.0, batch_size=64),
+    optim=SMALL_SERIES_OPTIM,
     preview_kind="prediction",
     paper="van den Oord, Li & Vinyals, Representation Learning with Contrastive Predictive Coding, 2018",
     modalities=("series",),

@@ -27,13 +27,7 @@ CAUSAL_REASON = (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tiny models run fastest on one thread; more threads only contend on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def synthetic_series(n: int = N_SERIES, seed: int = 0) -> TensorSource:
