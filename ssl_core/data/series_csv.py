@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ssl_core.data.numbers import parse_numbers
 from ssl_core.data.series import RawSeries, sorted_class_names
 from ssl_core.errors import UserError
 
@@ -174,24 +175,15 @@ def _width(table: _Table, row: list[str], line: int, width: int) -> list[str]:
 
 def _floats(table: _Table, cells: list[str], columns: list[int], line: int, hint: str = "") -> np.ndarray:
     """The cells as float64, missing tokens as NaN; text is refused naming line, column and value."""
-    try:
-        return np.array(cells, dtype=np.float64)
-    except ValueError:
-        pass
-    out = np.empty(len(cells), dtype=np.float64)
-    for k, cell in enumerate(cells):
-        try:
-            out[k] = float(cell)
-        except ValueError:
-            if cell.strip().lower() in MISSING_TOKENS:
-                out[k] = np.nan
-                continue
-            raise table.fail(
-                line,
-                f"{table.column_name(columns[k])} holds {cell.strip()!r}, which is not a number; time-series "
-                f"values must be numbers (leave a cell empty for a missing value).{hint}",
-            ) from None
-    return out
+
+    def bad_value(k: int, cell: str) -> UserError:
+        return table.fail(
+            line,
+            f"{table.column_name(columns[k])} holds {cell.strip()!r}, which is not a number; time-series "
+            f"values must be numbers (leave a cell empty for a missing value).{hint}",
+        )
+
+    return parse_numbers(cells, MISSING_TOKENS, bad_value)
 
 
 def _label_cell(table: _Table, row: list[str], j: int, line: int) -> str:

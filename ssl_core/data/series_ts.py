@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ssl_core.data.numbers import parse_numbers
 from ssl_core.errors import UserError
 
 _BOOL_TAGS = ("timestamps", "missing", "univariate", "equallength", "classlabel", "targetlabel")
@@ -271,23 +272,17 @@ def _values(path: Path, number: int, dim: int, text: str) -> np.ndarray:
     tokens = text.split(",")
     if "?" in text:
         tokens = ["nan" if t.strip() == "?" else t for t in tokens]
-    try:
-        return np.array(tokens, dtype=np.float64)
-    except ValueError:
-        pass
-    out = np.empty(len(tokens), dtype=np.float64)
-    for k, token in enumerate(tokens):
-        try:
-            out[k] = float(token)  # Python's float accepts a few spellings NumPy does not
-        except ValueError:
-            what = repr(token.strip()) if token.strip() else "empty"
-            raise _fail(
-                path,
-                number,
-                f"dimension {dim}, value {k + 1} is {what}, which is not a number; values are numbers "
-                "separated by commas, with '?' for a missing one.",
-            ) from None
-    return out
+
+    def bad_value(k: int, token: str) -> UserError:
+        what = repr(token.strip()) if token.strip() else "empty"
+        return _fail(
+            path,
+            number,
+            f"dimension {dim}, value {k + 1} is {what}, which is not a number; values are numbers "
+            "separated by commas, with '?' for a missing one.",
+        )
+
+    return parse_numbers(tokens, (), bad_value)
 
 
 def _label(path: Path, number: int, header: TsHeader, text: str) -> str:
