@@ -177,7 +177,7 @@ class NextStepPrediction(SSLMethod):
         error = (future - x[..., cut:]).pow(2).mean(dim=(1, 2))
         flat = (x[..., cut - 1 : cut] - x[..., cut:]).pow(2).mean(dim=(1, 2))  # "it stays where it was"
         captions = [
-            f"forecast error {e:.2f} (holding the last value: {f:.2f})"
+            f"forecast error {e:.3g} (holding the last value: {f:.3g})"
             for e, f in zip(error.tolist(), flat.tolist(), strict=True)
         ]
         finish = self.modality.finish_preview
