@@ -11,7 +11,7 @@ from ssl_core.data.base import DataInfo
 from ssl_core.errors import UserError
 from ssl_core.methods.autoencoder import RECONSTRUCTION_OPTIM
 from ssl_core.methods.base import MethodSpec, Preview, SSLMethod, StepContext, StepOutput
-from ssl_core.modalities import PreviewPayload, ReconstructionHead
+from ssl_core.modalities import ReconstructionHead
 from ssl_core.models.decoders import eval_mode, per_sample_error
 from ssl_core.models.series_decoders import SequenceHead
 from ssl_core.params import Param, params
@@ -21,7 +21,6 @@ from ssl_core.params import Param, params
 _AUTO_PATCHES_PER_AXIS = {1: 20, 2: 8}
 _MIN_AUTO_PATCH = 2
 # How hidden values are drawn in the "masked" preview: a gap in a curve, mid grey in an image.
-_HIDDEN_SHOWN_AS = {PreviewPayload.SIGNAL: float("nan"), PreviewPayload.IMAGE_GRID: 0.5}
 # Anomaly scores average the error on hidden values over this many fixed (seeded) masks.
 _ANOMALY_PASSES = 4
 _ANOMALY_SEED = 1234
@@ -142,7 +141,7 @@ class MaskedReconstruction(SSLMethod):
         with eval_mode(self):
             predicted = self.decoder.to_sample(self.rebuild(masked))
         pasted = torch.where(hidden, predicted.to(images.dtype), images)  # visible values are the originals
-        shown = masked.masked_fill(hidden, _HIDDEN_SHOWN_AS.get(self.modality.preview_payload, 0.0))
+        shown = masked.masked_fill(hidden, self.modality.hidden_shown_as)
         finish = self.modality.finish_preview
         return self.make_preview(
             "reconstruction",

@@ -75,6 +75,7 @@ class Modality(ABC):
     preview_payload: str = PreviewPayload.IMAGE_GRID
     raw_title: str = "raw input"  # how the raw-input baseline is named in tables and charts
     size_setting: str = ""  # the config setting that makes samples smaller ("data.image_size", "data.length")
+    hidden_shown_as: float = 0.0  # how a preview draws values a method hid (grey pixels, gaps in curves)
 
     # ---- samples ----------------------------------------------------------------------------------
     @abstractmethod

@@ -51,6 +51,7 @@ class ImageModality(Modality):
     default_backbone = "small_cnn"
     preview_payload = PreviewPayload.IMAGE_GRID
     size_setting = "data.image_size"
+    hidden_shown_as = 0.5  # mid grey
     raw_title = "raw pixels"
 
     def describe(self, info: DataInfo) -> str:

@@ -87,6 +87,7 @@ class SeriesModality(Modality):
     default_backbone = "cnn1d"
     preview_payload = PreviewPayload.SIGNAL
     size_setting = "data.length"
+    hidden_shown_as = float("nan")  # a gap in the curve
     raw_title = "raw input"
 
     def describe(self, info: DataInfo) -> str:
