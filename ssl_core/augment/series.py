@@ -261,8 +261,8 @@ SeriesViewPair = tuple[SeriesViewRecipe, SeriesViewRecipe]
 
 SERIES_VIEW_PRESETS: Registry[Callable[[], SeriesViewPair]] = Registry("series augmentation preset")
 
-# Everything off; presets switch on what they use.
-_OFF = SeriesViewRecipe(
+# Everything off; presets (and tests) switch on what they use.
+ALL_OFF = SeriesViewRecipe(
     crop_p=0.0,
     time_warp_p=0.0,
     permute_p=0.0,
@@ -280,7 +280,7 @@ _OFF = SeriesViewRecipe(
 _STRONG = SeriesViewRecipe()
 
 # The weak view: TS-TCC's weak augmentation (per-channel scaling) with a light jitter and milder crops.
-_WEAK = _OFF.replace(
+_WEAK = ALL_OFF.replace(
     crop_p=1.0,
     crop_scale=(0.8, 1.0),
     scale_p=1.0,

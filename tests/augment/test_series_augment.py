@@ -10,6 +10,7 @@ from scipy.interpolate import CubicSpline
 from ssl_core.augment import series_corrupt
 from ssl_core.augment import series_ops as ops
 from ssl_core.augment.series import (
+    ALL_OFF,
     SERIES_VIEW_PRESETS,
     SeriesAugment,
     SeriesViewRecipe,
@@ -20,16 +21,7 @@ from ssl_core.augment.series_reference import NumpySeriesAugment, NumpySeriesPai
 from ssl_core.errors import UserError
 
 # Every op off; tests switch on the ones they look at.
-NONE = SeriesViewRecipe(
-    crop_p=0.0,
-    time_warp_p=0.0,
-    permute_p=0.0,
-    magnitude_warp_p=0.0,
-    scale_p=0.0,
-    rotate_p=0.0,
-    jitter_p=0.0,
-    channel_drop_p=0.0,
-)
+NONE = ALL_OFF
 # Every op always on, so one call exercises the whole chain.
 ALL_ON = SeriesViewRecipe(
     crop_p=1.0,
