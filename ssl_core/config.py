@@ -25,6 +25,17 @@ class DataConfig:
     modality: str | None = None
     length: int | None = None  # series: pad or crop every series to this many steps (None: the longest)
     missing: str = "refuse"  # series: NaN/inf values are "refuse"d with a message, or "impute"d (see data)
+    # Tables (csv:, table:): which column holds the classes, which identifies rows, which to leave out and
+    # which to treat as categorical whatever their values look like. None / []: inferred.
+    label_column: str | None = None
+    id_column: str | None = None
+    ignore_columns: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    # Anomaly detection: train on "all" training samples, or only on those whose label is a normal class.
+    train_on: str = "all"
+    normal_classes: list[str] = field(
+        default_factory=list
+    )  # class names counted as normal; []: the most common
     image_size: int | None = None  # None: the source's natural size (digits: 8; folders: see data/folder.py)
     channels: int | None = None  # None keeps the source's own channel count
     val_fraction: float = 0.2
@@ -173,6 +184,12 @@ def _build_section(cls, value: Any, where: str, prefix: str):
 
 def _coerce_field(f, value: Any, name: str, where: str) -> Any:
     annotation = str(f.type)
+    if annotation.startswith("list"):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
+            raise UserError(f'{where}: {name} must be a list of names, e.g. ["a", "b"].', field=name)
+        return [str(v) for v in value]
     if "dict" in annotation:
         if not isinstance(value, dict):
             raise UserError(f"{where}: {name} must be a table.", field=name)

@@ -81,6 +81,10 @@ class ConfigField:
             if self.optional:
                 return
             raise UserError(f"{source}: {key} needs a value.", field=key)
+        if self.type is list:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise UserError(f"{source}: {key} must be a list of names; got {value!r}.", field=key)
+            return
         if self.type in (int, float):
             if not self._is_number(value):
                 kind = "a whole number" if self.type is int else "a number"
@@ -187,6 +191,49 @@ _FIELDS = (
         "Series: missing values (NaN or infinite) are refused with a message naming the file, or imputed.",
         choices=("refuse", "impute"),
         label="Missing values",
+    ),
+    ConfigField(
+        "data.label_column",
+        str,
+        "Tables: the column that holds each row's class (or normal / anomaly); empty: a column named "
+        "label, class, target, y or anomaly, if there is one.",
+        optional=True,
+        none_label="Inferred",
+        label="Label column",
+    ),
+    ConfigField(
+        "data.id_column",
+        str,
+        "Tables: the column that identifies rows; it is not a feature, and scoring output repeats it.",
+        optional=True,
+        none_label="Inferred",
+        label="Id column",
+    ),
+    ConfigField(
+        "data.ignore_columns",
+        list,
+        "Tables: columns left out of the features.",
+        label="Ignored columns",
+    ),
+    ConfigField(
+        "data.categorical",
+        list,
+        "Tables: columns treated as categories even where their values are numbers.",
+        label="Categorical columns",
+    ),
+    ConfigField(
+        "data.train_on",
+        str,
+        "Train on all training samples, or only on those of the normal classes (anomaly detection).",
+        choices=("all", "normal"),
+        choice_words=("every sample", "normal samples only"),
+        label="Train on",
+    ),
+    ConfigField(
+        "data.normal_classes",
+        list,
+        "Anomaly detection: the classes that count as normal; empty: the most common class.",
+        label="Normal classes",
     ),
     ConfigField(
         "data.image_size",

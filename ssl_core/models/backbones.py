@@ -33,8 +33,11 @@ class BackboneSpec:
     name: str
     title: str
     description: str
-    factory: Callable[[int, int], nn.Module]
+    factory: Callable[..., nn.Module]
     modalities: tuple[str, ...] = ("image",)
+    # True: the factory also takes the data's DataInfo, `factory(in_channels, size, info)` (a table's MLP
+    # needs its column schema: which columns are categories and how many each has).
+    uses_info: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -167,6 +170,8 @@ class _Layout:
 _LAYOUTS: dict[str, _Layout] = {
     "image": _Layout("images", "H, W", 4, 0.5, 0.5, 4, "data.image_size", 4),
     "series": _Layout("series", "T", 3, 0.0, 1.0, None, "data.length", 2),
+    # Table rows (B, F): one value per column; the table's adapter standardised the numeric ones.
+    "table": _Layout("rows", "", 2, 0.0, 1.0, None, "data.spec", 1),
 }
 
 
@@ -282,6 +287,7 @@ def build_backbone(
     std: Sequence[float] | None = None,
     *,
     modality: str | None = None,
+    info=None,
 ) -> Encoder:
     """Build the registered backbone `name` wrapped in an Encoder.
 
@@ -289,6 +295,7 @@ def build_backbone(
     mean/std: per-channel (or one shared) normalisation statistics of the input; None uses 0.5 for
     images, which maps [0, 1] to [-1, 1], and 0 / 1 for series, which arrive standardised.
     modality: the data's modality; None takes the backbone's first (its only one, for all built-ins).
+    info: the data's DataInfo, handed to factories that need more than a size (`BackboneSpec.uses_info`).
     """
     spec = BACKBONES.get(name)
     if modality is None:
@@ -312,5 +319,7 @@ def build_backbone(
             f"{layout.size_field} = {image_size} is too small; use at least {layout.min_size}.",
             field=layout.size_field,
         )
-    net = spec.factory(channels, size)
+    if spec.uses_info and info is None:
+        raise ValueError(f"the {spec.name} backbone needs the data's DataInfo (info=...)")
+    net = spec.factory(channels, size, info) if spec.uses_info else spec.factory(channels, size)
     return Encoder(net, spec.name, channels, size, mean, std, modality=modality)

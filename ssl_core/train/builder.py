@@ -8,6 +8,7 @@ import torch
 
 from ssl_core.config import RunConfig
 from ssl_core.data import DataSource, open_source, split_indices
+from ssl_core.data.normal import normal_only
 from ssl_core.errors import UserError
 from ssl_core.methods import METHODS, MethodSpec, SSLMethod, build_method
 from ssl_core.modalities import modality_of
@@ -65,15 +66,22 @@ def build_components(
         raise UserError(f"{reason} Methods for this data: {', '.join(fitting)}.", field="method.name")
     backbone_name = resolve_backbone(config, spec, source)
     modality = modality_of(info)
-    train_idx, val_idx = split_indices(
-        len(source), config.data.val_fraction, config.train.seed, source.labels()
-    )
+    labels = source.labels()
+    train_idx, val_idx = split_indices(len(source), config.data.val_fraction, config.train.seed, labels)
+    if config.data.train_on == "normal":
+        train_idx = normal_only(train_idx, labels, info, config.data.normal_classes)
     # Same seed -> same initial weights, so a run is reproducible and a random-init baseline comparable.
     torch.manual_seed(config.train.seed)
     adapter = modality.input_adapter(source, train_idx, config.train.seed)
     mean, std = modality.encoder_stats(source, train_idx, config.train.seed, adapter)
     backbone = build_backbone(
-        backbone_name, in_channels=info.channels, image_size=info.size_hint, mean=mean, std=std
+        backbone_name,
+        in_channels=info.channels,
+        image_size=info.size_hint,
+        mean=mean,
+        std=std,
+        modality=info.modality,
+        info=info,
     )
     method = build_method(config.method.name, backbone, config.method.params, info, input_adapter=adapter)
     return Components(

@@ -39,7 +39,7 @@ def test_every_setting_has_exactly_one_schema_entry():
 def test_schema_type_and_optional_match_the_dataclass(key):
     annotation = str(_dataclass_keys()[key].type)
     entry = SCHEMA[key]
-    assert annotation.split(" ")[0].split("|")[0] == entry.type.__name__, annotation
+    assert annotation.split(" ")[0].split("|")[0].split("[")[0] == entry.type.__name__, annotation
     assert entry.optional == ("None" in annotation), annotation
     assert entry.help and entry.help.endswith("."), "every setting explains itself in a sentence"
 
