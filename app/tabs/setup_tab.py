@@ -148,6 +148,8 @@ class SetupTab(QWidget):
         cfg.data.channels = self.data.channels()
         series = self.data.series_options()
         cfg.data.length, cfg.data.missing = series["length"], series["missing"]
+        for key, value in self.data.table_run_options().items():
+            setattr(cfg.data, key, value)
         cfg.method.name = self.method.method()
         cfg.method.backbone = self.method.backbone_name()
         cfg.method.params = self.method.overrides()
@@ -158,6 +160,7 @@ class SetupTab(QWidget):
         """Show a config's settings; returns the data-loading worker when the data changes."""
         self.data.set_channels(cfg.data.channels)
         self.data.set_series_options(cfg.data.length, cfg.data.missing)
+        self.data.set_table_options(cfg.data)
         self.method.set_backbone(cfg.method.backbone)
         self.method.set_method(cfg.method.name, cfg.method.params)
         self.training.load_from(cfg)

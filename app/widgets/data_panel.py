@@ -33,6 +33,7 @@ from app import dialogs
 from app.widgets.data_summary import summary_html
 from app.widgets.image_grid import ImageGrid
 from app.widgets.sample_thumbnails import thumbnail_painter
+from app.widgets.table_options import TableOptions
 from app.workers import JobRunner, Worker
 from ssl_core.config_schema import SCHEMA
 
@@ -45,6 +46,7 @@ THUMBNAIL_CELL = {"series": 64}  # cell height in pixels (images: 52)
 # Settings of the data rows that mean something only for some kinds of data.
 COLOURS_FOR = ("image",)
 SERIES_OPTIONS_FOR = ("series",)
+TABLE_OPTIONS_FOR = ("table",)
 LENGTH, MISSING = "data.length", "data.missing"
 DEFAULT_SPEC = SCHEMA["data.spec"].default  # the bundled digits
 
@@ -59,13 +61,19 @@ def channel_choices() -> list[tuple[str, int | None]]:
 
 
 def load_preview(
-    spec: str, channels: int | None, progress=None, series: dict[str, Any] | None = None
+    spec: str,
+    channels: int | None,
+    progress=None,
+    series: dict[str, Any] | None = None,
+    table: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Open a source and read evenly spaced samples (runs on a worker thread). `series`: the series
-    options (length, missing) as the config holds them."""
+    options (length, missing) as the config holds them; `table`: the table options a person set (label
+    column, ignored and categorical columns)."""
     from ssl_core.data import open_source
 
-    kwargs: dict[str, Any] = {"channels": channels, **(series or {})}
+    table = {key: value for key, value in (table or {}).items() if value}
+    kwargs: dict[str, Any] = {"channels": channels, **(series or {}), **table}
     if progress is not None and "progress" in inspect.signature(open_source).parameters:
         kwargs["progress"] = lambda phase, done, total: progress(
             done / max(1, total), f"{phase.capitalize()} {done}/{total}"
@@ -148,6 +156,9 @@ class DataPanel(QWidget):
 
     loaded = Signal(object)  # DataInfo
     loading_changed = Signal(bool)
+    options_changed = (
+        Signal()
+    )  # a data setting that needs no reopening changed (tables: train on normal rows)
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None):
         super().__init__(parent)
@@ -203,6 +214,11 @@ class DataPanel(QWidget):
         colour_row.addWidget(self.channels_box, 1)
         layout.addWidget(self.colour_row)
         layout.addWidget(self._series_options())
+        self.table_options = TableOptions()
+        self.table_options.reopen.connect(self._series_options_changed)
+        self.table_options.changed.connect(self.options_changed)
+        self.table_options.hide()
+        layout.addWidget(self.table_options)
 
         self.summary = QLabel("No data loaded yet.")
         self.summary.setObjectName("data_summary")
@@ -345,6 +361,7 @@ class DataPanel(QWidget):
             spec,
             self.channels_box.currentData(),
             series=self.series_options(),
+            table=self.table_options.open_options(),
             inject=("progress",),
         )
         worker.returned.connect(lambda result, w=worker: self._loaded(w, result))
@@ -373,6 +390,9 @@ class DataPanel(QWidget):
         self._show_samples(result["samples"], captions)
         self.colour_row.setVisible(self.info.modality in COLOURS_FOR)
         self.series_row.setVisible(self.info.modality in SERIES_OPTIONS_FOR)
+        self.table_options.setVisible(self.info.modality in TABLE_OPTIONS_FOR)
+        if self.info.modality in TABLE_OPTIONS_FOR:
+            self.table_options.set_info(self.info)
         self._refresh_summary()
         self.loaded.emit(self.info)
 
@@ -455,6 +475,19 @@ class DataPanel(QWidget):
         self.missing_box.setCurrentIndex(max(0, self.missing_box.findData(missing or "refuse")))
         for box in (self.length_box, self.missing_box):
             box.blockSignals(False)
+
+    def table_run_options(self) -> dict[str, Any]:
+        """The table settings as the config's [data] holds them (empty lists where a person set nothing)."""
+        opened = self.table_options.open_options()
+        return {
+            "label_column": opened["label_column"],
+            "ignore_columns": opened["ignore_columns"],
+            "categorical": opened["categorical"],
+            **self.table_options.run_options(),
+        }
+
+    def set_table_options(self, data: Any) -> None:
+        self.table_options.set_options(data)
 
     def set_channels(self, channels: int | None) -> None:
         self.channels_box.blockSignals(True)

@@ -32,8 +32,34 @@ def _series_lines(info: Any, image_size: int | None) -> list[str]:
     return lines  # padding, cropping and imputation are in the source's notes, shown below
 
 
+def _table_lines(info: Any, image_size: int | None) -> list[str]:
+    schema = (info.extra or {}).get("table") or {}
+    columns = schema.get("columns", [])
+    kinds: dict[str, int] = {}
+    for col in columns:
+        kinds[col.get("kind", "numeric")] = kinds.get(col.get("kind", "numeric"), 0) + 1
+    words = {"numeric": "numeric", "categorical": "categorical", "boolean": "yes/no"}
+    parts = ", ".join(f"{n:,} {words.get(kind, kind)}" for kind, n in kinds.items())
+    lines = [f"{info.size:,} rows × {len(columns):,} feature columns ({parts})"]
+    missing = sum(int(col.get("missing", 0) or 0) for col in columns)
+    if missing:
+        gappy = sum(1 for col in columns if int(col.get("missing", 0) or 0))
+        lines.append(
+            f"{missing:,} missing values in {gappy} column(s): filled in, with a flag the model sees"
+        )
+    dropped = [d for d in schema.get("dropped", []) if d.get("kind") != "label"]
+    if dropped:
+        shown = ", ".join(
+            f"{html.escape(str(d.get('name')))} ({html.escape(str(d.get('kind')))})" for d in dropped[:6]
+        )
+        lines.append(f"Not used as features: {shown}" + (" …" if len(dropped) > 6 else ""))
+    if schema.get("label_column"):
+        lines.append(f"Labels from the column {html.escape(str(schema['label_column']))}")
+    return lines
+
+
 # modality name -> the summary's lines about its samples (others get one line from the modality)
-SHAPE_LINES = {"image": _image_lines, "series": _series_lines}
+SHAPE_LINES = {"image": _image_lines, "series": _series_lines, "table": _table_lines}
 NOTES_SHOWN = 4
 
 
