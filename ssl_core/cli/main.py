@@ -90,6 +90,11 @@ def _data_options(args) -> dict:
         "modality": args.modality or d.modality,
         "length": args.length if args.length is not None else d.length,
         "missing": args.missing or d.missing,
+        "label_column": d.label_column,
+        "id_column": d.id_column,
+        "ignore_columns": d.ignore_columns,
+        "categorical": d.categorical,
+        "memory_budget_mb": d.memory_budget_mb,
     }
 
 

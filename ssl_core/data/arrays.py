@@ -11,10 +11,15 @@ Time series are numbers (N, T) (univariate) or (N, C, T):
 - data.modality = "image" always reads images.
 Series go through the shared finishing step (ssl_core/data/series.py): NaN/inf refused or imputed, one
 length, float32.
+
+Tables are numbers (N, F): an .npz array named 'table', or any 2-D array (under 'x', 'features', ...,
+or an .npy) when data.modality = "table". Every column is numeric, named f0, f1, ...; NaN marks a
+missing value (see ssl_core/data/table_source.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import zipfile
 from pathlib import Path
@@ -27,12 +32,14 @@ from ssl_core.data.convert import array_to_uint8
 from ssl_core.data.inmemory import in_memory_source, remap_labels
 from ssl_core.data.series import RawSeries, finish_series
 from ssl_core.data.spec import OpenOptions, SourceKind, require_regular_file, user_path
+from ssl_core.data.table_source import table_from_array
 from ssl_core.errors import UserError
 
 log = logging.getLogger(__name__)
 
-IMAGE_KEYS = ("images", "x")
+IMAGE_KEYS = ("images", "x")  # also the table's array when data.modality = "table"
 SERIES_KEYS = ("series", "signals")
+TABLE_KEYS = ("table", "features")
 LABEL_KEYS = ("labels", "y")
 _CHANNEL_COUNTS = (1, 3, 4)
 
@@ -245,7 +252,10 @@ def _pick(keys: list[str], wanted: tuple[str, ...]) -> str | None:
 def _open(
     arr: np.ndarray, labels: np.ndarray | None, spec: str, path: Path, options: OpenOptions, *, series: bool
 ) -> DataSource:
-    opener = series_arrays_source if series else arrays_source
+    if options.modality == "table":
+        opener = table_from_array
+    else:
+        opener = series_arrays_source if series else arrays_source
     return opener(arr, labels, spec=spec, name=path.stem, where=str(path), options=options)
 
 
@@ -257,7 +267,14 @@ def open_npz(spec: str, argument: str, options: OpenOptions) -> DataSource:
     with loaded as npz:
         keys = list(npz.files)
         label_key = _pick(keys, LABEL_KEYS)
-        series_key = _pick(keys, SERIES_KEYS) if options.modality != "image" else None
+        table_key = _pick(keys, TABLE_KEYS) if options.modality in (None, "table") else None
+        if table_key is not None:  # named as a table: always a table
+            values = _member(npz, table_key, path)
+            labels = _member(npz, label_key, path) if label_key is not None else None
+            return _open(
+                values, labels, spec, path, dataclasses.replace(options, modality="table"), series=False
+            )
+        series_key = _pick(keys, SERIES_KEYS) if options.modality not in ("image", "table") else None
         if series_key is not None:  # named as series: always series
             values = _member(npz, series_key, path)
             labels = _member(npz, label_key, path) if label_key is not None else None
@@ -269,6 +286,12 @@ def open_npz(spec: str, argument: str, options: OpenOptions) -> DataSource:
             log.info("%s: using array %r as the data", path, image_key)
         if image_key is None:
             found = ", ".join(repr(k) for k in keys) or "no arrays"
+            if options.modality == "table":
+                raise UserError(
+                    f"{path} has no table: expected an array named 'table' (or 'features', 'x'), found {found}. "
+                    "Save with np.savez(path, table=array, y=labels).",
+                    path=str(path),
+                )
             if options.modality == "series":
                 raise UserError(
                     f"{path} has no series: expected an array named 'series' (or 'signals', 'x'), found {found}. "

@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from ssl_core.data import arrays, digits, folder, series_source, tvsets
+from ssl_core.data import arrays, digits, folder, series_source, table_source, tvsets
 from ssl_core.data.base import DataSource
 from ssl_core.data.spec import OpenOptions, ProgressFn, SourceKind, user_path
+from ssl_core.data.table_read import table_suffix
 from ssl_core.errors import UserError
 from ssl_core.registry import Registry
 
 DATA_SOURCES: Registry[SourceKind] = Registry("data source")
-for _kind in (digits.KIND, folder.KIND, arrays.NPZ_KIND, arrays.NPY_KIND, tvsets.KIND, series_source.KIND):
+for _kind in (
+    digits.KIND,
+    folder.KIND,
+    arrays.NPZ_KIND,
+    arrays.NPY_KIND,
+    tvsets.KIND,
+    series_source.KIND,
+    table_source.CSV_KIND,
+    table_source.TABLE_KIND,
+):
     DATA_SOURCES.register(_kind.scheme, _kind)
 
 DEFAULT_SPEC = "digits"
-_SUFFIX_SCHEMES = {".npz": "npz", ".npy": "npy", ".ts": "series"}
+_SUFFIX_SCHEMES = {
+    ".npz": "npz",
+    ".npy": "npy",
+    ".ts": "series",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".csv.gz": "csv",
+    ".tsv.gz": "csv",
+}
 
 
 def _known_kinds() -> str:
@@ -23,13 +42,15 @@ def _known_kinds() -> str:
 
 
 def _infer_from_path(spec: str) -> tuple[str, str] | None:
-    """A bare path is accepted for convenience: a folder, an .npz, .npy or .ts (time series) file."""
+    """A bare path is accepted for convenience: a folder, an .npz, .npy, .ts (time series) or .csv/.tsv
+    (table, maybe .gz) file."""
     try:
         path = user_path(spec)
         if path.is_dir():
             return "folder", spec
-        if path.is_file() and path.suffix.lower() in _SUFFIX_SCHEMES:
-            return _SUFFIX_SCHEMES[path.suffix.lower()], spec
+        suffix = table_suffix(path) or path.suffix.lower()
+        if path.is_file() and suffix in _SUFFIX_SCHEMES:
+            return _SUFFIX_SCHEMES[suffix], spec
     except OSError:
         pass
     return None
@@ -38,8 +59,8 @@ def _infer_from_path(spec: str) -> tuple[str, str] | None:
 def parse_spec(spec: str) -> tuple[SourceKind, str]:
     """Split "scheme:argument" and find the scheme's registry entry.
 
-    Besides the schemes, a bare existing path (folder, .npz, .npy, .ts) and a bare torchvision dataset name
-    (e.g. "cifar10") are understood.
+    Besides the schemes, a bare existing path (folder, .npz, .npy, .ts, .csv, .tsv) and a bare torchvision
+    dataset name (e.g. "cifar10") are understood.
     """
     text = str(spec or "").strip()
     if not text:
@@ -66,8 +87,8 @@ def parse_spec(spec: str) -> tuple[SourceKind, str]:
     looks_like_path = sep == "" and ("/" in text or "\\" in text or Path(text).suffix)
     if looks_like_path:
         raise UserError(
-            f"Data {text!r} is not an existing folder or .npz/.npy/.ts file; check the path, or write the kind "
-            f"explicitly: {_known_kinds()}.",
+            f"Data {text!r} is not an existing folder or .npz/.npy/.ts/.csv file; check the path, or write the "
+            f"kind explicitly: {_known_kinds()}.",
             field="data.spec",
         )
     raise UserError(
@@ -87,8 +108,15 @@ def open_source(
     modality: str | None = None,
     length: int | None = None,
     missing: str = "refuse",
+    label_column: str | None = None,
+    id_column: str | None = None,
+    ignore_columns: Sequence[str] = (),
+    categorical: Sequence[str] = (),
+    table_schema: dict | None = None,
+    memory_budget_mb: int | None = None,
 ) -> DataSource:
-    """Open the data named by `spec`: uint8 images (N, C, H, W) or float32 time series (N, C, T).
+    """Open the data named by `spec`: uint8 images (N, C, H, W), float32 time series (N, C, T) or float32
+    table rows (N, F).
 
     image_size: resize to a square of this side (None keeps the source's size; folders choose one).
     channels: 1 or 3 (None keeps the source's own; alpha is always dropped).
@@ -98,6 +126,11 @@ def open_source(
     modality: "image" or "series" where an array is ambiguous (None: inferred).
     length: series are padded or cropped to this many steps (None: the longest series).
     missing: series with NaN/inf are "refuse"d (a message names the file) or "impute"d.
+    label_column, id_column, ignore_columns, categorical: tables' column choices (None / empty: inferred;
+        label_column "none": no labels).
+    table_schema: a run's stored table schema (TableSchema.to_dict()): encode a new file exactly as the run's
+        data was (its columns must be there; labels are optional).
+    memory_budget_mb: tables above a quarter of this (at least 64 MB) are refused before reading.
     """
     options = OpenOptions(
         image_size=image_size,
@@ -107,6 +140,12 @@ def open_source(
         modality=modality,
         length=length,
         missing=missing,
+        label_column=label_column,
+        id_column=id_column,
+        ignore_columns=ignore_columns,
+        categorical=categorical,
+        table_schema=table_schema,
+        memory_budget_mb=memory_budget_mb,
     )
     kind, argument = parse_spec(spec)
     return kind.opener(str(spec).strip(), argument, options)

@@ -33,10 +33,19 @@ class OpenOptions:
     modality: str | None = None  # "image", "series", ...: settles an ambiguous array; None: inferred
     length: int | None = None  # series: pad or crop to this many time steps; None: the longest series
     missing: str = "refuse"  # series: "refuse" NaN/inf with a message naming the file, or "impute" them
+    # Tables (csv:, table:, npz with modality "table"): the user's say over the columns; None / (): inferred.
+    label_column: str | None = None  # "none": read without labels
+    id_column: str | None = None
+    ignore_columns: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    # A run's stored schema (TableSchema.to_dict()): encode a new file exactly as the run's data was.
+    table_schema: dict | None = field(default=None, hash=False)
+    memory_budget_mb: int | None = None  # tables: files above a quarter of this are refused unread
     _counts: bool = field(default=False, init=False, repr=False, compare=False)  # progress is a CountsFn
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_counts", _takes_counts(self.progress))
+        self._check_table_options()
         if self.image_size is not None:
             size = self.image_size
             if (
@@ -56,12 +65,43 @@ class OpenOptions:
                 field="data.channels",
             )
 
+    def _check_table_options(self) -> None:
+        for key in ("ignore_columns", "categorical"):
+            object.__setattr__(self, key, _column_names(getattr(self, key), f"data.{key}"))
+        for key in ("label_column", "id_column"):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, str):
+                raise UserError(
+                    f"data.{key} = {value!r} is not a column name; give the column's name as text.",
+                    field=f"data.{key}",
+                )
+            object.__setattr__(self, key, (value or "").strip() or None)
+        schema = self.table_schema
+        if schema is not None and not isinstance(schema, dict):
+            if not hasattr(schema, "to_dict"):
+                raise TypeError(f"table_schema must be a dict (TableSchema.to_dict()), not {type(schema)}")
+            object.__setattr__(self, "table_schema", schema.to_dict())
+
     def report(self, phase: str, done: int, total: int) -> None:
         """`done` of `total` files of a phase ("scanning", "decoding") to the caller's progress callback."""
         if self._counts:
             self.progress(phase, done, total)
         else:
             report_count(self.progress, phase, done, total)
+
+
+def _column_names(value: Any, field_name: str) -> tuple[str, ...]:
+    """A list of column names as a tuple of stripped names; a single name is one column."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise UserError(
+            f"{field_name} = {value!r} is not a list of column names; give names as text, e.g. ['city', 'plan'].",
+            field=field_name,
+        )
+    return tuple(v.strip() for v in value if v.strip())
 
 
 def _takes_counts(progress: Callable[..., Any] | None) -> bool:

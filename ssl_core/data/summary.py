@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from ssl_core.data.base import DataSource
+from ssl_core.data.base import DataInfo, DataSource
+from ssl_core.data.table_schema import table_schema_of
 
 _MAX_CLASSES_SHOWN = 20
 _MAX_SKIPPED_SHOWN = 10
+_MAX_COLUMNS_SHOWN = 40
 
 
 def _bytes(n: int) -> str:
@@ -18,9 +20,34 @@ def _bytes(n: int) -> str:
     return f"{n:.1f} GB"
 
 
+def _table_lines(info: DataInfo) -> list[str]:
+    """Rows x columns, then each feature column's kind, missing count and categories, and the dropped ones."""
+    schema = table_schema_of(info)
+    if schema is None:
+        return [f"  table:    {info.size:,} rows x {info.sample_shape[-1]:,} columns"]
+    lines = [f"  table:    {schema.describe(info.size)}"]
+    width = min(32, max((len(c.name) for c in schema.columns[:_MAX_COLUMNS_SHOWN]), default=0))
+    for column in schema.columns[:_MAX_COLUMNS_SHOWN]:
+        facts = [column.kind]
+        if column.kind == "categorical":
+            facts.append(f"{len(column.categories):,} categories")
+        if column.missing:
+            facts.append(f"{column.missing:,} missing")
+        lines.append(f"    {column.name:<{width}}  {', '.join(facts)}")
+    if len(schema.columns) > _MAX_COLUMNS_SHOWN:
+        lines.append(f"    ... and {len(schema.columns) - _MAX_COLUMNS_SHOWN:,} more columns")
+    for dropped in schema.dropped[:_MAX_COLUMNS_SHOWN]:
+        lines.append(f"  dropped:  {dropped.name} ({dropped.kind}): {dropped.reason}")
+    if len(schema.dropped) > _MAX_COLUMNS_SHOWN:
+        lines.append(f"  dropped:  ... and {len(schema.dropped) - _MAX_COLUMNS_SHOWN:,} more columns")
+    return lines
+
+
 def _shape_lines(source: DataSource) -> list[str]:
-    """The size and sample layout: images as C x H x W, series as C channels x T steps."""
+    """The size and sample layout: images as C x H x W, series as C channels x T steps, tables as columns."""
     info = source.info
+    if info.modality == "table":
+        return _table_lines(info)
     if info.modality == "series":
         channels = f"{info.channels} channel" + ("" if info.channels == 1 else "s")
         lines = [f"  series:   {info.size:,}, each {channels} x {info.length:,} steps ({info.sample_dtype})"]

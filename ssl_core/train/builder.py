@@ -25,8 +25,12 @@ class Components:
     backbone_name: str  # what "auto" resolved to (methods may still swap it, e.g. MAE's ViT)
 
 
-def open_config_source(config: RunConfig, *, download: bool = False) -> DataSource:
-    """The data source a config names, opened with its data options."""
+def open_config_source(
+    config: RunConfig, *, download: bool = False, table_schema: dict | None = None
+) -> DataSource:
+    """The data source a config names, opened with its data options.
+
+    `table_schema`: a run's stored table schema, to encode another file exactly as the run's data was."""
     d = config.data
     return open_source(
         d.spec,
@@ -36,6 +40,12 @@ def open_config_source(config: RunConfig, *, download: bool = False) -> DataSour
         modality=d.modality,
         length=d.length,
         missing=d.missing,
+        label_column=d.label_column,
+        id_column=d.id_column,
+        ignore_columns=d.ignore_columns,
+        categorical=d.categorical,
+        memory_budget_mb=d.memory_budget_mb,
+        table_schema=table_schema,
     )
 
 
