@@ -35,13 +35,20 @@ class _ProgressBar:
             self.bar.close()
 
 
+ProgressBar = _ProgressBar  # the name other command modules (ssl_core/anomaly/cli.py) import
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from ssl_core.eval.evaluate import evaluate_run
     from ssl_core.eval.label_efficiency import check_fractions, check_seeds
     from ssl_core.eval.report import format_report
 
-    check_fractions(args.fractions)  # refuse bad values before a progress bar appears
     check_seeds(args.seeds)
+    if args.anomaly:
+        from ssl_core.anomaly.cli import cmd_eval_anomaly
+
+        return cmd_eval_anomaly(args)
+    check_fractions(args.fractions)  # refuse bad values before a progress bar appears
     bar = _ProgressBar(args.quiet or args.json)
     try:
         result = evaluate_run(
@@ -80,10 +87,13 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def add_eval_parsers(subparsers) -> None:
-    """Register the `eval` and `embed` subcommands on an argparse subparsers object."""
+    """Register the `eval`, `embed` and `score` subcommands on an argparse subparsers object."""
+    from ssl_core.anomaly.cli import add_anomaly_arguments, add_score_parser
+
     p = subparsers.add_parser(
         "eval",
-        help="linear probe, kNN and label efficiency of a run, against random-init and raw-pixel baselines",
+        help="linear probe, kNN and label efficiency of a run, against random-init and raw-pixel baselines; "
+        "with --anomaly, anomaly detection against IsolationForest, LOF and PCA",
     )
     p.add_argument("run_dir")
     p.add_argument(
@@ -92,13 +102,17 @@ def add_eval_parsers(subparsers) -> None:
     )  # fmt: skip
     p.add_argument(
         "--seeds", type=int, nargs="+", default=list(DEFAULT_SEEDS), metavar="S",
-        help="seeds for the label subsamples (default: 0 1 2)",
+        help="seeds of the label subsamples; with --anomaly, of the calibration/test splits (default: 0 1 2)",
     )  # fmt: skip
     p.add_argument("--k", type=int, default=DEFAULT_K, help=f"kNN neighbours (default: {DEFAULT_K})")
-    p.add_argument("--no-baselines", action="store_true", help="skip the random-init and raw-pixel baselines")
+    p.add_argument(
+        "--no-baselines", action="store_true",
+        help="skip the baselines (random init and raw input; with --anomaly, IsolationForest, LOF and PCA)",
+    )  # fmt: skip
     p.add_argument("--batch-size", type=int, default=512, help="images per encoder batch")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_anomaly_arguments(p)
     p.set_defaults(func=cmd_eval)
 
     p = subparsers.add_parser("embed", help="save a run's embeddings and a 2-D projection (UMAP or PCA)")
@@ -119,3 +133,5 @@ def add_eval_parsers(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print what was saved as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_embed)
+
+    add_score_parser(subparsers)
