@@ -13,7 +13,8 @@ from ssl_core.methods.base import Preview, SSLMethod
 # Added to each joint-embedding method's description: the same method, with the data's own views.
 VIEWS_ON_SERIES = (
     " On time series the two views come from added noise, scaling, time warps, crops and reordered "
-    "segments instead of colour changes and blur."
+    "segments instead of colour changes and blur; on tables, from replacing some of each row's values with "
+    "values of other rows (as SCARF does) and a little noise."
 )
 
 
@@ -21,7 +22,8 @@ class JointEmbeddingMethod(SSLMethod):
     """An SSLMethod that trains on two augmented views of each image.
 
     `views` names a view preset ("simclr", "byol", ...); the data's modality builds the two view
-    augmenters for it (colour/crop/blur for images, jitter/scaling/warps for series), once, for the
+    augmenters for it (colour/crop/blur for images, jitter/scaling/warps for series, SCARF-style
+    replacement by other rows' values for tables), once, for the
     data's shape. So one method file serves every modality.
     """
 

@@ -1,4 +1,5 @@
-"""Autoencoder: compress a sample (image or series) to the backbone's feature vector and rebuild it."""
+"""Autoencoder: compress a sample (image, series or table row) to the backbone's feature vector and
+rebuild it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ class Autoencoder(SSLMethod):
     """Backbone (pooled features) -> the modality's reconstruction head -> the sample.
 
     The head comes from the data's modality: for images a ConvDecoder giving logits (sigmoid for the
-    image in [0, 1], keys `decoder.*` as before), for series a SeriesDecoder giving standardised values.
+    image in [0, 1], keys `decoder.*` as before), for series a SeriesDecoder giving standardised values,
+    for tables a TableReconstruction giving standardised values and category logits (missing values in
+    the target are left out of the loss).
     The target is the model input itself. Subclasses change what the network sees (`make_input`); the
     reconstruction path, previews and anomaly scores are shared.
     """
@@ -69,8 +72,8 @@ def decoder_width_param() -> Param:
     return Param(
         "decoder_width",
         64,
-        "Channels of the decoder's last upsampling stages (the first has twice as many). Wider decoders "
-        "rebuild finer detail but take more memory.",
+        "Channels of the decoder's last upsampling stages (the first has twice as many); for tables, half "
+        "the width of the decoder's hidden layer. Wider decoders rebuild finer detail but take more memory.",
         low=16,
         high=512,
     )
@@ -83,7 +86,8 @@ def loss_param(compared: str) -> Param:
         "mse",
         f"How {compared}: mse (mean squared error), l1 (mean absolute error, less swayed by a few badly "
         "rebuilt values) or bce (binary cross-entropy, which treats each pixel as a probability; suits "
-        "near black-and-white images such as digits, and images only, since series are standardised).",
+        "near black-and-white images such as digits, and images only, since series and table columns are "
+        "standardised). Table categories are always scored by cross-entropy.",
         choices=("mse", "l1", "bce"),
     )
 
@@ -111,7 +115,7 @@ SPEC = MethodSpec(
     optim=RECONSTRUCTION_OPTIM,
     preview_kind="reconstruction",
     paper="Hinton & Salakhutdinov, Reducing the Dimensionality of Data with Neural Networks, Science 2006",
-    modalities=("image", "series"),
+    modalities=("image", "series", "table"),
     # A CNN's pooled features do not say where in time a pattern sits, so they cannot rebuild a series
     # whose timing varies; a GRU's last state (a sequence autoencoder) can.
     preferred_backbone={"series": "gru"},

@@ -43,13 +43,17 @@ class Preview:
     "prediction" (pretext tasks) or "forecast" (next-step prediction).
     payload is how to draw it, one GUI renderer per type (ssl_core.modalities.PreviewPayload):
     "image_grid" arrays are (n, C, H, W) float in [0, 1]; "signal" arrays are (n, C, T) float, with NaN
-    where a curve has no value (e.g. before a forecast starts).
+    where a curve has no value (e.g. before a forecast starts); "table_rows" arrays are (n, F) float in the
+    table's own units (categorical columns as codes, NaN where a value is missing or hidden).
+    meta is what the renderer needs besides the arrays, from the data's modality (`preview_meta`): for
+    tables {"columns": [names], "kinds": [...], "categories": {name: [...]}}; {} for images and series.
     """
 
     kind: str
     images: dict[str, torch.Tensor]  # named arrays, one row per sample ("images" for historical reasons)
     captions: dict[str, list[str]] = field(default_factory=dict)
     payload: str = "image_grid"
+    meta: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -187,8 +191,14 @@ class SSLMethod(nn.Module):
         return batch.float().div(255.0) if not batch.is_floating_point() else batch
 
     def make_preview(self, kind: str, arrays: dict[str, torch.Tensor], **captions: list[str]) -> Preview:
-        """A Preview of this method's data in its modality's payload type."""
-        return Preview(kind, arrays, dict(captions), payload=self.modality.preview_payload)
+        """A Preview of this method's data in its modality's payload type, with the modality's meta."""
+        return Preview(
+            kind,
+            arrays,
+            dict(captions),
+            payload=self.modality.preview_payload,
+            meta=self.modality.preview_meta(self.info),
+        )
 
     def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
         raise NotImplementedError

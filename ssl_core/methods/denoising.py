@@ -1,4 +1,4 @@
-"""Denoising autoencoder: rebuild the clean sample (image or series) from a corrupted copy."""
+"""Denoising autoencoder: rebuild the clean sample (image, series or table row) from a corrupted copy."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ CORRUPTIONS: dict[str, CorruptionOptions] = {
     "gaussian": lambda hp: {"std": float(hp["noise_std"])},
     "salt_and_pepper": lambda hp: {"amount": float(hp["noise_amount"])},
     "mask": lambda hp: {"ratio": float(hp["mask_ratio"]), "patch": int(hp["mask_patch"])},
+    "swap": lambda hp: {"ratio": float(hp["mask_ratio"])},
+    "missing": lambda hp: {"ratio": float(hp["mask_ratio"])},
 }
 
 
@@ -36,7 +38,8 @@ def corruption_reason(name: str, info: DataInfo, title: str) -> str | None:
     modality = modality_of(info)
     offered = [c for c in CORRUPTIONS if c in modality.corruptions()]
     if name in offered:
-        return None
+        unfit = modality.corruption_reason(name, info)
+        return f"{title}: {unfit}" if unfit else None
     return (
         f"{title}: the {name} corruption does not apply to {modality.plural}, and {info.name} is "
         f"{info.modality} data; set corruption to one of: {', '.join(offered) or 'none'}."
@@ -47,7 +50,8 @@ class DenoisingAutoencoder(Autoencoder):
     """The autoencoder's network, fed a corrupted sample and scored against the clean one.
 
     The corruption comes from the data's modality (`modality.corrupt`), so images get pixel noise,
-    salt and pepper or masked squares, and series get noise or masked time windows.
+    salt and pepper or masked squares, series get noise or masked time windows, and table rows get noise
+    on their numeric columns or cells replaced by other rows' values (mask, swap) or blanked (missing).
     Anomaly scores use the clean sample as input (no corruption), like a plain autoencoder.
     """
 
@@ -59,7 +63,8 @@ class DenoisingAutoencoder(Autoencoder):
 
     def make_input(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         name = str(self.hparams["corruption"])
-        corrupted, _ = self.modality.corrupt(name, images, generator, **CORRUPTIONS[name](self.hparams))
+        options = CORRUPTIONS[name](self.hparams)
+        corrupted, _ = self.modality.corrupt(name, images, generator, info=self.info, **options)
         return corrupted
 
     @torch.no_grad()
@@ -88,17 +93,19 @@ SPEC = MethodSpec(
         Param(
             "corruption",
             "gaussian",
-            "How samples are damaged: gaussian (add random noise to every value), salt_and_pepper (set "
-            "some pixels to pure black or white; images only) or mask (blank out random pixels or square "
-            "patches of an image, or random windows of time steps of a series; the original paper's "
-            "'masking noise').",
+            "How samples are damaged: gaussian (add random noise to every value; a table's numeric "
+            "columns), salt_and_pepper (set some pixels to pure black or white; images only), mask (blank "
+            "out random pixels or square patches of an image, or random windows of time steps of a "
+            "series, the original paper's 'masking noise'; in a table, replace cells by the same "
+            "column's value in other rows, as VIME does), swap (tables: each row takes some columns from "
+            "one other row) or missing (tables: blank cells as missing values).",
             choices=tuple(CORRUPTIONS),
         ),
         Param(
             "noise_std",
             0.3,
             "Strength of gaussian noise: its standard deviation on the 0-1 pixel scale (images) or in "
-            "units of each channel's standard deviation (series).",
+            "units of each channel's (series) or numeric column's (tables) standard deviation.",
             low=0.01,
             high=1.0,
         ),
@@ -112,7 +119,8 @@ SPEC = MethodSpec(
         Param(
             "mask_ratio",
             0.25,
-            "mask: fraction of the sample blanked out (the paper used 25% of pixels).",
+            "mask, swap, missing: fraction of the sample blanked out or replaced (the paper used 25% of "
+            "pixels).",
             low=0.01,
             high=0.9,
         ),
@@ -134,7 +142,7 @@ SPEC = MethodSpec(
         "Vincent et al., Extracting and Composing Robust Features with Denoising Autoencoders, ICML 2008; "
         "Stacked Denoising Autoencoders, JMLR 2010"
     ),
-    modalities=("image", "series"),
+    modalities=("image", "series", "table"),
     # A CNN's pooled features do not say where in time a pattern sits, so they cannot rebuild a series
     # whose timing varies; a GRU's last state (a sequence autoencoder) can.
     preferred_backbone={"series": "gru"},

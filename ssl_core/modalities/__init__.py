@@ -1,4 +1,4 @@
-"""The modality registry: one entry per kind of data (images, time series, ...).
+"""The modality registry: one entry per kind of data (images, time series, tables, ...).
 
 `modality_of(info)` is how every other part of the engine learns what differs for the loaded data.
 See `base.py` for what a modality owns and docs/modalities.md for the recipe to add one.
@@ -10,10 +10,11 @@ from ssl_core.data.base import DataInfo
 from ssl_core.modalities.base import Modality, PreviewPayload, ReconstructionHead
 from ssl_core.modalities.image import ImageModality
 from ssl_core.modalities.series import SeriesModality
+from ssl_core.modalities.table import TableModality
 from ssl_core.registry import Registry
 
 MODALITIES: Registry[Modality] = Registry("modality")
-for _modality in (ImageModality(), SeriesModality()):
+for _modality in (ImageModality(), SeriesModality(), TableModality()):
     MODALITIES.register(_modality.name, _modality)
 
 

@@ -36,6 +36,9 @@ class PreviewPayload:
 
     IMAGE_GRID = "image_grid"  # named tensors (n, C, H, W) in [0, 1]
     SIGNAL = "signal"  # named tensors (n, C, T); NaN where a curve has no value (e.g. before a forecast)
+    # named tensors (n, F) in the table's own units (categorical columns as codes; NaN where a value is
+    # missing or hidden), with the column names, kinds and categories in `Preview.meta`
+    TABLE_ROWS = "table_rows"
 
 
 class ReconstructionHead(nn.Module):
@@ -108,10 +111,25 @@ class Modality(ABC):
         """Names `corrupt` accepts."""
         return ()
 
+    def corruption_reason(self, name: str, info: DataInfo) -> str | None:
+        """Why the offered corruption `name` cannot damage this data (a table without numeric columns
+        has nothing for gaussian noise to act on), or None when it can."""
+        return None
+
     def corrupt(
-        self, name: str, x: torch.Tensor, generator: torch.Generator, **options: float
+        self,
+        name: str,
+        x: torch.Tensor,
+        generator: torch.Generator,
+        *,
+        info: DataInfo | None = None,
+        **options: float,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(corrupted x, mask of hidden values or None) for a generative method's named corruption."""
+        """(corrupted x, mask of hidden values or None) for a generative method's named corruption.
+
+        `info` describes the data, for modalities whose corruptions depend on more than the shape (a
+        table's gaussian noise touches its numeric columns only); others ignore it.
+        """
         raise UserError(
             f"The corruption {name!r} is not available for {self.plural}; use one of: "
             f"{', '.join(self.corruptions()) or 'none'}.",
@@ -135,9 +153,22 @@ class Modality(ABC):
     def raw_features(self, batch: torch.Tensor, adapter: nn.Module) -> np.ndarray:
         """The raw-input baseline for a stored batch: (n, F) float32, affordable in size."""
 
+    def preview_values(self, x: torch.Tensor, adapter: nn.Module | None) -> torch.Tensor:
+        """Model input (or a method's output in the same units) -> the values a preview shows.
+
+        The default shows them as they are (images in [0, 1], standardised series); a table shows its
+        rows in the file's own units, through the input adapter's inverse. Applied once, by
+        `ssl_core.train.live_previews.finished_preview`, to every array of a preview.
+        """
+        return x
+
     def finish_preview(self, x: torch.Tensor) -> torch.Tensor:
         """A preview tensor as the GUI receives it (float32 on the CPU, in the payload's range)."""
         return x.detach().float().cpu()
+
+    def preview_meta(self, info: DataInfo) -> dict:
+        """What a renderer needs besides the arrays (a table's column names, kinds and categories)."""
+        return {}
 
     def to_dict(self) -> dict:
         return {

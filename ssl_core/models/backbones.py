@@ -1,7 +1,8 @@
 """Backbone registry: encoders that map a batch to (B, feature_dim) features.
 
 Image networks take (B, C, H, W) floats in [0, 1]; series networks (registered from
-ssl_core/models/series.py, which imports nothing from here) take standardised (B, C, T) floats.
+ssl_core/models/series.py, which imports nothing from here) take standardised (B, C, T) floats; table
+networks (from ssl_core/models/table.py, likewise) take rows (B, F) in the table modality's column space.
 Every network is built from scratch (weights=None): nothing is ever downloaded.
 """
 
@@ -15,6 +16,7 @@ from torch import nn
 
 from ssl_core.errors import UserError
 from ssl_core.models.series import SERIES_BACKBONES
+from ssl_core.models.table import TABLE_BACKBONES
 from ssl_core.registry import Registry
 
 # ResNets keep their ImageNet stem (7x7 stride-2 conv + max-pool) only from this size up; smaller
@@ -149,6 +151,13 @@ for _entry in SERIES_BACKBONES:
         _entry.name,
         BackboneSpec(_entry.name, _entry.title, _entry.description, _entry.factory, ("series",)),
     )
+for _table in TABLE_BACKBONES:
+    BACKBONES.register(
+        _table.name,
+        BackboneSpec(
+            _table.name, _table.title, _table.description, _table.factory, ("table",), uses_info=True
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,13 @@ class _Layout:
     max_channels: int | None
     size_field: str
     min_size: int
+    # What to say when a batch has the wrong number of channels ({n}: the number the network was built for).
+    channels_hint: str = "Use data with {n} channel(s) or set data.channels."
+    channels_field: str = "data.channels"
+
+    def shape_text(self, channels: int) -> str:
+        """The expected batch shape for messages: "(B, 3, H, W)", "(B, 6, T)", "(B, 12)"."""
+        return f"(B, {channels}{', ' + self.axes if self.axes else ''})"
 
 
 # Images arrive in [0, 1] (0.5 / 0.5 maps them to [-1, 1]); series arrive standardised per channel, so
@@ -171,7 +187,18 @@ _LAYOUTS: dict[str, _Layout] = {
     "image": _Layout("images", "H, W", 4, 0.5, 0.5, 4, "data.image_size", 4),
     "series": _Layout("series", "T", 3, 0.0, 1.0, None, "data.length", 2),
     # Table rows (B, F): one value per column; the table's adapter standardised the numeric ones.
-    "table": _Layout("rows", "", 2, 0.0, 1.0, None, "data.spec", 1),
+    "table": _Layout(
+        "rows",
+        "",
+        2,
+        0.0,
+        1.0,
+        None,
+        "data.spec",
+        1,
+        channels_hint="Use a table with the {n} feature column(s) the network was built for.",
+        channels_field="data.spec",
+    ),
 }
 
 
@@ -204,8 +231,8 @@ def _stats(
 class Encoder(nn.Module):
     """A backbone with its input normalisation built in, so an exported state_dict is self-contained.
 
-    Takes float images in [0, 1], shape (B, in_channels, H, W), or standardised series (B, in_channels, T)
-    (`modality`); returns (B, feature_dim) features. `image_size` is the size hint the network was built
+    Takes float images in [0, 1], shape (B, in_channels, H, W), standardised series (B, in_channels, T)
+    or table rows (B, in_channels) (`modality`); returns (B, feature_dim) features. `image_size` is the size hint the network was built
     for: an image's side, a series' length. Series networks also give per-step latents through
     `forward_sequence`, described by `causal`, `sequence_dim` and `downsample` (see models/series.py).
     """
@@ -254,10 +281,10 @@ class Encoder(nn.Module):
         layout = self._layout
         if x.dim() != layout.rank or x.shape[1] != self.in_channels:
             raise UserError(
-                f"The {self.name} backbone expects {layout.noun} of shape (B, {self.in_channels}, "
-                f"{layout.axes}); got {tuple(x.shape)}. Use data with {self.in_channels} channel(s) or "
-                f"set data.channels.",
-                field="data.channels",
+                f"The {self.name} backbone expects {layout.noun} of shape "
+                f"{layout.shape_text(self.in_channels)}; got {tuple(x.shape)}. "
+                + layout.channels_hint.format(n=self.in_channels),
+                field=layout.channels_field,
             )
         return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
 

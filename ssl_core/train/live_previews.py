@@ -3,7 +3,7 @@
 The same samples are shown all run long (held-out ones when there are any) with the same random draw,
 so the GUI shows the method changing rather than the data. The method prepares them like training
 batches (`method.prepare`, its modality's adapter) and its modality finishes the result for the GUI
-(`method.modality.finish_preview`).
+(`method.modality.preview_values`, e.g. a table's rows back in the file's units, then `finish_preview`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,11 @@ def finished_preview(method, x: torch.Tensor, generator: torch.Generator) -> Pre
     with eval_mode(method), torch.no_grad():
         preview = method.preview(x, generator)
     arrays = {ORIGINAL: x, **preview.images} if preview.kind == "views" else preview.images
-    finish = method.modality.finish_preview
+    modality, adapter = method.modality, getattr(method, "input_adapter", None)
+
+    def finish(v: torch.Tensor) -> torch.Tensor:  # in the units the preview shows (a table's own units)
+        return modality.finish_preview(modality.preview_values(v, adapter))
+
     return dataclasses.replace(preview, images={k: finish(v) for k, v in arrays.items()})
 
 

@@ -180,7 +180,7 @@ def test_predictive_family_sits_between_generative_and_pretext():
 @pytest.mark.parametrize("name", ["autoencoder", "denoising_autoencoder"])
 def test_reconstruction_methods_serve_both_modalities(name):
     spec = METHODS.get(name)
-    assert spec.modalities == ("image", "series")
+    assert spec.modalities == ("image", "series", "table")
     assert METHODS.get(name).backbone_for(synthetic_series(6).info) == "gru"
     assert METHODS.get(name).backbone_for(DataInfo("d", "d", 5, 1, 8, 8, True)) == "small_cnn"
 
