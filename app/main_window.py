@@ -19,6 +19,7 @@ from app.help import IntroDialog, about
 from app.resources import app_icon
 from app.run_context import file_names, has_checkpoint, run_is_gone, run_paths
 from app.settings import Prefs, default_runs_dir
+from app.tabs.anomalies_tab import AnomaliesTab
 from app.tabs.embeddings_tab import EmbeddingsTab, warm_up_umap
 from app.tabs.evaluate_tab import EvaluateTab
 from app.tabs.runs_tab import RunsTab
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.views_tab = ViewsTab(self.runner)
         self.embeddings_tab = EmbeddingsTab(self.runner)
         self.evaluate_tab = EvaluateTab(self.runner)
+        self.anomalies_tab = AnomaliesTab(self.runner)
         self.runs_tab = RunsTab(self.runner)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("main_tabs")
@@ -88,6 +90,11 @@ class MainWindow(QMainWindow):
                 "Every sample (image, series) as a point; similar samples end up close together.",
             ),
             (self.evaluate_tab, "Evaluate", "How useful the learned features are, with few and many labels."),
+            (
+                self.anomalies_tab,
+                "Anomalies",
+                "Which samples the model finds unusual: scores, a threshold, and detection against baselines.",
+            ),
             (self.runs_tab, "Runs", "Saved runs: open, resume, compare, delete, export."),
         ):
             index = self.tabs.addTab(widget, title)
@@ -277,7 +284,14 @@ class MainWindow(QMainWindow):
         self.runner.changed.connect(self._update_actions)
         self.setup_tab.data_loading_changed.connect(lambda _: self._update_actions())
         self.evaluate_tab.evaluated.connect(lambda _: self.runs_tab.refresh())
-        for tab in (self.embeddings_tab, self.evaluate_tab, self.views_tab, self.runs_tab):
+        self.anomalies_tab.exported.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        for tab in (
+            self.embeddings_tab,
+            self.evaluate_tab,
+            self.anomalies_tab,
+            self.views_tab,
+            self.runs_tab,
+        ):
             tab.run_missing.connect(self._run_gone)
         self.setup_tab.data_loaded.connect(self.evaluate_tab.set_setup_data)
         for tab in (self.views_tab, self.train_tab):
@@ -362,6 +376,7 @@ class MainWindow(QMainWindow):
         # the checkpoint changed: old embeddings and results are stale
         self.embeddings_tab.set_run(Path(event.run_dir), reload=True)
         self.evaluate_tab.set_run(Path(event.run_dir), reload=True)
+        self.anomalies_tab.set_run(Path(event.run_dir), reload=True)
 
     def _run_failed(self, event: Any) -> None:
         self.train_tab.failed(event.message)
@@ -402,6 +417,7 @@ class MainWindow(QMainWindow):
         self.train_tab.set_status(f"Opened run {Path(run_dir).name}.")
         self.embeddings_tab.set_run(Path(run_dir))
         self.evaluate_tab.set_run(Path(run_dir))
+        self.anomalies_tab.set_run(Path(run_dir))
         if has_checkpoint(run_dir):
             self.views_tab.compute(config, Path(run_dir))
         worker = Worker(read_history, Path(run_dir))
@@ -436,7 +452,7 @@ class MainWindow(QMainWindow):
     def _run_deleted(self, run_dir: Path) -> None:
         if self.current_run == run_dir:
             self._set_current_run(None)
-        for tab in (self.embeddings_tab, self.evaluate_tab):
+        for tab in (self.embeddings_tab, self.evaluate_tab, self.anomalies_tab):
             if tab.run_dir == run_dir:
                 tab.set_run(None)
 
@@ -498,7 +514,7 @@ class MainWindow(QMainWindow):
         for key in ("load_config", "runs_dir", "open_data"):
             a[key].setEnabled(not busy)
         self.setup_tab.setEnabled(not busy)  # settings of a running job can't change under it
-        for tab in (self.views_tab, self.embeddings_tab, self.evaluate_tab):
+        for tab in (self.views_tab, self.embeddings_tab, self.evaluate_tab, self.anomalies_tab):
             tab.set_busy(busy)
         in_use = {
             p
@@ -506,6 +522,7 @@ class MainWindow(QMainWindow):
                 self.current_run if busy else None,
                 self.embeddings_tab.run_in_use(),
                 self.evaluate_tab.run_in_use(),
+                self.anomalies_tab.run_in_use(),
             )
             if p is not None
         }
@@ -673,6 +690,7 @@ class MainWindow(QMainWindow):
             text
             for name, text in (
                 ("evaluate", "an evaluation"),
+                ("anomalies", "the anomaly detection"),
                 ("umap", "a UMAP map"),
                 ("embed", "the embeddings"),
             )
@@ -698,6 +716,7 @@ class MainWindow(QMainWindow):
                 self.session.stop()
                 self.embeddings_tab.cancel()
                 self.evaluate_tab.cancel()
+                self.anomalies_tab.cancel()
                 self.runner.cancel()
                 self.setEnabled(False)
                 self.statusBar().showMessage("Stopping running jobs, then quitting…")

@@ -39,10 +39,11 @@ EXPLAIN = {
 VIEW_CHANGES = {
     "image": "crops, colours and blur",
     "series": "noise, scaling, time warps and crops",
+    "table": "values swapped in from other rows and a little noise",
 }
 DEFAULT_CHANGES = "the random changes"
 # How a payload type lays out one sample ("each column", "each plot").
-UNITS = {"image_grid": "column", "signal": "plot"}
+UNITS = {"image_grid": "column", "signal": "plot", "table_rows": "block of rows"}
 
 
 def compute_preview(config: RunConfig, run_dir: Path | None, seed: int) -> Any:

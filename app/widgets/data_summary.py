@@ -53,9 +53,7 @@ def _table_lines(info: Any, image_size: int | None) -> list[str]:
             f"{html.escape(str(d.get('name')))} ({html.escape(str(d.get('kind')))})" for d in dropped[:6]
         )
         lines.append(f"Not used as features: {shown}" + (" …" if len(dropped) > 6 else ""))
-    if schema.get("label_column"):
-        lines.append(f"Labels from the column {html.escape(str(schema['label_column']))}")
-    return lines
+    return lines  # the label column is named in the source's notes
 
 
 # modality name -> the summary's lines about its samples (others get one line from the modality)

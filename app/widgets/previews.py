@@ -5,7 +5,9 @@ draw them; `PREVIEW_RENDERERS` maps each payload type to the widget class that d
 
 - "image_grid": `ImageGridView`, one row per named array of (n, C, H, W) images in [0, 1];
 - "signal": `SignalPreview` (app/widgets/signal_preview.py), one small plot per sample overlaying the
-  named (n, C, T) curves.
+  named (n, C, T) curves;
+- "table_rows": `TablePreview` (app/widgets/table_preview.py), a block of table rows per sample (input,
+  corrupted, reconstructed), the named (n, F) rows in the data's units, changed and hidden cells marked.
 
 `PreviewPanel` holds one renderer per payload type met so far (created on first use, then reused, so
 plot items are made once and updated with setData) and shows the one the newest preview needs; the
@@ -26,6 +28,7 @@ from app.imaging import qimages
 from app.widgets.image_grid import RowGrid
 from app.widgets.preview_base import MAX_SAMPLES, PreviewRenderer, as_numpy
 from app.widgets.signal_preview import SignalPreview
+from app.widgets.table_preview import TablePreview
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,7 @@ class ImageGridView(PreviewRenderer):
 PREVIEW_RENDERERS: dict[str, type[PreviewRenderer]] = {
     "image_grid": ImageGridView,
     "signal": SignalPreview,
+    "table_rows": TablePreview,
 }
 
 

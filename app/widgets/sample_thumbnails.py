@@ -2,7 +2,7 @@
 the embedding map's hover, neighbour and selection panels.
 
 Images are shown as themselves; a time series as a sparkline (channels stacked in bands, each in its own
-colour). `thumbnail_painter(modality, reference)` gives the painter registered for the data's modality
+colour); a table row as a strip of bars, one per feature, showing how far each value is from the usual. `thumbnail_painter(modality, reference)` gives the painter registered for the data's modality
 (`SAMPLE_THUMBNAILS`); `painter.paint(samples, width, height)` turns a batch as the data source returns it
 into QImages. Series painters scale each channel by the reference samples (e.g. a few hundred of the
 data set), so a quiet recording looks quiet next to a busy one.
@@ -12,6 +12,7 @@ Adding a modality adds one painter class here (docs/modalities.md, step 5).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -161,8 +162,133 @@ def _sparkline_path(values: np.ndarray, box: QRectF) -> QPainterPath:
     return path
 
 
+def robust_scale(reference: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column (centre, scale) of (n, F) rows: the median and the interquartile range / 1.349 (the
+    standard deviation of a normal distribution with that IQR), ignoring NaN. A column whose IQR is 0
+    (mostly one value) is scaled by its standard deviation, and a constant or empty one by 1."""
+    ref = _numpy(reference).astype(np.float64)
+    if ref.ndim != 2 or ref.shape[0] == 0:
+        width = ref.shape[-1] if ref.ndim == 2 else 0
+        return np.zeros(width), np.ones(width)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        centre = np.nanmedian(ref, axis=0)
+        q1, q3 = np.nanpercentile(ref, [25, 75], axis=0)
+        std = np.nanstd(ref, axis=0)
+    scale = (q3 - q1) / 1.349
+    scale = np.where(np.isfinite(scale) & (scale > 1e-12), scale, std)
+    scale = np.where(np.isfinite(scale) & (scale > 1e-12), scale, 1.0)
+    return np.nan_to_num(centre), scale
+
+
+def deviations(rows: Any, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(n, F) robust z-scores of rows against (centre, scale); NaN stays NaN (a missing value)."""
+    arr = _numpy(rows).astype(np.float64)
+    if arr.ndim == 1:
+        arr = arr[None]
+    with np.errstate(invalid="ignore"):
+        return (arr - centre) / scale
+
+
+class TableThumbnails:
+    """A table row as a strip of bars, one per feature column: up for a value above the usual (the
+    reference rows' median), down for one below, as far as its robust z-score (clipped at Z_CLIP). A
+    categorical column (`kinds`, when known) gets a full bar in its own colour when its category is not
+    the reference's most common one; a missing value is a small grey square."""
+
+    aspect = 2.0
+    needs_reference = True  # the usual values come from the rows of the data
+    Z_CLIP = 4.0
+
+    def __init__(self, reference: Any = None, kinds: list[str] | None = None):
+        self.kinds = list(kinds) if kinds else None
+        self.centre: np.ndarray | None = None
+        self.scale: np.ndarray | None = None
+        self.mode: np.ndarray | None = None  # the most common code of each column
+        if reference is not None:
+            self.fit(reference)
+
+    def fit(self, reference: Any) -> None:
+        ref = _numpy(reference).astype(np.float64)
+        if ref.ndim != 2 or ref.shape[0] == 0:
+            return
+        self.centre, self.scale = robust_scale(ref)
+        modes = []
+        for column in ref.T:
+            values, counts = np.unique(column[np.isfinite(column)], return_counts=True)
+            modes.append(values[np.argmax(counts)] if len(values) else np.nan)
+        self.mode = np.asarray(modes)
+
+    def _categorical(self, f: int) -> bool:
+        return self.kinds is not None and f < len(self.kinds) and self.kinds[f] == "categorical"
+
+    def levels(self, row: np.ndarray) -> np.ndarray:
+        """(F,) bar heights in [-1, 1] (NaN: missing); categorical columns 1 where unusual, else 0."""
+        row = np.asarray(row, dtype=np.float64).reshape(-1)
+        f = len(row)
+        if self.centre is not None and self.scale is not None and len(self.centre) == f:
+            centre, scale = self.centre, self.scale
+        else:  # no reference: the row against itself (only its shape is meaningful then)
+            centre = np.full(f, np.nanmedian(row) if np.isfinite(row).any() else 0.0)
+            spread = np.nanstd(row) if np.isfinite(row).any() else 1.0
+            scale = np.full(f, spread if spread > 1e-12 else 1.0)
+        z = deviations(row, centre, scale)[0]
+        out = np.clip(z / self.Z_CLIP, -1.0, 1.0)
+        for c in range(f):
+            if self._categorical(c) and np.isfinite(row[c]):
+                usual = self.mode is not None and c < len(self.mode) and row[c] == self.mode[c]
+                out[c] = 0.0 if usual else 1.0
+        return out
+
+    def paint(self, samples: Any, width: int, height: int) -> list[QImage]:
+        arr = _numpy(samples).astype(np.float32)
+        if arr.ndim == 1:
+            arr = arr[None]
+        return [self.paint_one(row, int(width), int(height)) for row in arr.reshape(len(arr), -1)]
+
+    def paint_one(self, row: np.ndarray, width: int, height: int) -> QImage:
+        width, height = max(8, width), max(8, height)
+        image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(Qt.GlobalColor.transparent)
+        colors = current_colors()
+        levels = self.levels(row)
+        f = max(1, len(levels))
+        mid = height / 2.0
+        half = mid - 1.0
+        slot = (width - 2) / f
+        gap = 1.0 if slot >= 4 else 0.0
+        painter = QPainter(image)
+        painter.setPen(QPen(QColor(colors.border), 1))
+        painter.drawLine(QPointF(0, mid), QPointF(width, mid))
+        painter.setPen(Qt.PenStyle.NoPen)
+        above, below = QColor(colors.bad), QColor(colors.accent)
+        for c, level in enumerate(levels.tolist()):
+            x = 1 + c * slot
+            w = max(1.0, slot - gap)
+            if not np.isfinite(level):
+                side = min(w, height / 4)
+                painter.fillRect(QRectF(x + (w - side) / 2, mid - side / 2, side, side), QColor(colors.muted))
+                continue
+            if self._categorical(c):
+                colour = QColor(series_color(5)) if level > 0 else QColor(colors.border)
+                h = half if level > 0 else max(1.0, half * 0.08)
+                painter.fillRect(QRectF(x, mid - h, w, 2 * h), colour)
+                continue
+            h = max(1.0, abs(level) * half)
+            colour = QColor(above if level >= 0 else below)
+            colour.setAlpha(110 + int(145 * min(1.0, abs(level))))
+            rect = QRectF(x, mid - h, w, h) if level >= 0 else QRectF(x, mid, w, h)
+            painter.fillRect(rect, colour)
+        painter.end()
+        return image
+
+
 # modality name -> painter class (constructed with reference samples, or None)
-SAMPLE_THUMBNAILS: dict[str, type] = {"image": ImageThumbnails, "series": SeriesThumbnails}
+SAMPLE_THUMBNAILS: dict[str, type] = {
+    "image": ImageThumbnails,
+    "series": SeriesThumbnails,
+    "table": TableThumbnails,
+}
 
 
 def thumbnail_painter(modality: str, reference: Any = None) -> Any:

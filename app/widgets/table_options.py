@@ -121,7 +121,10 @@ class TableOptions(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        self.columns.setMaximumHeight(170)
+        self.columns.verticalHeader().setDefaultSectionSize(26)
+        # Room for about six columns; longer tables scroll.
+        self.columns.setMinimumHeight(190)
+        self.columns.setMaximumHeight(190)
         layout.addWidget(self.columns)
         self._update_normal_button()
 
