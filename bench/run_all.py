@@ -44,6 +44,7 @@ FIRST = (
     "bench_data_cache.py",
     "bench_train_throughput.py",
     "bench_series_throughput.py",
+    "bench_table_throughput.py",
     "bench_umap.py",
 )
 
