@@ -170,8 +170,8 @@ _FIELDS = (
     ConfigField(
         "data.modality",
         str,
-        "The kind of data, where the source alone cannot tell (an array file): image or series.",
-        choices=("image", "series"),
+        "The kind of data, where the source alone cannot tell (an array file): image, series or table.",
+        choices=("image", "series", "table"),
         optional=True,
         none_label="Inferred from the data",
         label="Kind of data",

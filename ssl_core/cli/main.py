@@ -251,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int)
     p.add_argument("--channels", type=int)
     p.add_argument(
-        "--modality", choices=["image", "series"], help="read an ambiguous array as images or series"
+        "--modality",
+        choices=["image", "series", "table"],
+        help="read an ambiguous array as images, series or table rows",
     )
     p.add_argument("--length", type=int, help="series: pad or crop to this many time steps")
     p.add_argument(
@@ -278,8 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int)
     p.add_argument(
         "--modality",
-        choices=("image", "series"),
-        help="how to read an ambiguous array file (default: inferred)",
+        choices=("image", "series", "table"),
+        help="how to read an ambiguous array file: images, series or table rows (default: inferred)",
     )
     p.add_argument("--length", type=int, help="series: pad or crop every series to this many time steps")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")

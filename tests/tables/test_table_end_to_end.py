@@ -117,3 +117,28 @@ def test_bundled_tables_train_and_the_loss_falls(tmp_path, table, method):
     losses = [m["loss"] for m in read_metrics(result.run_dir) if "loss" in m]
     assert len(losses) >= 10 and np.all(np.isfinite(losses))
     assert np.mean(losses[-5:]) < np.mean(losses[:5]), losses
+
+
+def test_an_npz_array_is_read_as_table_rows_when_asked(capsys, tmp_path):
+    rng = np.random.default_rng(1)
+    path = tmp_path / "readings.npz"
+    np.savez(path, x=rng.normal(size=(200, 6)).astype(np.float32), y=rng.integers(0, 2, 200))
+    code, out, err = run_cli(capsys, "data", f"npz:{path}", "--modality", "table", "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["modality"] == "table" and info["sample_shape"] == [6] and info["size"] == 200
+    code, out, err = run_cli(
+        capsys,
+        *TRAIN,
+        "--data",
+        f"npz:{path}",
+        "--modality",
+        "table",
+        "--method",
+        "autoencoder",
+        "--set",
+        "train.epochs=2",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    )
+    assert code == 0, err
