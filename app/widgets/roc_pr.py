@@ -108,7 +108,7 @@ class RocPrCurves(QWidget):
         layout.addWidget(self.stack, 1)
         manager = theme_manager()
         if manager is not None:
-            manager.changed.connect(lambda _: self._restyle())
+            manager.changed.connect(self._theme_changed)  # a bound slot: disconnected when self is deleted
 
     def names(self) -> list[str]:
         return [s.name for s in self.sets]
@@ -169,6 +169,9 @@ class RocPrCurves(QWidget):
             pen = pg.mkPen(BASELINE_COLOURS.get(s.name, colors.muted), width=1.6, style=Qt.PenStyle.DashLine)
         pen.setCosmetic(True)
         return pen
+
+    def _theme_changed(self, _colors=None) -> None:
+        self._restyle()
 
     def _restyle(self) -> None:
         colors = current_colors()

@@ -109,7 +109,7 @@ class TablePreview(PreviewRenderer):
         layout.addWidget(self.table, 1)
         manager = theme_manager()
         if manager is not None:
-            manager.changed.connect(lambda _: self._redraw())
+            manager.changed.connect(self._theme_changed)  # a bound slot: disconnected when self is deleted
 
     # ---- what it shows -------------------------------------------------------------------------------
     def rows(self) -> list[str]:
@@ -160,6 +160,9 @@ class TablePreview(PreviewRenderer):
 
     def _row_of(self, sample: int, name: str) -> int:
         return sample * len(self._names) + self._names.index(name)
+
+    def _theme_changed(self, _colors=None) -> None:
+        self._redraw()
 
     def _redraw(self) -> None:
         if self._preview is None:

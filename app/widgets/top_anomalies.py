@@ -70,7 +70,7 @@ class TopAnomalies(QTableWidget):
         self.setAlternatingRowColors(False)
         manager = theme_manager()
         if manager is not None:
-            manager.changed.connect(lambda _: self._fill())
+            manager.changed.connect(self._theme_changed)  # a bound slot: disconnected when self is deleted
 
     # ---- what it shows -------------------------------------------------------------------------------
     def header_names(self) -> list[str]:
@@ -142,6 +142,9 @@ class TopAnomalies(QTableWidget):
         if cls is TableThumbnails:
             return TableThumbnails(top.reference, (top.table or {}).get("kinds"))
         return cls(top.reference if getattr(cls, "needs_reference", False) else None)
+
+    def _theme_changed(self, _colors=None) -> None:
+        self._fill()
 
     def _fill(self) -> None:
         top = self.top
