@@ -37,31 +37,44 @@ def is_number_column(series: pd.Series) -> bool:
 
 
 def column_text(series: pd.Series) -> tuple[np.ndarray, int]:
-    """The column as stripped text (object array, None where missing) and how many cells are numbers."""
+    """The column as stripped text (object array, None where missing) and how many cells are numbers.
+
+    Each distinct value is turned into text once and the result spread back over the rows, so a
+    million-row column with a few categories costs one hash pass, not a million string operations."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    text, is_number = _distinct_text(pd.Series(uniques, dtype=series.dtype if len(uniques) else object))
+    out = np.full(len(series), None, dtype=object)
+    present = codes >= 0
+    out[present] = text[codes[present]]
+    return out, int(is_number[codes[present]].sum())
+
+
+def _distinct_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Text (None where missing) and whether it is a number, for each value of a column of distinct values."""
     n = len(series)
     out = np.full(n, None, dtype=object)
+    is_number = np.zeros(n, dtype=bool)
     if ptypes.is_bool_dtype(series.dtype):
         values = series.to_numpy()
         out[values] = "True"
         out[~values] = "False"
-        return out, 0
+        return out, is_number
     if is_number_column(series):
         values = series.to_numpy(np.float64)
         good = np.isfinite(values)
-        unique, inverse = np.unique(values[good], return_inverse=True)
-        out[good] = np.array([number_text(v) for v in unique.tolist()], dtype=object)[inverse]
-        return out, int(good.sum())
+        out[good] = np.array([number_text(v) for v in values[good].tolist()], dtype=object)
+        return out, good
     present = series.notna().to_numpy()
     text = series[present].astype(str).str.strip()
     numbers = pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
-    is_number = np.isfinite(numbers)
+    numeric = np.isfinite(numbers)
     values = text.to_numpy(dtype=object)
-    if is_number.any():
-        unique, inverse = np.unique(numbers[is_number], return_inverse=True)
-        values[is_number] = np.array([number_text(v) for v in unique.tolist()], dtype=object)[inverse]
+    if numeric.any():
+        values[numeric] = np.array([number_text(v) for v in numbers[numeric].tolist()], dtype=object)
     values[values == ""] = None
     out[present] = values
-    return out, int(is_number.sum())
+    is_number[np.flatnonzero(present)[numeric]] = True
+    return out, is_number
 
 
 def _examples(values: np.ndarray) -> str:
@@ -92,10 +105,12 @@ def _boolean(series: pd.Series, name: str, notes: list[str]) -> np.ndarray:
     text, _ = column_text(series)
     out = np.full(len(text), np.nan)
     present = text != None  # noqa: E711 - elementwise on an object array
-    lower = np.array([str(v).lower() for v in text[present].tolist()], dtype=object)
-    codes = np.full(len(lower), np.nan)
-    codes[np.isin(lower, list(TRUE_TOKENS))] = 1.0
-    codes[np.isin(lower, list(FALSE_TOKENS))] = 0.0
+    which, distinct = pd.factorize(text[present])  # lower-case each distinct value once
+    lower = np.array([str(v).lower() for v in distinct.tolist()], dtype=object)
+    value_of = np.full(len(lower), np.nan)
+    value_of[np.isin(lower, list(TRUE_TOKENS))] = 1.0
+    value_of[np.isin(lower, list(FALSE_TOKENS))] = 0.0
+    codes = value_of[which] if len(which) else np.full(0, np.nan)
     out[present] = codes
     other = np.isnan(codes)
     if other.any():
