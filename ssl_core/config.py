@@ -49,6 +49,9 @@ class MethodConfig:
     # "auto": the data's default backbone (small_cnn for images, cnn1d for series; see ssl_core/modalities)
     backbone: str = "auto"
     params: dict[str, Any] = field(default_factory=dict)  # overrides of the method's defaults
+    # Overrides of the backbone's settings (the MLP's width, depth, dropout; `ssl-core backbones` lists
+    # them), checked against the backbone's own ParamSet when the network is built.
+    backbone_params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -284,6 +284,8 @@ _FIELDS = (
         label="Data workers",
     ),
     # ---- [method] ----------------------------------------------------------------------------
+    # method.params and method.backbone_params are not listed here: their keys, ranges and help come from
+    # the chosen method's and backbone's own ParamSets (ssl_core.params), which check them at build time.
     ConfigField(
         "method.name",
         str,

@@ -205,7 +205,9 @@ class AnomaliesTab(RunJobTab, QWidget):
                 f"Press Evaluate anomalies to score every {self._noun()} with this run's model, set a "
                 "threshold on held-out samples and compare with IsolationForest, LOF and PCA."
             )
-            self._start(Worker(saved_view, run_dir, inject=("progress", "cancel")), "Reading saved results…")
+            # Its own job name: reading saved results is not work a person started, so quitting does not ask.
+            reader = Worker(saved_view, run_dir, inject=("progress", "cancel"))
+            self._start(reader, "Reading saved results…", job="anomalies_saved")
         self._update_controls()
 
     def _noun(self) -> str:
@@ -237,7 +239,7 @@ class AnomaliesTab(RunJobTab, QWidget):
         worker = Worker(evaluate_run, self.run_dir, rule, value, inject=("progress", "cancel"))
         return self._start(worker, "Starting…")
 
-    def _start(self, worker: Worker, text: str) -> Worker:
+    def _start(self, worker: Worker, text: str, job: str = "anomalies") -> Worker:
         run_dir = self.run_dir
         worker.progress.connect(self._progress)
         worker.returned.connect(lambda view: self._loaded(run_dir, view))
@@ -249,7 +251,7 @@ class AnomaliesTab(RunJobTab, QWidget):
         self.progress.show()
         self.cancel_button.show()
         self.busy_changed.emit(True)
-        self.runner.start(worker, "anomalies")
+        self.runner.start(worker, job)
         self._update_controls()
         return worker
 

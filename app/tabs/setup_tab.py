@@ -68,6 +68,7 @@ class SetupTab(QWidget):
             self.data.loaded,
             self.method.method_changed,
             self.method.params.changed,
+            self.method.backbone_params.changed,
             self.training.changed,
         ):
             signal.connect(self.changed)
@@ -153,6 +154,7 @@ class SetupTab(QWidget):
         cfg.method.name = self.method.method()
         cfg.method.backbone = self.method.backbone_name()
         cfg.method.params = self.method.overrides()
+        cfg.method.backbone_params = self.method.backbone_overrides()
         self.training.apply_to(cfg)
         return cfg
 
@@ -161,7 +163,7 @@ class SetupTab(QWidget):
         self.data.set_channels(cfg.data.channels)
         self.data.set_series_options(cfg.data.length, cfg.data.missing)
         self.data.set_table_options(cfg.data)
-        self.method.set_backbone(cfg.method.backbone)
+        self.method.set_backbone(cfg.method.backbone, cfg.method.backbone_params)
         self.method.set_method(cfg.method.name, cfg.method.params)
         self.training.load_from(cfg)
         return self.data.open_spec(cfg.data.spec)

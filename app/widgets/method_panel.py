@@ -4,7 +4,8 @@ hyperparameter form generated from the registry.
 What the loaded data allows comes from the engine: a method that cannot run on it is greyed with its
 `MethodSpec.unavailable_reason` (and a short note, e.g. "images only"); the backbone box lists the data's
 modality's backbones after an "Auto (<this method's default>)" entry, greying those the method refuses
-(`MethodSpec.backbone_reason`)."""
+(`MethodSpec.backbone_reason`). A backbone with settings (`BackboneSpec.params`: the table MLP's width,
+depth, dropout) gets a small form under the box, for the backbone the run would use ("auto" resolved)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.param_form import ParamForm
+from ssl_core.params import ParamSet
 
 FAMILY_TITLES = {
     "contrastive": "Contrastive",
@@ -90,6 +92,11 @@ class MethodPanel(QWidget):
         self._current = ""
         self._edited: dict[str, dict[str, Any]] = {}
         self._wanted_backbone = AUTO  # the last one chosen (or loaded); kept while the data lacks it
+        self._backbone_edited: dict[str, dict[str, Any]] = {}  # per backbone, while the app runs
+        self._shown_backbone: str | None = None  # whose settings the backbone form shows, if any
+        # A loaded config's backbone settings, waiting for the backbone they belong to to be known (the
+        # data may still be loading when "auto" is loaded).
+        self._pending_backbone_params: dict[str, Any] | None = None
 
         self.tree = QTreeWidget()
         self.tree.setObjectName("method_tree")
@@ -117,6 +124,22 @@ class MethodPanel(QWidget):
         self.backbone.setObjectName("backbone")
         self.backbone.activated.connect(self._backbone_chosen)
         self.backbone.currentIndexChanged.connect(lambda _: self._show_description())
+        self.backbone.currentIndexChanged.connect(lambda _: self._refresh_backbone_params())
+        self.backbone_params = ParamForm()
+        self.backbone_params.setObjectName("backbone_params")
+        self.backbone_params.reset_button.setToolTip(
+            "Put every setting of this backbone back to its default."
+        )
+        self.backbone_params.changed.connect(self._remember_backbone_edits)
+        self.backbone_settings = QWidget()
+        self.backbone_settings.setObjectName("backbone_settings")
+        backbone_layout = QVBoxLayout(self.backbone_settings)
+        backbone_layout.setContentsMargins(0, 0, 0, 0)
+        backbone_label = QLabel("Backbone settings")
+        backbone_label.setProperty("role", "muted")
+        backbone_layout.addWidget(backbone_label)
+        backbone_layout.addWidget(self.backbone_params)
+        self.backbone_settings.setVisible(False)
         self.params = ParamForm()
         self.params.setObjectName("method_params")
         self.params.changed.connect(self._remember_edits)
@@ -127,6 +150,7 @@ class MethodPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(top, 1)
         layout.addLayout(form)
+        layout.addWidget(self.backbone_settings)
         settings_label = QLabel("Method settings")
         settings_label.setProperty("role", "muted")
         layout.addWidget(settings_label)
@@ -208,6 +232,8 @@ class MethodPanel(QWidget):
                 available += reason is None
             group.setForeground(0, QBrush(muted) if not available else QBrush())
         self._fill_backbones()
+        # A loaded config's backbone settings were waiting for this data; its backbone takes none.
+        self._pending_backbone_params = None
         self._show_description()
 
     def available(self, name: str) -> bool:
@@ -260,9 +286,11 @@ class MethodPanel(QWidget):
         usable = wanted >= 0 and model.item(wanted).isEnabled()
         box.setCurrentIndex(wanted if usable else 0)
         box.blockSignals(False)
+        self._refresh_backbone_params()
 
     def _backbone_chosen(self, index: int) -> None:
         self._wanted_backbone = self.backbone.itemData(index) or AUTO
+        self._pending_backbone_params = None  # the person chose: a loaded config's settings are moot
 
     def backbone_reason(self) -> str | None:
         """Why the chosen backbone cannot serve the method on this data, or None."""
@@ -297,12 +325,64 @@ class MethodPanel(QWidget):
         """The backbone setting: a registry name, or "auto" for the method's default on this data."""
         return self.backbone.currentData() or AUTO
 
-    def set_backbone(self, name: str) -> None:
-        """Choose a backbone (e.g. from a config); one the data does not offer is kept for when it does."""
+    def set_backbone(self, name: str, params: dict[str, Any] | None = None) -> None:
+        """Choose a backbone (e.g. from a config); one the data does not offer is kept for when it does.
+
+        `params`: its settings (`method.backbone_params`), shown once the backbone they belong to is known."""
         self._wanted_backbone = str(name or AUTO).lower()
+        if params is not None:
+            self._pending_backbone_params = dict(params)
         index = self.backbone.findData(self._wanted_backbone)
         if index >= 0 and self.backbone.model().item(index).isEnabled():
             self.backbone.setCurrentIndex(index)
+        self._refresh_backbone_params()
+
+    # ---- backbone settings -------------------------------------------------------------------
+    def effective_backbone(self) -> str | None:
+        """The backbone a run would use: the chosen one, or what "auto" means for this method and data
+        (None while that is unknown, and before the registries are loaded)."""
+        if not self.populated:
+            return None
+        name = self.backbone_name()
+        if name == AUTO:
+            if not self._current or self._info is None:
+                return None
+            name = _methods().get(self._current).backbone_for(self._info, AUTO)
+        return name if name in _backbones() else None
+
+    def _refresh_backbone_params(self) -> None:
+        """Show the effective backbone's settings form, or hide it when that backbone has none."""
+        if not self.populated:
+            return
+        self._remember_backbone_edits()
+        name = self.effective_backbone()
+        param_set = _backbones().get(name).params if name is not None else None
+        has_params = param_set is not None and bool(param_set.names())
+        pending = self._pending_backbone_params
+        if has_params and pending is not None:
+            self._backbone_edited[name] = pending
+            self._pending_backbone_params = None
+        shown = name if has_params else None
+        if shown != self._shown_backbone or (has_params and pending is not None):
+            self._shown_backbone = shown
+            self.backbone_params.blockSignals(True)
+            self.backbone_params.set_params(
+                param_set if has_params else ParamSet(), self._backbone_edited.get(name, {})
+            )
+            self.backbone_params.blockSignals(False)
+        self.backbone_settings.setVisible(has_params)
+
+    def _remember_backbone_edits(self) -> None:
+        if self._shown_backbone:
+            self._backbone_edited[self._shown_backbone] = self.backbone_params.overrides()
+
+    def backbone_overrides(self) -> dict[str, Any]:
+        """The backbone settings that differ from its defaults (`method.backbone_params`)."""
+        if self._shown_backbone:
+            return self.backbone_params.overrides()
+        if self._pending_backbone_params is not None:
+            return dict(self._pending_backbone_params)  # loaded, their backbone not shown yet
+        return {}
 
     def edited_settings(self) -> dict[str, dict[str, Any]]:
         self._remember_edits()

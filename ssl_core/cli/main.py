@@ -45,7 +45,31 @@ def cmd_backbones(args) -> int:
     else:
         rows = [[s.name, "+".join(s.modalities), s.title, s.description] for s in specs]
         print(_table(rows, ["name", "data", "title", "description"]))
+        settings = [
+            [
+                s.name,
+                p.name,
+                _param_value(p.default),
+                f"{_param_value(p.low)} to {_param_value(p.high)}",
+                p.help,
+            ]
+            for s in specs
+            for p in s.params
+        ]
+        if settings:
+            print()
+            print(
+                "Backbone settings (set with --set method.backbone_params.NAME=VALUE; the others have none):"
+            )
+            print(_table(settings, ["backbone", "setting", "default", "range", "help"]))
     return 0
+
+
+def _param_value(value) -> str:
+    """A setting's default or bound for listings: 0.1, 256, "any" for no bound."""
+    if value is None:
+        return "any"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _data_list(as_json: bool) -> int:

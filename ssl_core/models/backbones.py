@@ -8,8 +8,9 @@ Every network is built from scratch (weights=None): nothing is ever downloaded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,7 +18,10 @@ from torch import nn
 from ssl_core.errors import UserError
 from ssl_core.models.series import SERIES_BACKBONES
 from ssl_core.models.table import TABLE_BACKBONES
+from ssl_core.params import ParamSet
 from ssl_core.registry import Registry
+
+PARAMS_FIELD = "method.backbone_params"  # where a run's backbone settings live (ssl_core.config)
 
 # ResNets keep their ImageNet stem (7x7 stride-2 conv + max-pool) only from this size up; smaller
 # images would shrink to nothing, so they get a 3x3 stride-1 stem and no pooling (as on CIFAR).
@@ -26,10 +30,12 @@ RESNET_FULL_STEM_MIN_SIZE = 64
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    """Registry entry. `factory(in_channels, size)` returns a bare network with `.feature_dim`.
+    """Registry entry. `factory(in_channels, size, **params)` returns a bare network with `.feature_dim`.
 
     `size` is the modality's size hint (`DataInfo.size_hint`): an image's side, a series' length.
     `modalities` names the kinds of data the network accepts (keys of ssl_core.modalities.MODALITIES).
+    `params` are the network's settings (a run's `method.backbone_params`), with defaults, ranges and help;
+    their resolved values reach the factory as keyword arguments. Most backbones have none.
     """
 
     name: str
@@ -40,6 +46,23 @@ class BackboneSpec:
     # True: the factory also takes the data's DataInfo, `factory(in_channels, size, info)` (a table's MLP
     # needs its column schema: which columns are categories and how many each has).
     uses_info: bool = False
+    params: ParamSet = field(default_factory=ParamSet)
+
+    def resolve_params(self, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Every setting's value: the defaults with `overrides` applied, checked.
+
+        Raises UserError naming `method.backbone_params.<key>` for an unknown key or a value out of range,
+        and naming `method.backbone_params` when a backbone without settings is given some."""
+        overrides = dict(overrides or {})
+        if overrides and not self.params.names():
+            having = ", ".join(name for name, spec in BACKBONES.items() if spec.params.names())
+            raise UserError(
+                f"The {self.name} backbone takes no settings, but {PARAMS_FIELD} sets "
+                f"{', '.join(sorted(overrides))}; remove them, or choose a backbone that has settings "
+                f"({having}).",
+                field=PARAMS_FIELD,
+            )
+        return self.params.resolve(overrides, owner=PARAMS_FIELD)
 
     def to_dict(self) -> dict:
         return {
@@ -47,6 +70,7 @@ class BackboneSpec:
             "title": self.title,
             "description": self.description,
             "modalities": list(self.modalities),
+            "params": [p.to_dict() for p in self.params],
         }
 
 
@@ -155,7 +179,13 @@ for _table in TABLE_BACKBONES:
     BACKBONES.register(
         _table.name,
         BackboneSpec(
-            _table.name, _table.title, _table.description, _table.factory, ("table",), uses_info=True
+            _table.name,
+            _table.title,
+            _table.description,
+            _table.factory,
+            ("table",),
+            uses_info=True,
+            params=_table.params,
         ),
     )
 
@@ -315,6 +345,7 @@ def build_backbone(
     *,
     modality: str | None = None,
     info=None,
+    params: Mapping[str, Any] | None = None,
 ) -> Encoder:
     """Build the registered backbone `name` wrapped in an Encoder.
 
@@ -323,6 +354,8 @@ def build_backbone(
     images, which maps [0, 1] to [-1, 1], and 0 / 1 for series, which arrive standardised.
     modality: the data's modality; None takes the backbone's first (its only one, for all built-ins).
     info: the data's DataInfo, handed to factories that need more than a size (`BackboneSpec.uses_info`).
+    params: the backbone's settings (`method.backbone_params`); unset ones take their defaults. A
+    backbone without settings given some, an unknown key or a value out of range is a UserError.
     """
     spec = BACKBONES.get(name)
     if modality is None:
@@ -334,6 +367,7 @@ def build_backbone(
             f"or 'auto'.",
             field="method.backbone",
         )
+    settings = spec.resolve_params(params)
     layout = _layout(modality)
     channels, size = int(in_channels), int(image_size)
     if channels < 1 or (layout.max_channels is not None and channels > layout.max_channels):
@@ -348,5 +382,8 @@ def build_backbone(
         )
     if spec.uses_info and info is None:
         raise ValueError(f"the {spec.name} backbone needs the data's DataInfo (info=...)")
-    net = spec.factory(channels, size, info) if spec.uses_info else spec.factory(channels, size)
+    if spec.uses_info:
+        net = spec.factory(channels, size, info, **settings)
+    else:
+        net = spec.factory(channels, size, **settings)
     return Encoder(net, spec.name, channels, size, mean, std, modality=modality)

@@ -13,12 +13,14 @@ only when a network is built.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ssl_core.params import Param, ParamSet
 
 DEFAULT_BACKBONE = "mlp"  # the table modality's default backbone
 
@@ -170,31 +172,78 @@ def table_mlp(info: Any, width: int = 256, depth: int = 3, dropout: float = 0.1)
     return TableMLP(TableFeaturizer.from_columns(table_columns(info)), width, depth, dropout)
 
 
+def mlp_params(width: int, depth: int, dropout: float = 0.1) -> ParamSet:
+    """The settings of an MLP backbone (`method.backbone_params`), with these defaults."""
+    return ParamSet(
+        (
+            Param(
+                "width",
+                width,
+                "Units in each fully connected layer, and so the number of features the network gives. Wider "
+                "learns more and trains slower; SCARF uses 256.",
+                low=16,
+                high=4096,
+            ),
+            Param(
+                "depth",
+                depth,
+                "How many fully connected layers (each with batch normalisation and ReLU) the row passes through.",
+                low=1,
+                high=8,
+            ),
+            Param(
+                "dropout",
+                dropout,
+                "Share of units dropped at random between layers while training (0: none); more of it resists "
+                "memorising a small table.",
+                low=0.0,
+                high=0.9,
+            ),
+        )
+    )
+
+
+def _mlp_factory(settings: ParamSet) -> Callable[..., nn.Module]:
+    """`factory(in_channels, size, info, **settings)`: a table MLP; unset settings take their defaults."""
+
+    def factory(in_channels: int, size: int, info: Any, **overrides: Any) -> TableMLP:
+        return table_mlp(info, **{**settings.defaults(), **overrides})
+
+    return factory
+
+
 @dataclass(frozen=True)
 class TableBackbone:
-    """What backbones.py needs to register a table network: `factory(in_channels, size, info)`."""
+    """What backbones.py needs to register a table network: `factory(in_channels, size, info, **params)`,
+    with `params` its settings (the resolved values arrive as keyword arguments)."""
 
     name: str
     title: str
     description: str
-    factory: Callable[[int, int, Any], nn.Module]
+    factory: Callable[..., nn.Module]
+    params: ParamSet = field(default_factory=ParamSet)
 
+
+_MLP_PARAMS = mlp_params(width=256, depth=3)
+_MLP_SMALL_PARAMS = mlp_params(width=128, depth=2)
 
 TABLE_BACKBONES: tuple[TableBackbone, ...] = (
     TableBackbone(
         "mlp",
         "MLP (table rows)",
         "Reads each row as a list of numbers (numeric columns standardised, missing values flagged, "
-        "categories one-hot or embedded) and passes it through three fully connected layers of 256 units "
-        "with batch normalisation and dropout; 256 features. The standard network for tables, as in SCARF "
-        "and VIME, and fast on a CPU.",
-        lambda in_channels, size, info: table_mlp(info),
+        "categories one-hot or embedded) and passes it through fully connected layers with batch "
+        "normalisation and dropout; by default three layers of 256 units, so 256 features (width, depth "
+        "and dropout are settings). The standard network for tables, as in SCARF and VIME, and fast on a CPU.",
+        _mlp_factory(_MLP_PARAMS),
+        _MLP_PARAMS,
     ),
     TableBackbone(
         "mlp_small",
         "Small MLP (table rows)",
-        "The same as the MLP with two layers of 128 units; 128 features. For small tables (a few hundred "
-        "rows), where the larger network would mostly memorise.",
-        lambda in_channels, size, info: table_mlp(info, width=128, depth=2),
+        "The same as the MLP with two layers of 128 units by default; 128 features. For small tables (a few "
+        "hundred rows), where the larger network would mostly memorise.",
+        _mlp_factory(_MLP_SMALL_PARAMS),
+        _MLP_SMALL_PARAMS,
     ),
 )

@@ -231,6 +231,7 @@ def export_backbone(run_dir: str | Path, out_path: str | Path) -> Path:
             "backbone": str(state.get("backbone_name", config.method.backbone)),
             "method": config.method.name,
             "method_params": dict(config.method.params),
+            "backbone_params": dict(config.method.backbone_params),
             "state_dict": weights,
         },
     )

@@ -92,6 +92,7 @@ def build_components(
         std=std,
         modality=info.modality,
         info=info,
+        params=config.method.backbone_params,
     )
     method = build_method(config.method.name, backbone, config.method.params, info, input_adapter=adapter)
     return Components(

@@ -21,7 +21,7 @@ def _dataclass_keys() -> dict[str, object]:
     out = {}
     for section, cls in SECTIONS.items():
         for f in fields(cls):
-            if section == "method" and f.name == "params":  # checked by the method's own ParamSet
+            if section == "method" and f.name in ("params", "backbone_params"):  # their own ParamSets
                 continue
             out[f"{section}.{f.name}"] = f
     for f in fields(RunConfig):
@@ -114,7 +114,7 @@ def test_range_messages_keep_their_wording():
     [
         ("data.channels", 2, "data.channels must be 1 (grayscale) or 3 (colour); got 2."),
         ("data.missing", "drop", "data.missing must be refuse or impute; got 'drop'."),
-        ("data.modality", "table", "data.modality must be image or series; got 'table'."),
+        ("data.modality", "video", "data.modality must be image, series or table; got 'video'."),
         ("data.length", 1, "data.length = 1 is out of range; use 2 or more."),
     ],
 )
