@@ -81,6 +81,13 @@ def evaluate_run(run_dir: Path, rule: str, value: float | None, progress=None, c
     return prepare_view(Path(run_dir), result, progress=sub_progress(progress, 0.9, 1.0), cancel=cancel)
 
 
+def has_saved_result(run_dir: Path) -> bool:
+    """Whether the run has a saved anomaly evaluation (its file exists; it may still be stale)."""
+    from ssl_core.anomaly.result import result_path
+
+    return result_path(run_dir).is_file()
+
+
 def saved_view(run_dir: Path, progress=None, cancel=None) -> AnomalyView | None:
     """The run's saved evaluation, when there is one for its current checkpoint; else None."""
     from ssl_core.anomaly import load_result

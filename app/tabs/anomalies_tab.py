@@ -29,7 +29,14 @@ from PySide6.QtWidgets import (
 )
 
 from app import dialogs
-from app.anomalies import AnomalyView, evaluate_run, saved_view, threshold_for, write_flagged
+from app.anomalies import (
+    AnomalyView,
+    evaluate_run,
+    has_saved_result,
+    saved_view,
+    threshold_for,
+    write_flagged,
+)
 from app.run_context import RunContext, file_names, run_context, run_is_gone
 from app.tabs.run_jobs import RunJobTab
 from app.widgets.anomaly_histogram import AnomalyHistogram
@@ -205,9 +212,10 @@ class AnomaliesTab(RunJobTab, QWidget):
                 f"Press Evaluate anomalies to score every {self._noun()} with this run's model, set a "
                 "threshold on held-out samples and compare with IsolationForest, LOF and PCA."
             )
-            # Its own job name: reading saved results is not work a person started, so quitting does not ask.
-            reader = Worker(saved_view, run_dir, inject=("progress", "cancel"))
-            self._start(reader, "Reading saved results…", job="anomalies_saved")
+            if has_saved_result(run_dir):  # a stat, not a worker: a run without results is never locked
+                # Its own job name: reading saved results is not work a person started, so quitting does not ask.
+                reader = Worker(saved_view, run_dir, inject=("progress", "cancel"))
+                self._start(reader, "Reading saved results…", job="anomalies_saved")
         self._update_controls()
 
     def _noun(self) -> str:
