@@ -49,6 +49,15 @@ class TableColumn:
         if self.kind not in FEATURE_KINDS:
             raise ValueError(f"column kind must be one of {FEATURE_KINDS}, not {self.kind!r}")
 
+    @property
+    def cardinality(self) -> int:
+        return len(self.categories)
+
+    @property
+    def can_miss(self) -> bool:
+        """Whether the column had missing values in its file (its rows then get a missing flag)."""
+        return self.missing > 0
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "kind": self.kind}
         if self.kind == "categorical":
@@ -66,6 +75,8 @@ class TableColumn:
         categories = d.get("categories", []) if kind == "categorical" else []
         if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
             raise _damaged(f"column {d['name']!r} has categories {categories!r:.80}")
+        if kind == "categorical" and not categories:
+            raise _damaged(f"the categorical column {d['name']!r} lists no categories")
         return cls(d["name"], kind, tuple(categories), int(d.get("missing", 0) or 0))
 
 

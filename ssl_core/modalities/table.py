@@ -9,63 +9,22 @@ featurise rows (models/table.py); previews show rows in the file's units ("table
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch import nn
 
 from ssl_core.data.base import DataInfo, DataSource
+from ssl_core.data.table_schema import FEATURE_KINDS as KINDS
+from ssl_core.data.table_schema import TableColumn
 from ssl_core.errors import UserError
 from ssl_core.modalities.base import Modality, PreviewPayload, ReconstructionHead, sample_indices
 
-KINDS = ("numeric", "boolean", "categorical")
 STANDARDISED = ("numeric", "boolean")  # columns the adapter standardises; categorical codes pass through
 _MIN_STD = 1e-6
 # The raw-input baseline one-hot encodes categorical columns with at most this many categories; larger
 # ones enter as their code scaled to [0, 1].
 RAW_ONE_HOT_MAX = 64
 _SCHEMA_FIELD = "data.table_schema"
-
-
-@dataclass(frozen=True)
-class TableColumn:
-    """One feature column as the modality needs it: name, kind, categories (index = code), rows missing."""
-
-    name: str
-    kind: str
-    categories: tuple[str, ...] = ()
-    missing: int = 0
-
-    @property
-    def cardinality(self) -> int:
-        return len(self.categories)
-
-    @property
-    def can_miss(self) -> bool:
-        """Whether the column had missing values in its file (its rows then get a missing flag)."""
-        return self.missing > 0
-
-
-def _column(entry: object, position: int) -> TableColumn:
-    if (
-        not isinstance(entry, dict)
-        or not isinstance(entry.get("name"), str)
-        or entry.get("kind") not in KINDS
-    ):
-        raise UserError(
-            f"The table schema's column {position + 1} is damaged ({entry!r:.80}); open the data again.",
-            field=_SCHEMA_FIELD,
-        )
-    categories = (
-        tuple(str(c) for c in entry.get("categories") or ()) if entry["kind"] == "categorical" else ()
-    )
-    if entry["kind"] == "categorical" and not categories:
-        raise UserError(
-            f"The table schema's categorical column {entry['name']!r} lists no categories; open the data again.",
-            field=_SCHEMA_FIELD,
-        )
-    return TableColumn(entry["name"], entry["kind"], categories, int(entry.get("missing", 0) or 0))
 
 
 def table_columns(info: DataInfo) -> list[TableColumn]:
@@ -86,7 +45,7 @@ def table_columns(info: DataInfo) -> list[TableColumn]:
             "value(s); open the data again.",
             field=_SCHEMA_FIELD,
         )
-    return [_column(entry, j) for j, entry in enumerate(entries)]
+    return [TableColumn.from_dict(entry) for entry in entries]
 
 
 def column_statistics(values: torch.Tensor, columns: list[TableColumn]) -> tuple[torch.Tensor, torch.Tensor]:

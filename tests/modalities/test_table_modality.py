@@ -112,7 +112,7 @@ def test_columns_come_from_the_schema_and_damaged_schemas_name_the_problem():
         table_columns(DataInfo(**{**table_info(4).__dict__, "extra": {"table": {"columns": COLUMNS[:5]}}}))
     assert err.value.field == "data.table_schema"
     broken = [*COLUMNS[:5], {"name": "visits", "kind": "text"}]
-    with pytest.raises(UserError, match="column 6 is damaged"):
+    with pytest.raises(UserError, match="damaged .column 'visits' has the kind 'text'"):
         table_columns(table_info(4, broken))
 
 
