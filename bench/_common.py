@@ -115,6 +115,16 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str = 
     return "\n".join(lines)
 
 
+def plural(count: int, noun: str) -> str:
+    """'1 step', '3 steps'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def rate_text(value: float) -> str:
+    """A rate for a table: thousands separated from 10 up ('12,345'), one decimal below ('3.2')."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+
+
 def ratio(value: float | None, reference: float | None, higher_is_better: bool = True) -> str:
     if value is None or reference is None or value <= 0 or reference <= 0:
         return "-"

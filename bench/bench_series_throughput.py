@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,12 +52,14 @@ from _common import (
     ratio,
     table,
 )
+from _common import plural as _n
+from _common import rate_text as _f
 from _common import (
     sync as _sync,
 )
+from _trainer_timing import PREFETCH, loader_warmup, trainer_rate
 from torch.utils.data import DataLoader
 
-import ssl_core.train.trainer as trainer_module
 from ssl_core.augment.series import preset_series_views
 from ssl_core.augment.series_reference import NumpySeriesPairs
 from ssl_core.config import RunConfig
@@ -66,7 +68,6 @@ from ssl_core.device import select_device
 from ssl_core.losses import nt_xent
 from ssl_core.methods.base import StepContext
 from ssl_core.train.builder import build_components, open_config_source
-from ssl_core.train.events import RunFailed, StepEnded
 from ssl_core.train.optim import resolve_hyper
 from ssl_core.train.perf import training_autocast_dtype
 
@@ -75,7 +76,6 @@ METHOD = "simclr"
 TARGET_RATIO = 2.0
 TARGET_BACKBONES = ("cnn1d",)  # rows with an acceptance target; the others are reported alongside
 ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
-PREFETCH = 2  # batches each DataLoader worker keeps ready (torch's default prefetch_factor)
 
 
 @dataclass(frozen=True)
@@ -167,45 +167,23 @@ def components(case: Case, spec: str, source: DataSource, s: Settings):
 # ---- (a) the engine: the real Trainer --------------------------------------------------------------------
 def engine_rate(case: Case, spec: str, s: Settings, *, amp: bool = True) -> float:
     """Series per second of the Trainer's steps after the warm-up (from StepEnded time stamps)."""
-    threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="bench-runs-") as runs:
         cfg = config_for(case, spec, s, Path(runs), amp=amp)
-        stamps: list[float] = []
-        failures: list[str] = []
-        trainer = trainer_module.Trainer(cfg)
-
-        def on_event(event) -> None:
-            if isinstance(event, StepEnded):
-                _sync(s.device)
-                stamps.append(time.perf_counter())
-            elif isinstance(event, RunFailed):
-                failures.append(event.message)
-
-        trainer.events.subscribe(on_event)
-        try:
-            trainer.run()
-            s.engine_threads.append(torch.get_num_threads())
-        finally:
-            torch.set_num_threads(threads)  # the Trainer may lower it (one per physical core)
-        if failures or len(stamps) != case.warmup + case.steps:
-            raise RuntimeError(f"engine run of {case} failed: {failures or stamps}")
-    return case.steps * case.batch_size / (stamps[-1] - stamps[case.warmup - 1])
+        return trainer_rate(
+            cfg,
+            s.device,
+            case.warmup,
+            case.steps,
+            case.batch_size,
+            threads_used=s.engine_threads,
+            what=f"engine run of {case}",
+        )
 
 
 # ---- (b) the reference: per-sample NumPy views in a DataLoader --------------------------------------------
 def reference_recipes(s: Settings):
     """The engine's SimCLR recipes for this shape (`series_view_pair` scales them the same way)."""
     return [r.scaled_for(s.channels, s.length) for r in preset_series_views(METHOD)]
-
-
-def loader_warmup(case: Case, workers: int) -> Case:
-    """`case` with extra warm-up steps that take the batches the workers made ahead (PREFETCH each).
-
-    Workers fill their queue while the loader starts and during the warm-up; where they are slower
-    than the consumer, a full queue at the start of the timed window would count batches made before
-    it. Taking that many more batches first leaves the queue in its steady state.
-    """
-    return replace(case, warmup=case.warmup + PREFETCH * workers)
 
 
 def reference_batches(
@@ -392,14 +370,6 @@ def isa_facts(device: torch.device) -> tuple[str, str]:
 # ---- helpers ------------------------------------------------------------------------------------------
 def _rate(fn: Callable[[], object], case: Case, s: Settings) -> float:
     return items_per_second(fn, case.warmup, case.steps, case.batch_size, s.device)
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _f(value: float) -> str:
-    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
 
 
 # ---- the benchmark ------------------------------------------------------------------------------------

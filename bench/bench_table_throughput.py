@@ -41,7 +41,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +58,8 @@ from _common import (
     ratio,
     table,
 )
+from _common import plural as _n
+from _common import rate_text as _f
 from _common import (
     sync as _sync,
 )
@@ -74,6 +76,7 @@ from _table_data import (
     write_csv,
 )
 from _table_scoring import SCORE_BATCH, run_children
+from _trainer_timing import PREFETCH, loader_warmup, trainer_rate
 from torch.utils.data import DataLoader
 
 import ssl_core.train.trainer as trainer_module
@@ -83,7 +86,6 @@ from ssl_core.device import select_device
 from ssl_core.methods.base import StepContext
 from ssl_core.modalities.base import sample_indices
 from ssl_core.train.builder import build_components, open_config_source
-from ssl_core.train.events import RunFailed, StepEnded
 from ssl_core.train.optim import resolve_hyper
 from ssl_core.train.perf import training_autocast_dtype
 
@@ -94,7 +96,6 @@ TARGET_RATIO = 2.0
 TARGET_SCORE_S = 60.0  # scoring a million rows end to end, on 2 cores
 TARGET_RSS_MB = 2048  # the default data.memory_budget_mb
 SCORE_METHOD = "autoencoder"
-PREFETCH = 2  # batches each DataLoader worker keeps ready (torch's default prefetch_factor)
 
 
 @dataclass(frozen=True)
@@ -195,37 +196,20 @@ def recipe_for(data: TableData, s: Settings) -> tuple[RowRecipe, float]:
 # ---- (a) the engine: the real Trainer --------------------------------------------------------------------
 def engine_rate(case: Case, data: TableData, s: Settings, *, amp: bool = True) -> float:
     """Rows per second of the Trainer's steps after the warm-up (from StepEnded time stamps)."""
-    threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="bench-runs-") as runs:
         cfg = config_for(case, data.spec, s, Path(runs), amp=amp)
-        stamps: list[float] = []
-        failures: list[str] = []
-        trainer = trainer_module.Trainer(cfg)
-
-        def on_event(event) -> None:
-            if isinstance(event, StepEnded):
-                _sync(s.device)
-                stamps.append(time.perf_counter())
-            elif isinstance(event, RunFailed):
-                failures.append(event.message)
-
-        trainer.events.subscribe(on_event)
-        try:
-            trainer.run()
-            s.engine_threads.append(torch.get_num_threads())
-        finally:
-            torch.set_num_threads(threads)  # the Trainer may lower it (one per physical core)
-        if failures or len(stamps) != case.warmup + case.steps:
-            raise RuntimeError(f"engine run of {case} on {data.name} failed: {failures or stamps}")
-    return case.steps * case.batch_size / (stamps[-1] - stamps[case.warmup - 1])
+        return trainer_rate(
+            cfg,
+            s.device,
+            case.warmup,
+            case.steps,
+            case.batch_size,
+            threads_used=s.engine_threads,
+            what=f"engine run of {case} on {data.name}",
+        )
 
 
 # ---- (b) the reference: a per-row pandas Dataset in a DataLoader -----------------------------------------
-def loader_warmup(case: Case, workers: int) -> Case:
-    """`case` with PREFETCH more warm-up steps per worker, so batches made ahead are not timed."""
-    return replace(case, warmup=case.warmup + PREFETCH * workers)
-
-
 def reference_batches(
     data: TableData, recipe: RowRecipe, batch_size: int, workers: int, s: Settings
 ) -> Iterator[torch.Tensor]:
@@ -375,14 +359,6 @@ def run_scoring(train_data: TableData, train_csv: Path, s: Settings, tmp: Path, 
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _f(value: float) -> str:
-    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
-
-
 def isa_facts(device: torch.device) -> tuple[str, str]:
     from bench_series_throughput import isa_facts as series_isa_facts  # one probe for every benchmark
 
