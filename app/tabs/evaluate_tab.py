@@ -62,6 +62,7 @@ class ReportView:
     class_names: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=lambda: dict(FEATURE_SETS))  # feature set -> shown title
+    ticks: list[str] = field(default_factory=list)  # per fraction: "1% (14)", the share and count of labels
 
     def title(self, feature_set: str) -> str:
         return self.titles.get(feature_set) or dict(FEATURE_SETS).get(feature_set, feature_set)
@@ -98,6 +99,9 @@ def parse_report(d: dict[str, Any]) -> ReportView:
             for kind in ("probe", "knn")
             if rows and all(kind in r for r in rows)
         }
+    from ssl_core.eval.verdict import fraction_text, label_counts  # imports torch: not at app start
+
+    counts = dict(label_counts(d))
     pretrained = features.get("pretrained") or {}
     confusion = (pretrained.get("probe") or {}).get("confusion")
     return ReportView(
@@ -107,6 +111,7 @@ def parse_report(d: dict[str, Any]) -> ReportView:
         class_names=[str(n) for n in d.get("class_names", [])],
         raw=d,
         titles=titles,
+        ticks=[fraction_text(f, counts.get(f)).replace(" labels)", ")") for f in fractions],
     )
 
 
@@ -168,7 +173,9 @@ class LabelEfficiencyChart(pg.PlotWidget):
             self.items += [line, bars]
             entries.append((title, pg.mkPen(color, width=2)))
         axis = self.getPlotItem().getAxis("bottom")
-        axis.setTicks([[(float(x), f"{f * 100:g}%") for x, f in zip(xs, view.fractions, strict=True)]])
+        ticks = view.ticks if len(view.ticks) == len(xs) else [f"{f * 100:g}%" for f in view.fractions]
+        axis.setTicks([list(zip(xs.tolist(), ticks, strict=True))])
+        axis.setLabel(f"labels used: share (number of labelled {view.raw.get('samples') or 'samples'})")
         self.setXRange(-0.3, max(0.3, len(xs) - 0.7), padding=0)
         self.setYRange(0, 104, padding=0)  # room above 100% for a point's marker
         return entries
@@ -384,7 +391,14 @@ class EvaluateTab(RunJobTab, QWidget):
             if extras:
                 text += " (" + "; ".join(extras) + ")"
             parts.append(text)
-        self.headline.setText(
+        from ssl_core.eval.verdict import verdict
+
+        said = verdict(view.raw)
+        lines = [f"<b>{html.escape(said.text)}</b>"] if said.text else []
+        lines.append(
             "With all labels — " + " &nbsp;·&nbsp; ".join(parts) if parts else "No accuracies in this report."
         )
+        if said.text and said.error_bars:
+            lines.append(f"<small>{html.escape(said.error_bars)}</small>")
+        self.headline.setText("<br>".join(lines))
         self.evaluated.emit(view)

@@ -42,6 +42,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ssl_core.eval.evaluate import evaluate_run
     from ssl_core.eval.label_efficiency import check_fractions, check_seeds
     from ssl_core.eval.report import format_report
+    from ssl_core.eval.verdict import verdict
 
     check_seeds(args.seeds)
     if args.anomaly:
@@ -57,7 +58,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )  # fmt: skip
     finally:
         bar.close()
-    print(json.dumps(result.to_dict(), indent=2) if args.json else format_report(result))
+    if args.json:
+        d = result.to_dict()
+        d["verdict"] = verdict(d).to_dict()  # a plain sentence and the numbers behind it
+        print(json.dumps(d, indent=2))
+    else:
+        print(format_report(result))
     return 0
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ssl_core.eval.knn import KNNResult
 from ssl_core.eval.probe import ProbeResult
+from ssl_core.eval.verdict import fraction_text, label_counts, verdict
 
 REPORT_FILE = "report.json"
 
@@ -106,10 +107,6 @@ def _feature_list(d: dict[str, Any]) -> list[dict[str, Any]]:
     return list(features.values()) if isinstance(features, dict) else list(features)
 
 
-def _fraction_label(fraction: float) -> str:
-    return f"{fraction * 100:g}%"
-
-
 def format_report(result: EvalReport | dict[str, Any]) -> str:
     """A plain-text summary: probe and kNN accuracy per label fraction for every feature set."""
     d = result.to_dict() if isinstance(result, EvalReport) else result
@@ -121,10 +118,13 @@ def format_report(result: EvalReport | dict[str, Any]) -> str:
         f"offline probes on frozen features; kNN k={d['k']}, seeds {', '.join(map(str, d['seeds']))}",
         "",
     ]
-    fractions = d["fractions"]
+    said = verdict(d)
+    if said.text:
+        lines += [f"Verdict (linear probe): {said.text}", ""]
+    counts = label_counts(d)
     for title, key in (("Linear probe accuracy (held-out)", "probe"), ("kNN accuracy (held-out)", "knn")):
         lines.append(title)
-        header = ["features", "dim", *[f"{_fraction_label(f)} labels" for f in fractions]]
+        header = ["features", "dim", *[fraction_text(f, n) for f, n in counts]]
         rows = []
         for feat in _feature_list(d):
             cells = []
@@ -144,4 +144,6 @@ def format_report(result: EvalReport | dict[str, Any]) -> str:
         ]
         lines.append("Per-class probe accuracy (pretrained, all labels): " + ", ".join(parts))
         lines.append(f"Probe solver: {pre['probe']['solver']}; evaluated in {d['seconds']:.1f} s")
+    if any(row.get("runs", 1) > 1 for feat in _feature_list(d) for row in feat["label_efficiency"]["rows"]):
+        lines.append(said.error_bars.replace("Error bars show", "± is"))
     return "\n".join(lines)

@@ -72,6 +72,12 @@ def test_train_view_embed_evaluate_reopen(qtbot, window, dialog_log):
     assert ev.view.accuracy("raw_input", "knn") is not None
     assert ev.view.confusion.shape == (10, 10)
     assert "Linear probe" in ev.headline.text() and "%" in ev.headline.text()
+    rows = ev.view.raw["features"]["pretrained"]["label_efficiency"]["rows"]
+    assert ev.headline.text().startswith("<b>With ") and "labelled images" in ev.headline.text()
+    assert (
+        ev.probe_chart.getPlotItem().getAxis("bottom")._tickLevels[0][0][1]
+        == f"1% ({rows[0]['labels_used']})"
+    )
     qtbot.waitUntil(lambda: not ev.busy)
 
     # Runs: the run is listed with its probe accuracy
@@ -241,3 +247,47 @@ def test_pretext_predictions_have_captions(qtbot, window, dialog_log):
     captions = views.captions(name)
     assert name != "original" and len(captions) == views.columns() > 0
     assert all(captions)
+
+
+def test_evaluate_headline_leads_with_the_verdict_where_the_runs_differ(qtbot):
+    from app.tabs.evaluate_tab import EvaluateTab
+    from app.workers import JobRunner
+
+    def feature(title, means):
+        rows = [
+            {
+                "fraction": f,
+                "labels_used": n,
+                "runs": 3,
+                "probe": {"mean": m, "std": 0.01},
+                "knn": {"mean": m},
+            }
+            for f, n, m in zip((0.01, 0.1, 1.0), (14, 144, 1437), means, strict=True)
+        ]
+        return {
+            "title": title,
+            "dim": 8,
+            "probe": {"accuracy": means[-1]},
+            "label_efficiency": {"rows": rows},
+        }
+
+    report = {
+        "method": "simclr", "samples": "images", "n_train": 1437, "fractions": [0.01, 0.1, 1.0], "seeds": [0, 1, 2],
+        "features": {
+            "pretrained": feature("pretrained", (0.77, 0.93, 0.986)),
+            "random_init": feature("random init", (0.44, 0.85, 0.986)),
+            "raw_input": feature("raw pixels", (0.49, 0.90, 0.986)),
+        },
+    }  # fmt: skip
+    tab = EvaluateTab(JobRunner())
+    qtbot.addWidget(tab)
+    with qtbot.waitSignal(tab.evaluated):
+        tab.show_report(report)
+    text = tab.headline.text()
+    assert text.startswith(
+        "<b>With 14 labelled images (1%), this run&#x27;s features reach 77%; the same network with random "
+        "weights reaches 44% and the raw pixels 49%.</b><br>With all labels — Linear probe: <b>98.6%</b>"
+    )
+    assert "spread (standard deviation) over 3 random picks" in text
+    ticks = [label for _, label in tab.knn_chart.getPlotItem().getAxis("bottom")._tickLevels[0]]
+    assert ticks == ["1% (14)", "10% (144)", "100% (1,437)"]

@@ -17,6 +17,7 @@ from ssl_core.eval import (
     loaded_run,
     read_report,
 )
+from ssl_core.eval.verdict import verdict
 from ssl_core.runs.store import list_runs, load_run
 from ssl_core.train.trainer import Trainer
 
@@ -84,7 +85,11 @@ def test_evaluate_run_scores_pretrained_random_init_and_pixels(simclr_run, monke
 
     text = format_report(report)
     assert "Linear probe accuracy (held-out)" in text and "kNN accuracy (held-out)" in text
-    assert "random init" in text and "raw pixels" in text and "5% labels" in text
+    used = report.pretrained.label_efficiency["rows"][0]["labels_used"]
+    assert "random init" in text and "raw pixels" in text and f"5% ({used} labels)" in text
+    said = verdict(report)
+    assert said.labels == (used if said.fraction == 0.05 else report.n_train)
+    assert f"Verdict (linear probe): {said.text}" in text and said.text.startswith("With ")
     assert f"{pixels.probe.accuracy:.3f}" in text
     assert format_report(saved) == text  # the saved dictionary prints the same table
 
@@ -168,6 +173,7 @@ def test_cli_eval_and_embed(simclr_run, capsys):
     data = json.loads(out)
     assert data["fractions"] == [0.1, 1.0] and data["k"] == 5
     assert set(data["features"]) == {"pretrained", "random_init", "raw_input"}
+    assert data["verdict"]["fraction"] in (0.1, 1.0) and data["verdict"]["text"].startswith("With ")
 
     code = main(["eval", str(simclr_run), "--fractions", "1.5", "--quiet"])
     assert code == 2 and "Label fraction 1.5 is outside (0, 1]" in capsys.readouterr().err
