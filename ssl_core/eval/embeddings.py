@@ -138,6 +138,16 @@ def extract_embeddings(
     return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
 
 
+def _plural_of(source) -> str:
+    """What the source's samples are called ("images", "series", "rows"), for progress messages."""
+    info = getattr(source, "info", None)
+    if info is None:
+        return "samples"
+    from ssl_core.modalities import modality_of
+
+    return modality_of(info).plural
+
+
 def encode_source(
     encoder: nn.Module | EncodeFn,
     source,
@@ -155,6 +165,7 @@ def encode_source(
     device = _device_for(module, device)
     n = len(indices)
     parts = []
+    noun = _plural_of(source)
     # One move to the device (and back) for all chunks, not one per chunk.
     with eval_mode(module, device):
         for start in range(0, n, chunk):
@@ -165,7 +176,7 @@ def encode_source(
                 fraction: float, message: str, start: int = start, size: int = len(images)
             ) -> None:
                 done = start + fraction * size
-                report(progress, done / n, f"Embedding images {int(done)}/{n}")
+                report(progress, done / n, f"embedding {int(done):,} of {n:,} {noun}")
 
             parts.append(extract_embeddings(encoder, images, batch_size, device, chunk_progress, cancel))
     if not parts:

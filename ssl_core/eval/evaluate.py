@@ -36,6 +36,8 @@ from ssl_core.runs.atomic import atomic_write_json
 from ssl_core.runs.store import load_run, write_summary
 
 FEATURE_TITLES = {"pretrained": "pretrained", "random_init": "random init", "raw_input": "raw input"}
+# How the probing stage names each kind of features in progress messages.
+STAGE_WORDS = {"pretrained": "this run's features", "random_init": "the random-weights network's features"}
 RAW_INPUT = (
     "raw_input"  # the raw-input baseline's key; reports saved before modalities called it "raw_pixels"
 )
@@ -95,13 +97,13 @@ def evaluate_features(
     x_train, y_train = feats[split.train_idx], labels[split.train_idx]
     x_val, y_val = feats[split.val_idx], labels[split.val_idx]
     num_classes = split.num_classes
-    report(progress, 0.0, f"Linear probe on {what}")
+    report(progress, 0.0, "fitting with all labels")
     probe = linear_probe(x_train, y_train, x_val, y_val, num_classes=num_classes, cancel=cancel, what=what)
     check_cancel(cancel)
     knn = knn_classify(
         x_train, y_train, x_val, y_val, k=settings.k, num_classes=num_classes, cancel=cancel, what=what
     )
-    report(progress, 0.3, f"Label fractions on {what}")
+    report(progress, 0.3, "fitting with fewer labels")
     partial = tuple(f for f in settings.fractions if f < 1.0)
     rows: dict[float, dict[str, Any]] = {}
     if partial:
@@ -120,6 +122,14 @@ def evaluate_features(
         "rows": [rows[f] for f in settings.fractions],
     }
     return FeatureEval(features.name, title, int(feats.shape[1]), probe, knn, table)
+
+
+def stage_progress(progress: ProgressFn | None, start: float, end: float, stage: str) -> ProgressFn | None:
+    """A sub-range of `progress` whose messages name their stage ("Step 2 of 3, ...: embedding 1,664 of ...")."""
+    sub = sub_progress(progress, start, end)
+    if sub is None:
+        return None
+    return lambda fraction, message: sub(fraction, f"{stage}: {message}" if message else stage)
 
 
 def evaluate_run(
@@ -141,12 +151,18 @@ def evaluate_run(
     source, config = run.source, run.config
     split = _labelled_split(run)
 
-    embedded = pretrained_embeddings(run, batch_size, sub_progress(progress, 0.02, 0.25), cancel)
+    # Each stage says what it is; counts in the words are the stage's own, the percentage is the whole's.
+    stages = 3 if include_baselines else 2
+    trained = stage_progress(progress, 0.02, 0.25, f"Step 1 of {stages}, this run's trained network")
+    embedded = pretrained_embeddings(run, batch_size, trained, cancel)
     feature_sets = [FeatureSet("pretrained", embedded.features)]
     if include_baselines:
         check_cancel(cancel)
-        report(progress, 0.25, "Embedding with the randomly initialised backbone")
-        random_feats = random_init_features(run, batch_size, sub_progress(progress, 0.25, 0.4), cancel)
+        baseline = stage_progress(
+            progress, 0.25, 0.4, f"Step 2 of {stages}, the same network with random weights (the baseline)"
+        )
+        report(baseline, 0.0, "starting")
+        random_feats = random_init_features(run, batch_size, baseline, cancel)
         check_cancel(cancel)
         raw_title = run.method.modality.raw_title
         report(progress, 0.4, f"Reading the {raw_title}")
@@ -157,7 +173,13 @@ def evaluate_run(
     span = 0.55 / len(feature_sets)
     for i, features in enumerate(feature_sets):
         check_cancel(cancel)
-        sub = sub_progress(progress, 0.43 + i * span, 0.43 + (i + 1) * span)
+        sub = stage_progress(
+            progress,
+            0.43 + i * span,
+            0.43 + (i + 1) * span,
+            f"Step {stages} of {stages}, linear probe and kNN on "
+            f"{STAGE_WORDS.get(features.name, 'the ' + features.shown_title)} ({i + 1} of {len(feature_sets)})",
+        )
         results.append(evaluate_features(features, split, settings, sub, cancel))
 
     result = EvalReport(

@@ -148,7 +148,7 @@ def label_efficiency(
             report(
                 progress,
                 done / total,
-                f"Label fraction {fraction:g}, seed {seed}: probe {probe.accuracy:.3f}",
+                f"{fraction:.0%} of the labels ({len(idx):,}), pick {seed}: probe {probe.accuracy:.1%}",
             )
         rows.append(efficiency_row(fraction, used, probe_acc, knn_acc, solvers))
     return {

@@ -185,3 +185,18 @@ def test_cli_eval_and_embed(simclr_run, capsys):
     code = main(["embed", str(simclr_run), "--projection", "pca", "--quiet"])
     out = capsys.readouterr().out
     assert code == 0 and "projection: pca (1797 points)" in out and "projection-pca-" in out
+
+
+def test_progress_names_each_stage_in_words(simclr_run, tmp_path):
+    """The messages say which network is embedding (the second pass is the random-init baseline), their
+    counts are the stage's own, and the overall fraction only grows."""
+    seen: list[tuple[float, str]] = []
+    evaluate_run(simclr_run, fractions=(0.1, 1.0), seeds=(0,), progress=lambda f, m: seen.append((f, m)))
+    messages = [m for _, m in seen]
+    baseline = [m for m in messages if m.startswith("Step 2 of 3, the same network with random weights")]
+    counts = [m for m in baseline if "embedding" in m and " of 1,797 images" in m]
+    assert counts, messages
+    assert any("linear probe and kNN on the raw pixels (3 of 3)" in m for m in messages), messages
+    assert any("10% of the labels" in m for m in messages), messages
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
