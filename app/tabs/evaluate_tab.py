@@ -30,7 +30,7 @@ from app.run_context import RunContext, file_names, run_context, run_is_gone
 from app.tabs.run_jobs import RunJobTab
 from app.theme import series_color
 from app.widgets.confusion import ConfusionMatrix
-from app.widgets.curves import follow_theme
+from app.widgets.curves import follow_theme, readable_axes
 from app.widgets.legend_bar import LegendBar
 from app.workers import JobRunner, Worker
 
@@ -133,6 +133,7 @@ class LabelEfficiencyChart(pg.PlotWidget):
     def __init__(self, title: str, parent=None):
         super().__init__(parent)
         item = self.getPlotItem()
+        readable_axes(item)
         item.setTitle(title)
         item.setLabel("left", "accuracy (%)")
         item.setLabel("bottom", "labels used")

@@ -25,7 +25,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.theme import Colors, current_colors, theme_manager
-from app.widgets.curves import follow_theme
+from app.widgets.curves import follow_theme, readable_axes
 from app.widgets.legend_bar import LegendBar
 
 TOP_PERCENTILE = 99.5  # scores above it share the last bin (linear axis)
@@ -174,6 +174,7 @@ class AnomalyHistogram(QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setObjectName("score_histogram")
         item = self.plot.getPlotItem()
+        readable_axes(item)
         item.setMenuEnabled(False)
         item.setMouseEnabled(x=False, y=False)
         item.hideButtons()

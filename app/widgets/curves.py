@@ -68,10 +68,36 @@ class EmaSmoother:
         return out
 
 
+class IntegerAxis(pg.AxisItem):
+    """An axis of counts (steps, epochs): ticks only at whole numbers, written with thousands separators."""
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph API
+        levels = super().tickValues(minVal, maxVal, size)
+        out = []
+        for spacing, values in levels:
+            whole = [v for v in values if abs(v - round(v)) < 1e-9]
+            if spacing >= 1 or whole:
+                out.append((max(1.0, spacing), whole))
+        return out
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph API
+        return [f"{int(round(v * scale)):,}" for v in values]
+
+
+def readable_axes(item: pg.PlotItem) -> None:
+    """Axes a person reads as they are: no SI multiplier ("loss (x0.001)") on any side."""
+    for side in ("left", "bottom", "right", "top"):
+        axis = item.getAxis(side)
+        if axis is not None:
+            axis.enableAutoSIPrefix(False)
+
+
 def make_plot(title: str, y_label: str, x_label: str = "step", grid: bool = True) -> pg.PlotWidget:
     """A line plot. `grid=False` for live plots: pyqtgraph draws grid lines as part of the axes, which
-    makes every redraw of a curve repaint the axes' tick labels too (half the cost of a live update)."""
-    plot = pg.PlotWidget()
+    makes every redraw of a curve repaint the axes' tick labels too (half the cost of a live update).
+    A step or epoch x axis gets whole-number ticks."""
+    counts = x_label in ("step", "epoch", "steps", "epochs")
+    plot = pg.PlotWidget(axisItems={"bottom": IntegerAxis("bottom")} if counts else None)
     plot.setTitle(title)
     plot.setLabel("left", y_label)
     plot.setLabel("bottom", x_label)
@@ -82,6 +108,7 @@ def make_plot(title: str, y_label: str, x_label: str = "step", grid: bool = True
     item.setDownsampling(auto=True, mode="peak")
     plot.setMenuEnabled(True)
     plot.setMinimumHeight(140)
+    readable_axes(item)
     follow_theme(plot)
     return plot
 
@@ -139,6 +166,7 @@ class FollowRange:
     Y_PAD = 0.06  # margin above and below the data when the y range is set to fit it
     Y_ROOM = 0.2  # extra room when the data grows out of the view, so the next step fits too
     X_ROOM = 1.25
+    Y_MIN_RELATIVE = 0.05  # the y span is at least this share of the values' size
 
     def __init__(self, plot: pg.PlotWidget, manage_x: bool = True):
         self.plot = plot
@@ -188,7 +216,9 @@ class FollowRange:
         if self.manage_x and (force or x_hi > cx1 or x_lo < cx0 or x_hi < cx0 + 0.5 * (cx1 - cx0)):
             # a quarter of room to grow into: the x axis changes a few times per doubling of steps
             x_range = (min(0.0, x_lo), x_hi * 1.01 if tight else _nice_ceil(x_hi * self.X_ROOM))
-        span = max(y_hi - y_lo, 1e-12 * max(1.0, abs(y_hi)))
+        # A nearly flat curve (a constant learning rate) keeps a span of a few percent of its size, so it
+        # looks flat rather than steep.
+        span = max(y_hi - y_lo, self.Y_MIN_RELATIVE * max(abs(y_hi), abs(y_lo)), 1e-12)
         y_range = None
         if force or (cy1 - cy0) > 2.5 * span * (1 + 2 * self.Y_PAD):  # the data fills too little
             y_range = (y_lo - self.Y_PAD * span, y_hi + self.Y_PAD * span)

@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from app.theme import Colors, current_colors, series_color, theme_manager
-from app.widgets.curves import follow_theme
+from app.widgets.curves import follow_theme, readable_axes
 
 # Baselines take these series colours (the method takes the theme's accent), so they keep their colour
 # from run to run.
@@ -47,6 +47,7 @@ class CurveSet:
 def _plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
     plot = pg.PlotWidget()
     item = plot.getPlotItem()
+    readable_axes(item)
     item.setTitle(title)
     item.setLabel("bottom", x_label)
     item.setLabel("left", y_label)

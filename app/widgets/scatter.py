@@ -10,7 +10,7 @@ from PySide6.QtGui import QBrush, QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsRectItem
 
 from app.theme import current_colors, series_color
-from app.widgets.curves import follow_theme
+from app.widgets.curves import follow_theme, readable_axes
 
 HOVER_RADIUS_PX = 8.0
 SCORE_BINS = 32
@@ -124,6 +124,7 @@ class EmbeddingScatter(pg.PlotWidget):
         super().__init__(parent, viewBox=self.view_box)
         self.setObjectName("embedding_scatter")
         item = self.getPlotItem()
+        readable_axes(item)
         item.hideAxis("left")
         item.hideAxis("bottom")
         item.setAspectLocked(False)
