@@ -25,7 +25,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--settings", type=Path, help="keep preferences in this INI file (portable use, tests)"
     )
-    parser.add_argument("--runs-dir", type=Path, help="folder for runs (default: the last one used)")
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        help="folder for runs, this session only (default: the one chosen in the app, else the folder ssl-core uses)",
+    )
     parser.add_argument("--theme", choices=["system", "light", "dark"], help="override the colour theme")
     parser.add_argument("--no-umap-warmup", action="store_true", help="do not pre-compile UMAP at start-up")
     parser.add_argument("--verbose", action="store_true", help="log debug messages")

@@ -18,7 +18,7 @@ from app.gc_guard import GuiThreadCollector
 from app.help import IntroDialog, about
 from app.resources import app_icon
 from app.run_context import file_names, has_checkpoint, run_is_gone, run_paths
-from app.settings import Prefs, default_runs_dir
+from app.settings import Prefs, chosen_runs_dir, default_runs_dir
 from app.tabs.anomalies_tab import AnomaliesTab
 from app.tabs.embeddings_tab import EmbeddingsTab, warm_up_umap
 from app.tabs.evaluate_tab import EvaluateTab
@@ -28,12 +28,14 @@ from app.tabs.train_tab import TrainTab
 from app.tabs.views_tab import ViewsTab
 from app.theme import MODES, theme_manager
 from app.training import IDLE, PAUSED, RUNNING, STARTING, TrainingSession
+from app.wheel_guard import install_wheel_guard
 from app.workers import JobRunner, Worker
 from ssl_core.config import RunConfig
 from ssl_core.errors import UserError
 
 log = logging.getLogger(__name__)
 
+APP_TITLE = "SSL Workbench"
 WARM_UP_DELAY_MS = 2000  # UMAP's numba compile starts this long after the window was built
 
 
@@ -54,9 +56,12 @@ class MainWindow(QMainWindow):
     ):
         super().__init__(parent)
         self.prefs = prefs
-        self.setWindowTitle("SSL Workbench")
+        install_wheel_guard()  # the wheel scrolls pages, never a setting that lacks the focus
+        self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(app_icon())
-        self.runs_dir = Path(runs_dir or prefs.get("runs_dir") or default_runs_dir())
+        # A folder given on the command line is for this session; one chosen in the app is remembered;
+        # otherwise the engine's default, the folder `ssl-core` uses too.
+        self.runs_dir = Path(runs_dir or chosen_runs_dir(prefs) or default_runs_dir())
         self.current_run: Path | None = None
         self._closing = False
         self._pending_epochs = 0  # of the run being started, for the progress text
@@ -398,7 +403,8 @@ class MainWindow(QMainWindow):
     def _set_current_run(self, run_dir: Path | None) -> None:
         self.current_run = run_dir
         self.run_label.setText(f"Run: {run_dir.name}" if run_dir else "No run open")
-        self.setWindowTitle(f"SSL Workbench — {run_dir.name}" if run_dir else "SSL Workbench")
+        # The app's name last and once: Qt appends the display name to a title that does not end with it.
+        self.setWindowTitle(f"{run_dir.name} — {APP_TITLE}" if run_dir else APP_TITLE)
 
     def open_run(self, run_dir: Path) -> Worker | None:
         """Show a saved run: its settings, curves, preview, embeddings and evaluation results."""
@@ -674,8 +680,7 @@ class MainWindow(QMainWindow):
         p.set_bytes("window/state", self.saveState())
         p.set("window/tab", self.tabs.currentIndex())
         self.setup_tab.save_state(p, str(self.runs_dir))
-        p.set("runs_dir", str(self.runs_dir))
-        p.sync()
+        p.sync()  # runs_dir is stored when the user chooses one (set_runs_dir), never the default
 
     # ---- closing -----------------------------------------------------------------------------
     def _close_question(self) -> tuple[str, str] | None:

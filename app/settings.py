@@ -60,7 +60,24 @@ class Prefs:
         self.qsettings.sync()
 
 
-def default_runs_dir() -> Path:
-    """Where runs go unless the user chose a folder: the per-user data location."""
+def chosen_runs_dir(prefs: Prefs) -> Path | None:
+    """The runs folder the user chose in the app, if any.
+
+    Earlier versions stored their own default (Qt's app-data folder) as if chosen, which would keep the
+    GUI away from the folder shared with `ssl-core`; that value counts as unchosen while it holds no runs.
+    """
+    value = prefs.get("runs_dir")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    path = Path(value)
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".local" / "share" / APPLICATION) / "runs"
+    if base and path == Path(base) / "runs" and not any(path.glob("*/config.toml")):
+        return None
+    return path
+
+
+def default_runs_dir() -> Path:
+    """Where runs go unless the user chose a folder: the engine's default, shared with `ssl-core`."""
+    from ssl_core.runs.location import default_runs_dir as engine_default
+
+    return engine_default()

@@ -11,6 +11,7 @@ import tomli_w
 
 from ssl_core.config_schema import check_config
 from ssl_core.errors import UserError
+from ssl_core.runs.location import default_runs_dir
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -75,7 +76,7 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    runs_dir: str = "runs"
+    runs_dir: str = field(default_factory=lambda: str(default_runs_dir()))  # shared with the GUI
     name: str = ""  # optional label, part of the run id
 
     # ---- (de)serialisation -------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -32,8 +33,26 @@ class Registry(Generic[T]):
         key = str(name).lower()
         if key not in self._entries:
             known = ", ".join(self._entries)
-            raise UserError(f"Unknown {self.kind} {name!r}; choose one of: {known}.", field=self.kind)
+            raise UserError(
+                f"Unknown {self.kind} {name!r}{self.did_you_mean(name)}; choose one of: {known}.",
+                field=self.kind,
+            )
         return self._entries[key]
+
+    def suggestions(self, name: str, n: int = 3) -> list[str]:
+        """Registered names close to a mistyped one ("simclr" for "simclear"), closest first."""
+        key = str(name).lower()
+        close = difflib.get_close_matches(key, list(self._entries), n=n, cutoff=0.6)
+        return close or [k for k in self._entries if key and (k.startswith(key) or key.startswith(k))][:n]
+
+    def did_you_mean(self, name: str) -> str:
+        """ " (did you mean 'simclr'?)" for a typo, "" when nothing registered is close."""
+        close = self.suggestions(name)
+        if not close:
+            return ""
+        words = [repr(c) for c in close]
+        listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+        return f" (did you mean {listed}?)"
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._entries

@@ -17,6 +17,21 @@ def _decoded_image_cache(tmp_path_factory):
         os.environ["SSL_WORKBENCH_CACHE"] = previous
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _default_runs_dir(tmp_path_factory):
+    """Runs started without a runs folder (CLI, GUI, RunConfig()) land in the session's temporary
+    folder, never in the real per-user data folder."""
+    from ssl_core.runs.location import RUNS_ENV
+
+    previous = os.environ.get(RUNS_ENV)
+    os.environ[RUNS_ENV] = str(tmp_path_factory.mktemp("default-runs"))
+    yield
+    if previous is None:
+        os.environ.pop(RUNS_ENV, None)
+    else:
+        os.environ[RUNS_ENV] = previous
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Tiny models run fastest on one thread; more threads only contend on a shared 2-core CPU.

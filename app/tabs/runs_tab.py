@@ -26,12 +26,53 @@ from PySide6.QtWidgets import (
 from app import dialogs
 from app.run_context import run_is_gone
 from app.theme import series_color
-from app.widgets.curves import EmaSmoother, make_plot
+from app.widgets.curves import EmaSmoother, legend_below, make_plot
 from app.widgets.elided_label import ElidedLabel
 from app.workers import JobRunner, Worker
 
-COLUMNS = ["Run", "Method", "Data", "Created", "Epochs", "Steps", "Final loss", "Probe accuracy", "Status"]
+COLUMNS = [
+    "Run",
+    "Method",
+    "Data",
+    "Created",
+    "Epochs",
+    "Steps",
+    "Final loss",
+    "Probe, few labels",
+    "Probe, all labels",
+    "Status",
+]
+FEW_LABELS_COLUMN, ALL_LABELS_COLUMN = COLUMNS.index("Probe, few labels"), COLUMNS.index("Probe, all labels")
 PATH_ROLE = Qt.ItemDataRole.UserRole
+HEADER_TIPS = {
+    FEW_LABELS_COLUMN: "Linear-probe accuracy on held-out data when the probe learns from only a few labelled "
+    "samples (the smallest fraction evaluated, e.g. 1%): where good features stand out.",
+    ALL_LABELS_COLUMN: "Linear-probe accuracy with every training label; with this many labels even raw "
+    "inputs often do well, so runs tend to look alike here.",
+}
+
+
+def _percent(value: float | None) -> str:
+    return f"{value * 100:.1f}%" if isinstance(value, int | float) else "–"
+
+
+def _fraction_text(fraction: float) -> str:
+    return f"{fraction * 100:g}%"
+
+
+def few_labels_header(records: list[Any]) -> str:
+    """ "Probe, 1% labels" when every evaluated run used the same smallest fraction, else a general title."""
+    fractions = {r.few_label_fraction for r in records if r.few_label_fraction is not None}
+    return f"Probe, {_fraction_text(fractions.pop())} labels" if len(fractions) == 1 else "Probe, few labels"
+
+
+def _few_labels_tip(rec: Any) -> str:
+    if rec.few_label_probe is None:
+        return "Not evaluated with few labels yet: open the run and use the Evaluate tab."
+    return (
+        f"{_percent(rec.few_label_probe)} of held-out samples classified right by a linear probe trained on "
+        f"{rec.few_label_count} labelled samples ({_fraction_text(rec.few_label_fraction)} of the training labels)."
+    )
 
 
 def _created(text: str) -> str:
@@ -85,6 +126,8 @@ class RunsTab(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("runs_table")
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        for column, tip in HEADER_TIPS.items():
+            self.table.horizontalHeaderItem(column).setToolTip(tip)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -145,7 +188,7 @@ class RunsTab(QWidget):
 
         self.compare_plot = make_plot("Loss of the selected runs (smoothed)", "loss")
         self.compare_plot.setObjectName("compare_plot")
-        self.compare_plot.addLegend(offset=(-10, 10))
+        legend_below(self.compare_plot.getPlotItem())
         self._compare_items: list[Any] = []
 
         split = QSplitter(Qt.Orientation.Vertical)
@@ -174,7 +217,6 @@ class RunsTab(QWidget):
         self.table.setRowCount(len(self.records))
         for i, rec in enumerate(self.records):
             loss = rec.final_loss
-            probe = rec.probe_accuracy
             cells = [
                 QTableWidgetItem(rec.run_id),
                 QTableWidgetItem(rec.method),
@@ -183,13 +225,16 @@ class RunsTab(QWidget):
                 NumberItem(rec.epochs, str(rec.epochs)),
                 NumberItem(rec.steps, f"{rec.steps:,}"),
                 NumberItem(loss, f"{loss:.4g}" if isinstance(loss, int | float) else "–"),
-                NumberItem(probe, f"{probe * 100:.1f}%" if isinstance(probe, int | float) else "–"),
+                NumberItem(rec.few_label_probe, _percent(rec.few_label_probe)),
+                NumberItem(rec.probe_accuracy, _percent(rec.probe_accuracy)),
                 QTableWidgetItem(rec.status),
             ]
+            cells[FEW_LABELS_COLUMN].setToolTip(_few_labels_tip(rec))
             cells[0].setData(PATH_ROLE, str(rec.path))
             cells[0].setToolTip(str(rec.path))
             for j, cell in enumerate(cells):
                 self.table.setItem(i, j, cell)
+        self.table.horizontalHeaderItem(FEW_LABELS_COLUMN).setText(few_labels_header(self.records))
         self.table.setSortingEnabled(True)
         for i in range(self.table.rowCount()):
             if Path(self.table.item(i, 0).data(PATH_ROLE)) in selected:

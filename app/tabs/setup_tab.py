@@ -1,7 +1,9 @@
-"""Setup: data on the left; method, backbone, settings and training options on the right."""
+"""Setup: data on the left; method, backbone, settings and training options on the right; above Start,
+how many optimizer steps the run will take, and a warning in words when that is too few to learn."""
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Any
 
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import Prefs
+from app.theme import current_colors, theme_manager
 from app.widgets.data_panel import DEFAULT_SPEC, DataPanel
 from app.widgets.method_panel import MethodPanel
 from app.widgets.training_form import TrainingForm
@@ -76,8 +79,9 @@ class SetupTab(QWidget):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(_group("2. Method", self.method), 3)
-        right_layout.addWidget(_group("3. Training", self.training), 0)
+        right_layout.addWidget(_group("2. Method", self.method))
+        right_layout.addWidget(_group("3. Training", self.training))
+        right_layout.addStretch(1)  # spare height goes to the bottom: the groups keep their places
         right_scroll = QScrollArea()
         right_scroll.setWidgetResizable(True)
         right_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -98,13 +102,62 @@ class SetupTab(QWidget):
         start.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         hint = QLabel("Pick data and a method, then start. Hover over any setting for an explanation.")
         hint.setProperty("role", "muted")
+        self.step_plan = QLabel()
+        self.step_plan.setObjectName("step_plan")
+        self.step_plan.setToolTip(
+            "How long the run is: each optimizer step trains on one batch; an epoch is one pass over "
+            "the training samples (those not held out for evaluation)."
+        )
+        self.step_warning = QLabel()
+        self.step_warning.setObjectName("step_warning")
+        self.step_warning.setWordWrap(True)
+        self.step_warning.setTextFormat(Qt.TextFormat.RichText)
+        self.step_warning.setVisible(False)
+        notes = QVBoxLayout()
+        notes.setSpacing(2)
+        notes.addWidget(self.step_plan)
+        notes.addWidget(self.step_warning)
+        notes.addWidget(hint)
         bottom = QHBoxLayout()
-        bottom.addWidget(hint, 1)
-        bottom.addWidget(start)
+        bottom.addLayout(notes, 1)
+        bottom.addWidget(start, 0, Qt.AlignmentFlag.AlignBottom)
+        self.changed.connect(self.update_step_plan)
+        manager = theme_manager()
+        if manager is not None:  # the warning's colour follows the theme
+            manager.changed.connect(self._theme_changed)  # a bound slot: disconnected when self is deleted
 
         layout = QVBoxLayout(self)
         layout.addWidget(split, 1)
         layout.addLayout(bottom)
+
+    # ---- how long the run is ------------------------------------------------------------------
+    def update_step_plan(self) -> None:
+        """Say how many steps the settings make on the loaded data, and warn when that is too few."""
+        info = self.data.info
+        estimate = None
+        if self._engine_ready and info is not None and self.method.method():
+            from ssl_core.modalities import MODALITIES
+            from ssl_core.train.plan import estimate as estimate_steps
+
+            noun = MODALITIES.get(info.modality).plural if info.modality in MODALITIES else "samples"
+            try:
+                estimate = estimate_steps(self.snapshot(""), info.size, noun)
+            except UserError as exc:  # a setting the run would refuse: Start names it
+                log.debug("No step plan: %s", exc)
+        self.step_plan.setText(f"This run: {estimate.summary()}" if estimate is not None else "")
+        warning = estimate.warning() if estimate is not None else ""
+        if warning:
+            color = current_colors().warn
+            warning = f"<span style='color:{color}'><b>Too short to learn:</b> {html.escape(warning)}</span>"
+        self.step_warning.setText(warning)
+        self.step_warning.setVisible(bool(warning))
+
+    def _theme_changed(self, _colors: object) -> None:
+        self.update_step_plan()
+
+    def step_plan_text(self) -> tuple[str, str]:
+        """What Setup says about the run's length: (the plan, the warning or "")."""
+        return self.step_plan.text(), self.step_warning.text() if self.step_warning.isVisible() else ""
 
     def engine_loaded(self) -> None:
         """Fill what comes from the engine's registries: methods, backbones, devices, data kinds."""

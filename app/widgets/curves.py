@@ -92,6 +92,21 @@ def readable_axes(item: pg.PlotItem) -> None:
             axis.enableAutoSIPrefix(False)
 
 
+LEGEND_ROW = 4  # PlotItem's grid: 0 title, 1 top axis, 2 the plot, 3 bottom axis; the legend goes below
+
+
+def legend_below(item: pg.PlotItem, columns: int = 6) -> pg.LegendItem:
+    """A legend in its own row under the x axis, never over the data; `item.plot(name=...)` adds to it."""
+    if item.legend is not None and item.layout.itemAt(LEGEND_ROW, 1) is item.legend:
+        return item.legend  # already placed below
+    if item.legend is not None and item.legend.scene() is not None:
+        item.legend.scene().removeItem(item.legend)  # a floating legend from addLegend
+    legend = pg.LegendItem(colCount=columns)
+    item.layout.addItem(legend, LEGEND_ROW, 1)
+    item.legend = legend
+    return legend
+
+
 def make_plot(title: str, y_label: str, x_label: str = "step", grid: bool = True) -> pg.PlotWidget:
     """A line plot. `grid=False` for live plots: pyqtgraph draws grid lines as part of the axes, which
     makes every redraw of a curve repaint the axes' tick labels too (half the cost of a live update).
@@ -251,8 +266,7 @@ class CurveSet:
         self._smooth_items: dict[str, pg.PlotDataItem] = {}
         self.show_raw = True
         self.hidden: set[str] = set()
-        if plot.getPlotItem().legend is None:
-            plot.addLegend(offset=(-10, 10))
+        legend_below(plot.getPlotItem())
 
     def clear(self) -> None:
         self.range.following = True  # a new run: show it whole again

@@ -5,16 +5,20 @@ What the loaded data allows comes from the engine: a method that cannot run on i
 `MethodSpec.unavailable_reason` (and a short note, e.g. "images only"); the backbone box lists the data's
 modality's backbones after an "Auto (<this method's default>)" entry, greying those the method refuses
 (`MethodSpec.backbone_reason`). A backbone with settings (`BackboneSpec.params`: the table MLP's width,
-depth, dropout) gets a small form under the box, for the backbone the run would use ("auto" resolved)."""
+depth, dropout) gets a small form under the box, for the backbone the run would use ("auto" resolved).
+
+The list and the description beside it keep one height whatever the settings below need, so nothing
+jumps when the method changes; the description scrolls when it is longer than that (it is the teaching
+text: never cut off), and the chosen method is scrolled into view in the list."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QFont, QPalette
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QFormLayout,
     QLabel,
@@ -25,18 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.method_description import MethodDescription, family_title, method_html
 from app.widgets.param_form import ParamForm
 from ssl_core.params import ParamSet
 
-FAMILY_TITLES = {
-    "contrastive": "Contrastive",
-    "self-distillation": "Self-distillation",
-    "redundancy reduction": "Redundancy reduction",
-    "generative": "Generative (reconstruction)",
-    "pretext": "Pretext tasks",
-}
 NAME_ROLE = Qt.ItemDataRole.UserRole
 AUTO = "auto"
+TOP_HEIGHT = 300  # the method list and its description: ~14 rows; a longer description scrolls
 
 
 def _methods():
@@ -64,23 +63,6 @@ def short_reason(spec: Any, info: Any) -> str:
     return "not for this data"
 
 
-def method_html(spec: Any, reason: str | None = None) -> str:
-    family = FAMILY_TITLES.get(spec.family, spec.family.capitalize())
-    parts = [
-        f"<p style='margin:0'><b style='font-size:14px'>{html.escape(spec.title)}</b>"
-        f" &nbsp;<span style='color:gray'>{html.escape(family)}</span></p>",
-        f"<p><i>{html.escape(spec.summary)}</i></p>",
-        f"<p>{html.escape(spec.description)}</p>",
-    ]
-    if spec.paper:
-        parts.append(f"<p style='color:gray'>Paper: {html.escape(spec.paper)}</p>")
-    if reason:
-        parts.append(
-            f"<p style='color:#c62828'><b>Not available for this data:</b> {html.escape(reason)}</p>"
-        )
-    return "".join(parts)
-
-
 class MethodPanel(QWidget):
     """Emits `method_changed(name)`; remembers edited settings per method while the app runs."""
 
@@ -103,22 +85,18 @@ class MethodPanel(QWidget):
         self.tree.setHeaderHidden(True)
         self.tree.setRootIsDecorated(False)
         self.tree.setIndentation(14)
-        self.tree.setMinimumHeight(170)
         self.tree.currentItemChanged.connect(self._item_changed)
-        self.description = QLabel()
-        self.description.setObjectName("method_description")
-        self.description.setWordWrap(True)
-        self.description.setTextFormat(Qt.TextFormat.RichText)
-        self.description.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.description.setProperty("role", "banner")
-        self.description.setMinimumWidth(240)
+        # The description scrolls inside the list's fixed height: its whole text, and no jumps.
+        self.description_area = MethodDescription()
+        self.description = self.description_area.label
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.tree)
-        top.addWidget(self.description)
+        top.addWidget(self.description_area)
         top.setStretchFactor(0, 2)
         top.setStretchFactor(1, 3)
         top.setChildrenCollapsible(False)
+        top.setFixedHeight(TOP_HEIGHT)  # the settings below never squeeze or stretch it
 
         self.backbone = QComboBox()
         self.backbone.setObjectName("backbone")
@@ -148,13 +126,14 @@ class MethodPanel(QWidget):
         form.addRow("Backbone", self.backbone)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(top, 1)
+        layout.addWidget(top)
         layout.addLayout(form)
         layout.addWidget(self.backbone_settings)
         settings_label = QLabel("Method settings")
         settings_label.setProperty("role", "muted")
         layout.addWidget(settings_label)
         layout.addWidget(self.params)
+        layout.addStretch(1)  # spare height goes below the settings, not into the list
         self.description.setText("Loading the methods…")
         self.populated = False
 
@@ -169,7 +148,7 @@ class MethodPanel(QWidget):
         for name, spec in _methods().items():
             group = groups.get(spec.family)
             if group is None:
-                group = QTreeWidgetItem(self.tree, [FAMILY_TITLES.get(spec.family, spec.family.capitalize())])
+                group = QTreeWidgetItem(self.tree, [family_title(spec.family)])
                 group.setFont(0, bold)
                 group.setFlags(Qt.ItemFlag.ItemIsEnabled)
                 group.setExpanded(True)
@@ -200,6 +179,7 @@ class MethodPanel(QWidget):
         self.params.set_params(spec.params, self._edited.get(name, {}))
         self._fill_backbones()
         self._show_description()
+        self.keep_selection_visible()
         self.method_changed.emit(name)
 
     def _remember_edits(self) -> None:
@@ -210,7 +190,25 @@ class MethodPanel(QWidget):
         if not self._current:
             return
         spec = _methods().get(self._current)
-        self.description.setText(method_html(spec, self.unavailable_reason()))
+        self.description_area.set_html(method_html(spec, self.unavailable_reason()))
+
+    def keep_selection_visible(self) -> None:
+        """Scroll the chosen method fully into the list's view, now and once the layout has settled."""
+        self._scroll_to_current()
+        QTimer.singleShot(0, self, self._scroll_to_current)  # not after this panel is gone
+
+    def _scroll_to_current(self) -> None:
+        item = self.tree.currentItem()
+        if item is not None:
+            self.tree.scrollToItem(item, QAbstractItemView.ScrollHint.EnsureVisible)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self.keep_selection_visible()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self.keep_selection_visible()
 
     # ---- public ------------------------------------------------------------------------------
     def set_data_info(self, info: Any) -> None:
@@ -235,6 +233,7 @@ class MethodPanel(QWidget):
         # A loaded config's backbone settings were waiting for this data; its backbone takes none.
         self._pending_backbone_params = None
         self._show_description()
+        self.keep_selection_visible()  # the entries' texts changed: the list may have scrolled
 
     def available(self, name: str) -> bool:
         """Whether a method can run on the loaded data."""

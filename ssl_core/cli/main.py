@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from ssl_core import __version__
 from ssl_core.config import RunConfig
@@ -215,22 +216,40 @@ def cmd_train(args) -> int:
     return _run_trainer(Trainer(config, download=args.download), args.quiet)
 
 
+def _runs_dir(args) -> Path:
+    """--runs-dir when given, else the folder shared with the GUI (ssl_core.runs.location)."""
+    from ssl_core.runs.location import default_runs_dir
+
+    return Path(args.runs_dir).expanduser() if args.runs_dir else default_runs_dir()
+
+
+def _run_path(run: str, args) -> Path:
+    """A run folder as given, or a run id (as `ssl-core runs` lists it) inside the runs folder."""
+    path = Path(run).expanduser()
+    if path.exists() or len(path.parts) != 1:
+        return path
+    in_runs = _runs_dir(args) / run
+    return in_runs if in_runs.exists() else path
+
+
 def cmd_resume(args) -> int:
     from ssl_core.train.trainer import Trainer
 
-    return _run_trainer(Trainer.resume(args.run_dir), args.quiet)
+    return _run_trainer(Trainer.resume(_run_path(args.run_dir, args)), args.quiet)
 
 
 def cmd_runs(args) -> int:
     from ssl_core.runs.store import list_runs
 
-    records = list_runs(args.runs_dir)
+    runs_dir = _runs_dir(args)
+    records = list_runs(runs_dir)
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=2, default=str))
         return 0
     if not records:
-        print(f"No runs in {args.runs_dir}.")
+        print(f"No runs in {runs_dir}.")
         return 0
+    print(f"Runs in {runs_dir}:")
     rows = [
         [
             r.run_id,
@@ -240,11 +259,23 @@ def cmd_runs(args) -> int:
             str(r.epochs),
             str(r.steps),
             "" if r.final_loss is None else f"{r.final_loss:.4f}",
+            "" if r.few_label_probe is None else f"{r.few_label_probe:.3f} ({r.few_label_fraction * 100:g}%)",
             "" if r.probe_accuracy is None else f"{r.probe_accuracy:.3f}",
         ]
         for r in records
     ]
-    print(_table(rows, ["run", "method", "data", "status", "epochs", "steps", "loss", "probe acc"]))
+    header = [
+        "run",
+        "method",
+        "data",
+        "status",
+        "epochs",
+        "steps",
+        "loss",
+        "probe few labels",
+        "probe all labels",
+    ]
+    print(_table(rows, header))
     return 0
 
 
@@ -310,7 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--length", type=int, help="series: pad or crop every series to this many time steps")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--seed", type=int)
-    p.add_argument("--runs-dir", help="where runs are stored (default: ./runs)")
+    p.add_argument(
+        "--runs-dir",
+        help="where runs are stored (default: $SSL_WORKBENCH_RUNS, else the per-user folder the GUI uses)",
+    )
     p.add_argument("--name", help="a label added to the run id")
     p.add_argument(
         "--set",
@@ -324,12 +358,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("resume", help="continue a run from its last checkpoint")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="the run's folder, or its id as `ssl-core runs` lists it")
+    p.add_argument("--runs-dir", help="where to look for a run id (default: as `ssl-core runs`)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("runs", help="list runs")
-    p.add_argument("--runs-dir", default="runs")
+    p.add_argument(
+        "--runs-dir",
+        help="the runs folder (default: $SSL_WORKBENCH_RUNS, else the per-user folder the GUI uses)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_runs)
 

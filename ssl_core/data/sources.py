@@ -92,7 +92,8 @@ def parse_spec(spec: str) -> tuple[SourceKind, str]:
             field="data.spec",
         )
     raise UserError(
-        f"Unknown data source {scheme!r} in {text!r}; known kinds are: {_known_kinds()} "
+        f"Unknown data source {scheme!r} in {text!r}{DATA_SOURCES.did_you_mean(scheme)}; known kinds are: "
+        f"{_known_kinds()} "
         "(e.g. digits, folder:~/pictures, torchvision:CIFAR10, series:BasicMotions).",
         field="data.spec",
     )

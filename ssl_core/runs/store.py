@@ -24,6 +24,7 @@ CONFIG = "config.toml"
 METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 CHECKPOINT = Path("checkpoints") / "last.pt"
+EVAL_REPORT = "report.json"  # written by ssl_core.eval (report_path), read here for the run list
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class RunPaths:
     @property
     def eval_dir(self) -> Path:
         return self.root / "eval"
+
+    @property
+    def eval_report(self) -> Path:
+        return self.eval_dir / EVAL_REPORT
 
 
 def require_run_dir(run_dir: str | Path) -> RunPaths:
@@ -111,6 +116,11 @@ class RunRecord:
     probe_accuracy: float | None
     status: str
     has_checkpoint: bool
+    # The linear probe trained on the fewest labels evaluated (e.g. 1%), where runs differ most;
+    # probe_accuracy above is the all-labels figure. None until the run is evaluated with fractions.
+    few_label_probe: float | None = None
+    few_label_fraction: float | None = None
+    few_label_count: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -118,8 +128,29 @@ class RunRecord:
         return d
 
 
+def few_label_probe(run_dir: Path) -> tuple[float, float, int] | None:
+    """(accuracy, fraction, labels used) of the pretrained features' probe at the smallest label
+    fraction below 100% in the run's evaluation report; None without one."""
+    try:
+        report = json.loads(RunPaths(Path(run_dir)).eval_report.read_text(encoding="utf-8"))
+        features = report["features"]
+        pre = (
+            features["pretrained"]
+            if isinstance(features, dict)
+            else next(f for f in features if f["name"] == "pretrained")
+        )
+        rows = [r for r in pre["label_efficiency"]["rows"] if float(r["fraction"]) < 1.0]
+        if not rows:
+            return None
+        row = min(rows, key=lambda r: float(r["fraction"]))
+        return float(row["probe"]["mean"]), float(row["fraction"]), int(row["labels_used"])
+    except (OSError, ValueError, KeyError, TypeError, StopIteration, AttributeError):
+        return None
+
+
 def record_for(run_dir: Path) -> RunRecord:
     summary = read_summary(run_dir)
+    few = few_label_probe(run_dir) if summary.get("probe_accuracy") is not None else None
     try:
         config = RunConfig.load(run_dir / CONFIG)
         method, data = config.method.name, config.data.spec
@@ -137,6 +168,9 @@ def record_for(run_dir: Path) -> RunRecord:
         probe_accuracy=summary.get("probe_accuracy"),
         status=effective_status(summary),
         has_checkpoint=(run_dir / CHECKPOINT).is_file(),
+        few_label_probe=few[0] if few else None,
+        few_label_fraction=few[1] if few else None,
+        few_label_count=few[2] if few else None,
     )
 
 
@@ -245,6 +279,7 @@ __all__ = [
     "delete_run",
     "effective_status",
     "export_backbone",
+    "few_label_probe",
     "list_runs",
     "load_run",
     "read_metrics",

@@ -11,7 +11,6 @@ interval) and `failures` (out of memory and refused writes).
 from __future__ import annotations
 
 import logging
-import math
 import os
 import traceback
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from ssl_core.train.failures import free_memory, is_out_of_memory, is_write_erro
 from ssl_core.train.live_previews import LivePreviews, preview_batch
 from ssl_core.train.optim import Hyper, build_optimizer, build_scheduler, resolve_hyper
 from ssl_core.train.perf import compile_method, limit_cpu_threads, training_autocast_dtype, use_channels_last
+from ssl_core.train.plan import StepPlan
 from ssl_core.train.recorder import NonFiniteLoss, StepRecorder
 
 log = logging.getLogger(__name__)
@@ -61,21 +61,6 @@ class RunResult:
     status: str  # "completed", "stopped" or "failed"
     step: int
     message: str = ""
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """How long the run is, in optimizer steps."""
-
-    steps_per_epoch: int
-    total_steps: int
-
-    @property
-    def epochs(self) -> int:
-        return math.ceil(self.total_steps / self.steps_per_epoch)
-
-    def epoch_of(self, step: int) -> int:
-        return step // self.steps_per_epoch
 
 
 class Trainer:
@@ -176,11 +161,9 @@ class Trainer:
             memory_budget_bytes=cfg.data.memory_budget_mb * 2**20,
             num_workers=cfg.data.num_workers,
         )
-        steps_per_epoch = pipeline.steps_per_epoch()
-        total_steps = steps_per_epoch * cfg.train.epochs
-        if cfg.train.max_steps:
-            total_steps = min(total_steps, cfg.train.max_steps)
-        plan = _Plan(steps_per_epoch, total_steps)
+        # The same plan Setup shows before Start (ssl_core.train.plan.estimate).
+        plan = StepPlan.for_run(pipeline.steps_per_epoch(), cfg.train.epochs, cfg.train.max_steps)
+        steps_per_epoch, total_steps = plan.steps_per_epoch, plan.total_steps
         state = self._training_state(parts, hyper, device, plan)
         created = self._open_run_dir(state)
 
@@ -238,7 +221,7 @@ class Trainer:
             )
 
     def _training_state(
-        self, parts: Components, hyper: Hyper, device: torch.device, plan: _Plan
+        self, parts: Components, hyper: Hyper, device: torch.device, plan: StepPlan
     ) -> TrainingState:
         """The method on the device in its fast layout, with its optimizer, schedule, scaler and RNG."""
         cfg = self.config
@@ -286,7 +269,7 @@ class Trainer:
         state: TrainingState,
         pipeline: BatchPipeline,
         metrics: MetricsWriter,
-        plan: _Plan,
+        plan: StepPlan,
         previews: LivePreviews,
     ) -> tuple[float | None, str]:
         cfg = self.config

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.widgets.curves import CurveSet, IntegerAxis, make_plot
+from app.widgets.curves import CurveSet, IntegerAxis, legend_below, make_plot
 
 
 def test_small_values_keep_their_own_units_on_the_axis(qtbot):
@@ -39,3 +39,23 @@ def test_a_constant_learning_rate_looks_flat(qtbot):
     curves.range.update(force=True)
     y0, y1 = plot.getPlotItem().vb.viewRange()[1]
     assert (y1 - y0) >= 0.05 * 1e-3  # the view spans at least 5% of the value: a flat line looks flat
+
+
+def test_curve_legends_sit_below_the_plot_never_over_the_data(qtbot):
+    plot = make_plot("Loss", "loss")
+    qtbot.addWidget(plot)
+    plot.resize(420, 260)
+    plot.show()
+    curves = CurveSet(plot)
+    steps = list(range(1, 200))
+    curves.extend("loss", steps, [2.0 / s**0.3 for s in steps])
+    curves.extend("loss/align", steps, [1.0 / s**0.2 for s in steps])
+    curves.range.update(force=True)
+    qtbot.waitUntil(lambda: bool(plot.getPlotItem().legend.items), timeout=2000)
+    item = plot.getPlotItem()
+    assert legend_below(item) is item.legend  # placed once, reused
+    # Once the layout has settled, the legend's box and the data's box do not overlap.
+    qtbot.waitUntil(
+        lambda: not item.legend.sceneBoundingRect().intersects(item.vb.sceneBoundingRect()), timeout=2000
+    )
+    assert item.legend.sceneBoundingRect().top() >= item.vb.sceneBoundingRect().bottom()
