@@ -97,7 +97,7 @@ class TrainTab(QWidget):
         self.lr_plot = make_plot("Learning rate", "lr", grid=False)
         self.lr_plot.setObjectName("lr_plot")
         # x follows the loss plot
-        self.lr_curves = CurveSet(self.lr_plot, smoothing=0.0, manage_x=False, line_width=1.0)
+        self.lr_curves = CurveSet(self.lr_plot, smoothing=0.0, manage_x=False, line_width=1.0, legend=False)
         self.lr_curves.show_raw = False
         self.lr_plot.setXLink(self.loss_plot)
 

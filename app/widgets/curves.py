@@ -250,7 +250,12 @@ class CurveSet:
     """Named curves on one plot: a faint raw line plus a bold smoothed line per series."""
 
     def __init__(
-        self, plot: pg.PlotWidget, smoothing: float = 0.9, manage_x: bool = True, line_width: float = 2.0
+        self,
+        plot: pg.PlotWidget,
+        smoothing: float = 0.9,
+        manage_x: bool = True,
+        line_width: float = 2.0,
+        legend: bool = True,
     ):
         self.plot = plot
         # Live plots use 1: Qt draws 1-pixel lines on a fast path, wider ones through a stroker that
@@ -266,7 +271,8 @@ class CurveSet:
         self._smooth_items: dict[str, pg.PlotDataItem] = {}
         self.show_raw = True
         self.hidden: set[str] = set()
-        legend_below(plot.getPlotItem())
+        if legend:  # a plot of one named quantity (its title says which) needs none
+            legend_below(plot.getPlotItem())
 
     def clear(self) -> None:
         self.range.following = True  # a new run: show it whole again
@@ -289,9 +295,12 @@ class CurveSet:
         self._smoothers[name] = EmaSmoother(self.smoothing)
         raw_pen = pg.mkPen(color + "55", width=1)
         # the faint raw line is the noisy one: antialiasing it costs the most and shows the least
-        self._raw_items[name] = self.plot.plot([], [], pen=raw_pen, antialias=False)
+        smoothed = self.smoothing > 0
+        # The legend tells the faint raw line from the smoothed one (named once, on the first series).
+        raw_name = f"{name}, raw" if smoothed and i == 0 else None
+        self._raw_items[name] = self.plot.plot([], [], pen=raw_pen, antialias=False, name=raw_name)
         self._smooth_items[name] = self.plot.plot(
-            [], [], pen=pg.mkPen(color, width=self.line_width), name=name
+            [], [], pen=pg.mkPen(color, width=self.line_width), name=f"{name}, smoothed" if smoothed else name
         )
 
     def extend(self, name: str, xs: list[float], ys: list[float]) -> None:

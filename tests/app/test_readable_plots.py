@@ -54,6 +54,8 @@ def test_curve_legends_sit_below_the_plot_never_over_the_data(qtbot):
     qtbot.waitUntil(lambda: bool(plot.getPlotItem().legend.items), timeout=2000)
     item = plot.getPlotItem()
     assert legend_below(item) is item.legend  # placed once, reused
+    names = [label.text for _, label in item.legend.items]
+    assert names == ["loss, raw", "loss, smoothed", "loss/align, smoothed"]  # raw told from smoothed
     # Once the layout has settled, the legend's box and the data's box do not overlap.
     qtbot.waitUntil(
         lambda: not item.legend.sceneBoundingRect().intersects(item.vb.sceneBoundingRect()), timeout=2000
