@@ -341,6 +341,7 @@ class MainWindow(QMainWindow):
         self.setup_tab.load_config(config)
         self._pending_epochs = config.train.epochs
         self.tabs.setCurrentWidget(self.train_tab)
+        self.train_tab.clear()  # the curves are read again below; the last run's log and speed go
         self.train_tab.set_status(f"Resuming {Path(run_dir).name}…")
         # Curves first, then training: live steps then simply continue the loaded history.
         worker = Worker(read_history, Path(run_dir))
@@ -365,6 +366,7 @@ class MainWindow(QMainWindow):
 
     def _run_started(self, event: Any) -> None:
         self._set_current_run(Path(event.run_dir))
+        self.embeddings_tab.set_run(Path(event.run_dir))  # a new run: the last one's map is stale
         self.train_tab.run_started(event, self._pending_epochs)
         self.runs_tab.refresh()
 
@@ -385,12 +387,14 @@ class MainWindow(QMainWindow):
 
     def _run_failed(self, event: Any) -> None:
         self.train_tab.failed(event.message)
+        self.statusBar().showMessage("Training failed: see the Train tab's log.")
         self.runs_tab.refresh()
         if not self._closing:
             dialogs.show_failure(self, event.message, event.traceback, event.user_error, "Training stopped")
 
     def _job_error(self, exc: BaseException, tb: str) -> None:
         self.train_tab.failed(str(exc))
+        self.statusBar().showMessage("Training failed to start: see the Train tab's log.")
         if not self._closing:
             dialogs.show_error(self, exc, tb, title="Cannot train")
 
@@ -420,6 +424,7 @@ class MainWindow(QMainWindow):
             return None
         self.setup_tab.load_config(config)
         self._set_current_run(Path(run_dir))
+        self.train_tab.clear()  # nothing of the run shown before: speed, log, progress
         self.train_tab.set_status(f"Opened run {Path(run_dir).name}.")
         self.embeddings_tab.set_run(Path(run_dir))
         self.evaluate_tab.set_run(Path(run_dir))

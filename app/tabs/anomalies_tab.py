@@ -91,9 +91,10 @@ class AnomaliesTab(RunJobTab, QWidget):
         self.button = QPushButton("Evaluate anomalies")
         self.button.setObjectName("anomaly_button")
         self.button.setProperty("role", "primary")
-        self.button.setToolTip(
+        self._button_tip = (
             "Score every sample with the run's model and measure detection (saved with the run)."
         )
+        self.button.setToolTip(self._button_tip)
         self.button.clicked.connect(self.evaluate)
         self.rule_box = ThresholdRuleBox()
         self.rule_box.edited.connect(self.apply_rule)
@@ -289,7 +290,7 @@ class AnomaliesTab(RunJobTab, QWidget):
 
     def _update_controls(self) -> None:
         ready = self.context is not None and self.context.has_checkpoint and self.worker is None
-        self.button.setEnabled(ready and not self._blocked)
+        self.show_enabled(self.button, ready, self._button_tip)
         self.export_button.setEnabled(self.view is not None and self.export_worker is None)
 
     # ---- showing results ---------------------------------------------------------------------

@@ -105,7 +105,8 @@ class EmbeddingsTab(RunJobTab, QWidget):
         self.compute_button = QPushButton("Compute embeddings")
         self.compute_button.setObjectName("embed_button")
         self.compute_button.setProperty("role", "primary")
-        self.compute_button.setToolTip("Encode every sample with the trained model and map them to 2-D.")
+        self._compute_tip = "Encode every sample with the trained model and map them to 2-D."
+        self.compute_button.setToolTip(self._compute_tip)
         self.compute_button.clicked.connect(lambda: self.compute(self.run_dir, force=True))
         self.projection = QComboBox()
         self.projection.setObjectName("projection")
@@ -286,6 +287,8 @@ class EmbeddingsTab(RunJobTab, QWidget):
         self.selection_title.setText(SELECTION_HINT)
         if run_dir is None:
             message = "Train a model (or open a run), then compute its embeddings."
+        elif not self.context.has_checkpoint and self._blocked:
+            message = "This run is training: compute its embeddings when it has a checkpoint."
         elif not self.context.has_checkpoint:
             message = (
                 "This run has no checkpoint yet: resume it from the Runs tab, then compute its embeddings."
@@ -396,7 +399,7 @@ class EmbeddingsTab(RunJobTab, QWidget):
 
     def _update_controls(self) -> None:
         has = self.result is not None
-        self.compute_button.setEnabled(self.can_compute() and not self._blocked)
+        self.show_enabled(self.compute_button, self.can_compute(), self._compute_tip)
         for w in (self.export_button, self.select_button, self.lasso_button, self.colour_by):
             w.setEnabled(has)
 

@@ -205,6 +205,8 @@ class EvaluateTab(RunJobTab, QWidget):
         self.button = QPushButton("Evaluate")
         self.button.setObjectName("evaluate_button")
         self.button.setProperty("role", "primary")
+        self._button_tip = "Measure how well the run's features classify the labels (saved with the run)."
+        self.button.setToolTip(self._button_tip)
         self.button.clicked.connect(self.evaluate)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
@@ -366,7 +368,7 @@ class EvaluateTab(RunJobTab, QWidget):
         self._update_controls()
 
     def _update_controls(self) -> None:
-        self.button.setEnabled(self.can_evaluate() and not self._blocked)
+        self.show_enabled(self.button, self.can_evaluate(), self._button_tip)
 
     def can_evaluate(self) -> bool:
         return self.context is not None and self.context.has_checkpoint and self.worker is None

@@ -186,7 +186,8 @@ class TrainTab(QWidget):
         self.live_caption.setText(f"Step {step:,}" if step is not None else "")
 
     # ---- curves ------------------------------------------------------------------------------
-    def clear(self) -> None:
+    def clear(self, keep_log: bool = False) -> None:
+        """Forget the run shown: curves, preview, numbers, progress and (unless `keep_log`) the log."""
         self.loss_curves.clear()
         self.lr_curves.clear()
         self.live_preview.clear()
@@ -195,6 +196,20 @@ class TrainTab(QWidget):
         self._pending_step = None
         for label in (self.loss_value, self.epoch_value, self.rate_value, self.eta_value):
             label.setText("–")
+        if not keep_log:
+            self.log.clear()
+        self._set_progress_state(None)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("No training yet")
+
+    def _set_progress_state(self, state: str | None) -> None:
+        """The progress bar's look: None (normal) or "failed" (the style sheet draws it in red)."""
+        if self.progress.property("state") == state:
+            return
+        self.progress.setProperty("state", state)
+        self.progress.style().unpolish(self.progress)
+        self.progress.style().polish(self.progress)
 
     def _options_changed(self) -> None:
         self.loss_curves.show_raw = self.show_raw.isChecked()
@@ -290,7 +305,8 @@ class TrainTab(QWidget):
     def run_started(self, event: Any, epochs: int) -> None:
         self._epochs = epochs
         if event.start_step == 0:
-            self.clear()
+            self.clear(keep_log=True)  # cleared at Start; warnings from preparing the run stay
+        self._set_progress_state(None)
         self.device_value.setText(event.device)
         self.progress.setRange(0, max(1, event.total_steps))
         self.progress.setValue(event.start_step)
@@ -340,6 +356,8 @@ class TrainTab(QWidget):
 
     def failed(self, message: str) -> None:
         self.redraw()
+        self._set_progress_state("failed")  # an empty bar, its text in the error colour: never "done"
+        self.progress.setValue(self.progress.minimum())
         self.progress.setFormat("Failed")
         self.append_log(message, "error")
         self.status.setText("Training failed; see the log below.")
