@@ -87,7 +87,9 @@ def cmd_eval_anomaly(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from ssl_core.anomaly.scoring import score_file
+    from ssl_core.eval.cli import resolve_run_arg
 
+    resolve_run_arg(args)
     bar = _LazyBar(args.quiet)
     try:
         result = score_file(
@@ -108,10 +110,12 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def add_score_parser(subparsers) -> None:
+    from ssl_core.eval.cli import add_run_arguments
+
     p = subparsers.add_parser(
         "score", help="anomaly scores and flags of a new data file by a trained run, as a CSV"
     )
-    p.add_argument("run_dir")
+    add_run_arguments(p)
     p.add_argument("--data", required=True, metavar="SPEC", help="the data to score (same kind as the run's)")
     p.add_argument("--out", metavar="FILE.csv", help="write the CSV here (default: print it)")
     p.add_argument(

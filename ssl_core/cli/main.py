@@ -225,11 +225,9 @@ def _runs_dir(args) -> Path:
 
 def _run_path(run: str, args) -> Path:
     """A run folder as given, or a run id (as `ssl-core runs` lists it) inside the runs folder."""
-    path = Path(run).expanduser()
-    if path.exists() or len(path.parts) != 1:
-        return path
-    in_runs = _runs_dir(args) / run
-    return in_runs if in_runs.exists() else path
+    from ssl_core.runs.location import resolve_run
+
+    return resolve_run(run, args.runs_dir)
 
 
 def cmd_resume(args) -> int:

@@ -1,4 +1,4 @@
-"""`ssl-core eval RUN_DIR` and `ssl-core embed RUN_DIR`: registered by ssl_core.cli.main."""
+"""`ssl-core eval RUN` and `ssl-core embed RUN` (RUN: a run folder or a run id): registered by ssl_core.cli.main."""
 
 from __future__ import annotations
 
@@ -37,6 +37,40 @@ class _ProgressBar:
 
 ProgressBar = _ProgressBar  # the name other command modules (ssl_core/anomaly/cli.py) import
 
+RUN_HELP = "the run's folder, or its id as `ssl-core runs` lists it"
+RUNS_DIR_HELP = "where to look for a run id (default: as `ssl-core runs`)"
+UMAP_NOTICE = "Preparing UMAP (compiling its kernels once per session; this can take a minute)…"
+
+
+def resolve_run_arg(args: argparse.Namespace) -> None:
+    """Turn `args.run_dir` from a folder or a run id into the run's folder (see resolve_run)."""
+    from ssl_core.runs.location import resolve_run
+
+    args.run_dir = str(resolve_run(args.run_dir, getattr(args, "runs_dir", None)))
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The RUN positional (a folder or a run id) and --runs-dir, shared by eval, embed and score."""
+    p.add_argument("run_dir", metavar="RUN", help=RUN_HELP)
+    p.add_argument("--runs-dir", metavar="DIR", help=RUNS_DIR_HELP)
+
+
+class _UmapNotice:
+    """Wraps a progress callback: the first UMAP report first says, on stderr, that numba is compiling
+    UMAP's kernels (15-60 s on a cold start, once per process), so the wait does not look like a hang."""
+
+    def __init__(self, bar: _ProgressBar):
+        self.bar, self.shown = bar, False
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if not self.shown and "UMAP" in message:
+            self.shown = True
+            if self.bar.bar is not None:
+                self.bar.bar.write(UMAP_NOTICE, file=sys.stderr)
+            else:
+                print(UMAP_NOTICE, file=sys.stderr, flush=True)
+        self.bar(fraction, message)
+
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from ssl_core.eval.evaluate import evaluate_run
@@ -44,6 +78,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ssl_core.eval.report import format_report
     from ssl_core.eval.verdict import verdict
 
+    resolve_run_arg(args)
     check_seeds(args.seeds)
     if args.anomaly:
         from ssl_core.anomaly.cli import cmd_eval_anomaly
@@ -69,17 +104,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_embed(args: argparse.Namespace) -> int:
     from ssl_core.eval.embed import embed_run
+    from ssl_core.eval.map_export import export_map
 
+    resolve_run_arg(args)
     bar = _ProgressBar(args.quiet or args.json)
+    # The notice goes to stderr, so it is shown with --json too (stdout stays pure JSON); not with --quiet.
+    progress = bar if args.quiet or args.projection != "umap" else _UmapNotice(bar)
     try:
         result = embed_run(
             args.run_dir, projection=args.projection, max_points=args.max_points,
             n_neighbors=args.n_neighbors, min_dist=args.min_dist, seed=args.seed, fast=args.fast,
-            batch_size=args.batch_size, progress=bar,
+            batch_size=args.batch_size, progress=progress,
         )  # fmt: skip
     finally:
         bar.close()
     info = result.to_dict()
+    info_source = getattr(result.source, "info", None)
+    # The PNG and CSV are for people; they stay out of embed.json (whose paths are the arrays).
+    info["paths"].update(export_map(result, list(getattr(info_source, "class_names", None) or [])))
     if args.json:
         print(json.dumps(info, indent=2))
     else:
@@ -101,7 +143,7 @@ def add_eval_parsers(subparsers) -> None:
         help="linear probe, kNN and label efficiency of a run, against random-init and raw-pixel baselines; "
         "with --anomaly, anomaly detection against IsolationForest, LOF and PCA",
     )
-    p.add_argument("run_dir")
+    add_run_arguments(p)
     p.add_argument(
         "--fractions", type=float, nargs="+", default=list(DEFAULT_FRACTIONS), metavar="F",
         help="label fractions in (0, 1] (default: 0.01 0.1 1)",
@@ -121,22 +163,37 @@ def add_eval_parsers(subparsers) -> None:
     add_anomaly_arguments(p)
     p.set_defaults(func=cmd_eval)
 
-    p = subparsers.add_parser("embed", help="save a run's embeddings and a 2-D projection (UMAP or PCA)")
-    p.add_argument("run_dir")
-    p.add_argument("--projection", choices=("umap", "pca", "none"), default="umap")
+    p = subparsers.add_parser(
+        "embed",
+        help="save a run's embeddings, a 2-D projection (UMAP or PCA), and a PNG and CSV of the map",
+    )
+    add_run_arguments(p)
+    p.add_argument(
+        "--projection", choices=("umap", "pca", "none"), default="umap",
+        help="how to map the embeddings to 2-D: umap (slower, keeps neighbourhoods; compiles its kernels "
+        "on first use), pca (fast, linear) or none (default: umap)",
+    )  # fmt: skip
     p.add_argument(
         "--max-points", type=int, default=MAX_UMAP_POINTS,
         help=f"UMAP a random subset above this many images (at most {MAX_UMAP_POINTS:,})",
     )  # fmt: skip
-    p.add_argument("--n-neighbors", type=int, default=15)
-    p.add_argument("--min-dist", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--n-neighbors", type=int, default=15, metavar="K",
+        help="UMAP: neighbours per point; larger keeps more global structure (default: 15)",
+    )  # fmt: skip
+    p.add_argument(
+        "--min-dist", type=float, default=0.1, metavar="D",
+        help="UMAP: how tightly points may pack, 0 to 1; smaller gives tighter clusters (default: 0.1)",
+    )  # fmt: skip
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the UMAP layout and of the subset above --max-points"
+    )
     p.add_argument(
         "--fast", action=argparse.BooleanOptionalAction, default=None,
         help="PCA + exact torch kNN before UMAP (default: automatic by size)",
     )  # fmt: skip
     p.add_argument("--batch-size", type=int, default=512, help="images per encoder batch")
-    p.add_argument("--json", action="store_true", help="print what was saved as JSON")
+    p.add_argument("--json", action="store_true", help="print what was saved (paths and sizes) as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_embed)
 

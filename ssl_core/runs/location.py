@@ -38,4 +38,15 @@ def default_runs_dir(platform: str | None = None) -> Path:
     return user_data_dir(platform) / "runs"
 
 
-__all__ = ["APP_FOLDER", "RUNS_ENV", "default_runs_dir", "user_data_dir"]
+def resolve_run(run: str | Path, runs_dir: str | Path | None = None) -> Path:
+    """A run folder as given, or a run id (as `ssl-core runs` lists it) inside `runs_dir` (default:
+    `default_runs_dir()`). A name that is neither comes back unchanged, so the caller's error names it."""
+    path = Path(run).expanduser()
+    if path.exists() or len(path.parts) != 1:
+        return path
+    folder = Path(runs_dir).expanduser() if runs_dir else default_runs_dir()
+    in_runs = folder / path
+    return in_runs if in_runs.exists() else path
+
+
+__all__ = ["APP_FOLDER", "RUNS_ENV", "default_runs_dir", "resolve_run", "user_data_dir"]
