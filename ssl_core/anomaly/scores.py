@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ssl_core.eval.anomaly import anomaly_scores, has_anomaly_scores
-from ssl_core.eval.embeddings import encode_source, file_digest, load_npy, save_npy
+from ssl_core.eval.anomaly import cached_source_anomaly_scores, has_anomaly_scores, source_anomaly_scores
+from ssl_core.eval.embeddings import encode_source, file_digest
 from ssl_core.eval.loaded_run import pretrained_embeddings
 from ssl_core.progress import CancelToken, ProgressFn, check_cancel, report
 
@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 RECONSTRUCTION = "reconstruction error"
 KNN_DISTANCE = "kNN distance"
 DEFAULT_K = 5
-READ_CHUNK = 8192  # samples read from a source at a time
 
 
 def score_kind(method) -> str:
@@ -80,41 +79,6 @@ def knn_distances(
     return torch.cat(out).numpy().astype(np.float32)
 
 
-def reconstruction_scores(
-    method,
-    source,
-    batch_size: int = 512,
-    progress: ProgressFn | None = None,
-    cancel: CancelToken | None = None,
-) -> np.ndarray:
-    """Reconstruction error of every sample of `source`, read READ_CHUNK samples at a time."""
-    n = len(source)
-    parts = []
-    for start in range(0, n, READ_CHUNK):
-        check_cancel(cancel)
-        samples, _ = source.read(torch.arange(start, min(n, start + READ_CHUNK)))
-        parts.append(anomaly_scores(method, samples, batch_size=batch_size, cancel=cancel))
-        report(
-            progress,
-            min(n, start + READ_CHUNK) / max(1, n),
-            f"Anomaly scores {min(n, start + READ_CHUNK)}/{n}",
-        )
-    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, dtype=np.float32)
-
-
-def _cached(path: Path, n: int) -> np.ndarray | None:
-    if not path.is_file():
-        return None
-    try:
-        scores = load_npy(path)
-    except (OSError, ValueError) as exc:
-        log.warning("Ignoring damaged anomaly scores %s: %s", path, exc)
-        return None
-    if scores.shape != (n,) or not np.issubdtype(scores.dtype, np.floating):
-        return None
-    return scores.astype(np.float32, copy=False)
-
-
 def run_scores(
     run,
     k: int = DEFAULT_K,
@@ -127,10 +91,7 @@ def run_scores(
     if has_anomaly_scores(run.method):
         key = file_digest(run.checkpoint_path)
         path = Path(run.run_dir) / "eval" / f"anomaly-{key}.npy"
-        scores = _cached(path, n)
-        if scores is None:
-            scores = reconstruction_scores(run.method, run.source, batch_size, progress, cancel)
-            save_npy(path, scores)
+        scores = cached_source_anomaly_scores(run.method, run.source, path, batch_size, progress, cancel)
         return scores, RECONSTRUCTION, key
     embedded = pretrained_embeddings(run, batch_size, progress, cancel)
     train_idx = run.train_idx.numpy()
@@ -151,7 +112,7 @@ def new_data_scores(
 ) -> np.ndarray:
     """Scores (M,) of the samples of another source, the same way `run_scores` scores the run's own."""
     if has_anomaly_scores(run.method):
-        return reconstruction_scores(run.method, source, batch_size, progress, cancel)
+        return source_anomaly_scores(run.method, source, batch_size, progress, cancel)
     reference = pretrained_embeddings(run, batch_size, None, cancel).features[run.train_idx.numpy()]
     check_cancel(cancel)
     feats = encode_source(run.method, source, batch_size=batch_size, progress=progress, cancel=cancel)

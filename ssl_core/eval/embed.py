@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from ssl_core.errors import UserError
-from ssl_core.eval.anomaly import anomaly_scores, has_anomaly_scores
+from ssl_core.eval.anomaly import cached_source_anomaly_scores, has_anomaly_scores
 from ssl_core.eval.embeddings import EmbeddingCache, Embeddings, load_npy, save_npy
 from ssl_core.eval.loaded_run import pretrained_embeddings
 from ssl_core.eval.projection import MAX_UMAP_POINTS, project_pca, project_umap
@@ -27,7 +26,6 @@ log = logging.getLogger(__name__)
 
 EMBED_FILE = "embed.json"
 PROJECTIONS = ("umap", "pca", "none")
-READ_CHUNK = 8192  # samples read from the source at a time for anomaly scores
 
 
 @dataclass
@@ -132,10 +130,7 @@ def embed_run(
         check_cancel(cancel)
         report(progress, 0.3, "Anomaly scores")
         path = eval_dir / f"anomaly-{key}.npy"
-        anomaly_values = _cached_scores(path, n)
-        if anomaly_values is None:
-            anomaly_values = _source_anomaly_scores(run, n, batch_size, cancel)
-            save_npy(path, anomaly_values)
+        anomaly_values = cached_source_anomaly_scores(run.method, run.source, path, batch_size, cancel=cancel)
         paths["anomaly"] = str(path)
 
     coords = indices = None
@@ -174,31 +169,6 @@ def embed_run(
     atomic_write_json(eval_dir / EMBED_FILE, result.to_dict())
     report(progress, 1.0, "Embedding done")
     return result
-
-
-def _source_anomaly_scores(run, n: int, batch_size: int, cancel: CancelToken | None) -> np.ndarray:
-    """Anomaly scores of the run's first `n` samples (all of them), read READ_CHUNK samples at a time."""
-    parts = []
-    for start in range(0, n, READ_CHUNK):
-        samples, _ = run.source.read(torch.arange(start, min(n, start + READ_CHUNK)))
-        parts.append(anomaly_scores(run.method, samples, batch_size=batch_size, cancel=cancel))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-
-
-def _cached_scores(path: Path, n: int) -> np.ndarray | None:
-    """Anomaly scores saved for this checkpoint (its digest is in the name), if intact and complete."""
-    if not path.is_file():
-        return None
-    try:
-        scores = load_npy(path)
-    except (OSError, ValueError) as exc:
-        log.warning("Ignoring damaged anomaly scores %s: %s", path, exc)
-        return None
-    if scores.shape != (n,) or not np.issubdtype(scores.dtype, np.floating):
-        log.warning("Ignoring anomaly scores %s: shape %s does not match %d images", path, scores.shape, n)
-        return None
-    log.info("Using cached anomaly scores %s", path)
-    return scores.astype(np.float32, copy=False)
 
 
 def load_embedding(run_dir: str | Path) -> EmbedResult | None:
