@@ -366,7 +366,10 @@ class MainWindow(QMainWindow):
 
     def _run_started(self, event: Any) -> None:
         self._set_current_run(Path(event.run_dir))
-        self.embeddings_tab.set_run(Path(event.run_dir))  # a new run: the last one's map is stale
+        # a new run: the last run's map, accuracies and anomaly scores are about another model
+        self.embeddings_tab.set_run(Path(event.run_dir))
+        self.evaluate_tab.set_run(Path(event.run_dir))
+        self.anomalies_tab.set_run(Path(event.run_dir))
         self.train_tab.run_started(event, self._pending_epochs)
         self.runs_tab.refresh()
 

@@ -20,6 +20,20 @@ class RunContext:
     has_config: bool
     has_checkpoint: bool
     modality: str = "image"  # the kind of data the run trained on (its summary says; older runs: images)
+    training: bool = False  # a trainer (this app or the CLI) is training it now
+
+    def no_model_text(self, action: str) -> str:
+        """Why there is no model to `action` with ("evaluate", "score samples with") in words that say
+        what to do: wait for a run being trained, else resume or retrain one without a checkpoint."""
+        if self.training:
+            return (
+                f"This run is training now. Its results appear here once it finishes; then {action} "
+                "its model. The Train tab shows how it is going."
+            )
+        return (
+            f"This run has no checkpoint ({file_names()[1]}), so there is no model to {action}; resume it "
+            "from the Runs tab, or train a new run."
+        )
 
     def _modality(self):
         from ssl_core.modalities import MODALITIES
@@ -82,20 +96,22 @@ def run_context(run_dir: Path) -> RunContext:
     from ssl_core.config import RunConfig
     from ssl_core.errors import UserError
     from ssl_core.methods import METHODS
-    from ssl_core.runs.store import read_summary
+    from ssl_core.runs.store import effective_status, read_summary
 
     paths = run_paths(run_dir)
     has_ckpt = paths.checkpoint.is_file()
-    modality = str(read_summary(paths.root).get("modality") or "image")
+    summary = read_summary(paths.root)
+    modality = str(summary.get("modality") or "image")
+    training = effective_status(summary) == "running"
     try:
         config = RunConfig.load(paths.config)
     except UserError:
-        return RunContext(paths.root, "", "", False, has_ckpt, modality)
+        return RunContext(paths.root, "", "", False, has_ckpt, modality, training)
     try:
         method = METHODS.get(config.method.name).title
     except Exception:  # noqa: BLE001 - an unknown method name still gets a caption
         method = config.method.name
-    return RunContext(paths.root, method, config.data.spec, True, has_ckpt, modality)
+    return RunContext(paths.root, method, config.data.spec, True, has_ckpt, modality, training)
 
 
 def run_is_gone(run_dir: Path | None) -> bool:

@@ -33,6 +33,12 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--epochs", type=int, default=15, help="epochs of the SimCLR run on the digits")
     parser.add_argument("--theme", default="light", choices=["light", "dark"])
+    parser.add_argument("--size", default="1320x860", help="window size WIDTHxHEIGHT (also try 1024x700)")
+    parser.add_argument(
+        "--suffix",
+        default=None,
+        help="added to every file name; by default '-dark' for the dark theme and '-WxH' for other sizes",
+    )
     parser.add_argument(
         "--flows",
         default="images,series,tables",
@@ -42,6 +48,11 @@ def main() -> int:
     parser.add_argument("--table-epochs", type=int, default=4, help="epochs of the run on the Shuttle table")
     args = parser.parse_args()
     flows = {f.strip() for f in args.flows.split(",") if f.strip()}
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    if args.suffix is None:
+        args.suffix = ("" if args.size == "1320x860" else f"-{args.size}") + (
+            "-dark" if args.theme == "dark" else ""
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ssl-workbench-shots-"))
 
@@ -56,7 +67,7 @@ def main() -> int:
     from app.main_window import MainWindow
 
     window = MainWindow(Prefs.open(work / "settings.ini"), runs_dir=work / "runs", warm_umap=True)
-    window.resize(1440, 900)
+    window.resize(width, height)
     window.move(40, 30)
     window.show()
 
@@ -76,7 +87,7 @@ def main() -> int:
 
     def shot(name: str) -> None:
         settle()
-        path = args.out / f"{name}.png"
+        path = args.out / f"{name}{args.suffix}.png"
         window.grab().save(str(path))
         print("wrote", path)
 
@@ -93,8 +104,9 @@ def main() -> int:
 
     if shutil.which("import") and "images" in flows:
         settle()
-        subprocess.run(["import", "-window", "root", str(args.out / "desktop.png")], check=False)
-        print("wrote", args.out / "desktop.png")
+        desktop = args.out / f"desktop{args.suffix}.png"
+        subprocess.run(["import", "-window", "root", str(desktop)], check=False)
+        print("wrote", desktop)
 
     window.close()
     wait(lambda: not window.isVisible(), 60, "closing")

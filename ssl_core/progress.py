@@ -53,3 +53,22 @@ def sub_progress(progress: ProgressFn | None, start: float, end: float) -> Progr
         progress(start + (end - start) * _clamp(fraction), message)
 
     return inner
+
+
+def stage_progress(progress: ProgressFn | None, start: float, end: float, stage: str) -> ProgressFn | None:
+    """A sub-range of `progress` whose messages name their stage ("Step 2 of 3, ...: embedding 1,664 of ...").
+
+    A stage's counts are its own while the fraction is the whole job's; `progress_words` says so."""
+    sub = sub_progress(progress, start, end)
+    if sub is None:
+        return None
+    return lambda fraction, message: sub(fraction, f"{stage}: {message}" if message else stage)
+
+
+def progress_words(message: str, fraction: float) -> str:
+    """A progress line whose percentage cannot be misread as the stage's count: a staged message
+    ("Step 1 of 2, ...: embedding 1,664 of 1,797 images") gets "28% of the whole job"."""
+    percent = f"{_clamp(fraction) * 100:.0f}%"
+    if message.startswith("Step "):
+        return f"{message}  ·  {percent} of the whole job"
+    return f"{message}  {percent}" if message else percent

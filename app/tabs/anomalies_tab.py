@@ -37,7 +37,7 @@ from app.anomalies import (
     threshold_for,
     write_flagged,
 )
-from app.run_context import RunContext, file_names, run_context, run_is_gone
+from app.run_context import RunContext, run_context, run_is_gone
 from app.tabs.run_jobs import RunJobTab
 from app.widgets.anomaly_histogram import AnomalyHistogram
 from app.widgets.roc_pr import RocPrCurves
@@ -203,11 +203,8 @@ class AnomaliesTab(RunJobTab, QWidget):
                 "No run is open.\n\nTrain a model (Setup, then Start training) or open a run from the Runs "
                 "tab; then press Evaluate anomalies to see which samples it finds unusual."
             )
-        elif not self.context.has_checkpoint:
-            self._show_empty(
-                f"This run has no checkpoint ({file_names()[1]}), so there is no model to score samples "
-                "with; resume it from the Runs tab, or train a new run."
-            )
+        elif not self.context.has_checkpoint or self.context.training:
+            self._show_empty(self.context.no_model_text("score samples with"))
         else:
             self._show_empty(
                 f"Press Evaluate anomalies to score every {self._noun()} with this run's model, set a "
@@ -267,10 +264,6 @@ class AnomaliesTab(RunJobTab, QWidget):
     def cancel(self) -> None:
         if self.worker is not None:
             self.worker.quit()
-
-    def _progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.progress.setFormat(f"{message}  {fraction * 100:.0f}%")
 
     def _failed(self, run_dir: Path | None, exc: BaseException, tb: str) -> None:
         if run_is_gone(run_dir):

@@ -381,10 +381,6 @@ class EmbeddingsTab(RunJobTab, QWidget):
             if worker is not None:
                 worker.quit()
 
-    def _progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.progress.setFormat(f"{message}  {fraction * 100:.0f}%")
-
     def _show_progress(self, text: str) -> None:
         self.progress.setValue(0)
         self.progress.setFormat(text)

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import dialogs
-from app.run_context import RunContext, file_names, run_context, run_is_gone
+from app.run_context import RunContext, run_context, run_is_gone
 from app.tabs.run_jobs import RunJobTab
 from app.theme import series_color
 from app.widgets.confusion import ConfusionMatrix
@@ -285,11 +285,8 @@ class EvaluateTab(RunJobTab, QWidget):
             self.confusion.set_matrix(np.zeros((0, 0)), [])
             if run_dir is None:
                 text = "Train a model or open a run first."
-            elif not self.context.has_checkpoint:
-                text = (
-                    f"This run has no checkpoint ({file_names()[1]}), so there is nothing to evaluate; "
-                    "resume it from the Runs tab, or train a new run."
-                )
+            elif not self.context.has_checkpoint or self.context.training:
+                text = self.context.no_model_text("evaluate")
             else:
                 text = "Press Evaluate to measure how useful the learned features are."
             self.headline.setText(text)
@@ -355,10 +352,6 @@ class EvaluateTab(RunJobTab, QWidget):
             self.run_missing.emit(run_dir, "Cannot evaluate")
         else:
             dialogs.show_error(self.window(), exc, tb, f"Cannot evaluate {run_dir.name}")
-
-    def _progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.progress.setFormat(f"{message}  {fraction * 100:.0f}%")
 
     def _done(self) -> None:
         self.worker = None

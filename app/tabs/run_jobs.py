@@ -36,6 +36,13 @@ class RunJobTab:
             return "Already working on this run: wait for it to finish, or cancel it."
         return "This run has no checkpoint yet: resume it from the Runs tab to train it first."
 
+    def _progress(self, fraction: float, message: str) -> None:
+        """A job's progress on the tab's bar (`self.progress`): a count and a percentage that agree."""
+        from ssl_core.progress import progress_words
+
+        self.progress.setValue(int(fraction * 1000))
+        self.progress.setFormat(progress_words(message, fraction))
+
     def run_in_use(self) -> Path | None:
         """The run a job of this tab is reading now (it must not be deleted or resumed meanwhile)."""
         return self.run_dir if self.busy else None

@@ -56,6 +56,21 @@ def _percent(value: float | None) -> str:
     return f"{value * 100:.1f}%" if isinstance(value, int | float) else "–"
 
 
+def method_title(name: str) -> str:
+    """A method as people call it ("SimCLR", "Denoising autoencoder"); unknown names as saved."""
+    from ssl_core.methods import METHODS
+
+    return METHODS.get(name).title if name in METHODS else name
+
+
+def _named_item(title: str, saved: str, what: str) -> QTableWidgetItem:
+    """A cell showing a readable name, with what the run's config holds (for the CLI) in its tooltip."""
+    item = QTableWidgetItem(title or saved)
+    if title != saved:
+        item.setToolTip(f"In the run's config and the CLI: {what} {saved}")
+    return item
+
+
 def _fraction_text(fraction: float) -> str:
     return f"{fraction * 100:g}%"
 
@@ -209,6 +224,7 @@ class RunsTab(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        from ssl_core.data.sources import spec_title
         from ssl_core.runs.store import list_runs
 
         selected = set(self.selected_paths())
@@ -219,8 +235,8 @@ class RunsTab(QWidget):
             loss = rec.final_loss
             cells = [
                 QTableWidgetItem(rec.run_id),
-                QTableWidgetItem(rec.method),
-                QTableWidgetItem(rec.data),
+                _named_item(method_title(rec.method), rec.method, "method"),
+                _named_item(spec_title(rec.data), rec.data, "data"),
                 QTableWidgetItem(_created(rec.created)),
                 NumberItem(rec.epochs, str(rec.epochs)),
                 NumberItem(rec.steps, f"{rec.steps:,}"),

@@ -322,6 +322,7 @@ def open_npy(spec: str, argument: str, options: OpenOptions) -> DataSource:
 NPZ_KIND = SourceKind(
     scheme="npz",
     title="NumPy archive (.npz)",
+    noun="NumPy archive",
     description="Images as an array 'images' (or 'x') of shape (N, H, W) or (N, H, W, C), uint8 or floats in "
     "[0, 1], with optional integer 'labels' (or 'y'). Time series as an array 'series' of shape (N, T) or "
     "(N, C, T).",
@@ -335,6 +336,7 @@ NPZ_KIND = SourceKind(
 NPY_KIND = SourceKind(
     scheme="npy",
     title="NumPy array (.npy)",
+    noun="NumPy array",
     description="One unlabelled image array of shape (N, H, W) or (N, H, W, C), uint8 or floats in [0, 1]; "
     "a 2-D float array (N, T) is read as time series.",
     example="npy:~/data/patches.npy",

@@ -452,6 +452,7 @@ def _open_folder(
 KIND = SourceKind(
     scheme="folder",
     title="Image folder",
+    noun="image folder",
     description="PNG, JPEG, BMP, GIF, TIFF or WebP files, searched recursively. Class subfolders "
     "(PATH/cat/..., PATH/dog/...) give labels; a flat folder is unlabelled.",
     example="folder:~/pictures/pets",

@@ -125,6 +125,7 @@ def open_series(spec: str, argument: str, options: OpenOptions) -> DataSource:
 KIND = SourceKind(
     scheme="series",
     title="Time series",
+    noun="time series",
     description="Signals over time (sensor readings, ECG, motion): a set bundled with sktime by name (e.g. "
     "BasicMotions), a UEA/UCR .ts file, or a CSV/TSV table - one row per series (numeric columns are the "
     "time steps, optional 'label' column), or one row per time step with an 'id' column (optional 'time' "

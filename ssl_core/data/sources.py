@@ -150,3 +150,24 @@ def open_source(
     )
     kind, argument = parse_spec(spec)
     return kind.opener(str(spec).strip(), argument, options)
+
+
+def spec_title(spec: str) -> str:
+    """A data spec as a person reads it: "Handwritten digits", "BasicMotions (time series)",
+    "customers.csv (table)". Specs that no longer parse are shown as written."""
+    text = str(spec or "").strip()
+    if not text:
+        return ""
+    scheme, sep, argument = text.partition(":")
+    kind = DATA_SOURCES.get(scheme) if scheme.lower() in DATA_SOURCES and (sep or scheme) else None
+    if kind is not None and kind.argument and not sep:
+        kind = None  # "folder" alone is no spec
+    if kind is None:
+        inferred = _infer_from_path(text)
+        kind, argument = (DATA_SOURCES.get(inferred[0]), inferred[1]) if inferred else (None, "")
+    if kind is None:
+        return text
+    if not kind.argument:  # e.g. digits: the kind is the data
+        return kind.title.replace(" (built in)", "")
+    name = argument.split(":")[0] if kind.browse == "name" else user_path(argument).name or argument
+    return f"{name} ({kind.noun})" if kind.noun else name

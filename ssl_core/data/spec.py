@@ -132,6 +132,7 @@ class SourceKind:
     opener: Opener
     file_pattern: str = ""  # for browse == "file", e.g. "*.npz"
     choices: tuple[str, ...] = ()  # for browse == "name": the accepted names
+    noun: str = ""  # what one source of this kind is, for names people read ("time series", "table")
 
     @property
     def usage(self) -> str:

@@ -219,6 +219,7 @@ def open_bundled_table(spec: str, argument: str, options: OpenOptions) -> TableS
 CSV_KIND = SourceKind(
     scheme="csv",
     title="Table (CSV)",
+    noun="table",
     description="A table of your own, one row per sample: a .csv, .tsv or space-separated .txt file (also "
     "gzip-compressed, .csv.gz). Each column's kind is inferred (numeric, yes/no, categorical; id-like and "
     "constant columns left out); a column named label, class, target, y or anomaly holds the classes.",
@@ -232,6 +233,7 @@ CSV_KIND = SourceKind(
 TABLE_KIND = SourceKind(
     scheme="table",
     title="Tables (bundled)",
+    noun="table",
     description="Real tables that come with installed packages, for trying things out: wine (178 wines, 13 "
     "measurements, 3 cultivars), breast_cancer (569 biopsies, 30 measurements, malignant or benign) and "
     "shuttle (49,097 rows of 9 sensor readings, ~7% anomalies).",

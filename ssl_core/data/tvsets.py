@@ -144,6 +144,7 @@ def open_torchvision(spec: str, argument: str, options: OpenOptions) -> DataSour
 KIND = SourceKind(
     scheme="torchvision",
     title="Standard dataset (torchvision)",
+    noun="torchvision dataset",
     description="MNIST, FashionMNIST, CIFAR10, CIFAR100 or STL10 (training split) from a local folder "
     "(default ~/.cache/ssl-workbench/datasets); downloaded only when you ask for it.",
     example="torchvision:CIFAR10",

@@ -18,7 +18,7 @@ from ssl_core.eval.anomaly import cached_source_anomaly_scores, has_anomaly_scor
 from ssl_core.eval.embeddings import EmbeddingCache, Embeddings, load_npy, save_npy
 from ssl_core.eval.loaded_run import pretrained_embeddings
 from ssl_core.eval.projection import MAX_UMAP_POINTS, project_pca, project_umap
-from ssl_core.progress import CancelToken, ProgressFn, check_cancel, report, sub_progress
+from ssl_core.progress import CancelToken, ProgressFn, check_cancel, report, stage_progress
 from ssl_core.runs.atomic import atomic_write_json
 from ssl_core.runs.store import load_run
 
@@ -112,7 +112,14 @@ def embed_run(
     report(progress, 0.0, "Loading the run")
     run = load_run(run_dir, source=source)
     check_cancel(cancel)
-    embedded = pretrained_embeddings(run, batch_size, sub_progress(progress, 0.02, 0.3), cancel)
+    scores = anomaly and has_anomaly_scores(run.method)
+    stages = 1 + int(scores) + int(projection != "none")
+    noun = run.method.modality.plural
+    # Each stage says what it is; its counts are its own, the percentage is the whole job's.
+    trained = stage_progress(
+        progress, 0.02, 0.3, f"Step 1 of {stages}, features of every {run.method.modality.noun}"
+    )
+    embedded = pretrained_embeddings(run, batch_size, trained, cancel)
     key, n = embedded.key, len(embedded)
     eval_dir = Path(run.run_dir) / "eval"
     cache = EmbeddingCache(run.run_dir)
@@ -126,9 +133,9 @@ def embed_run(
     paths["heldout"] = str(heldout_path)
 
     anomaly_values = None
-    if anomaly and has_anomaly_scores(run.method):
+    if scores:
         check_cancel(cancel)
-        report(progress, 0.3, "Anomaly scores")
+        report(progress, 0.3, f"Step 2 of {stages}, anomaly scores of the {noun}")
         path = eval_dir / f"anomaly-{key}.npy"
         anomaly_values = cached_source_anomaly_scores(run.method, run.source, path, batch_size, cancel=cancel)
         paths["anomaly"] = str(path)
@@ -140,11 +147,12 @@ def embed_run(
         if projection == "umap" and n > max_points:
             indices = np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
         sub = embedded.features[indices]
-        report(progress, 0.35, f"{projection.upper()} projection of {len(indices)} points")
+        stage = f"Step {stages} of {stages}, {projection.upper()} map of {len(indices):,} points"
+        report(progress, 0.35, stage)
         if projection == "umap":
             coords = project_umap(
                 sub, n_neighbors=n_neighbors, min_dist=min_dist, seed=seed, fast=fast,
-                progress=sub_progress(progress, 0.35, 0.99), cancel=cancel,
+                progress=stage_progress(progress, 0.35, 0.99, stage), cancel=cancel,
             )  # fmt: skip
         else:
             coords = project_pca(sub)

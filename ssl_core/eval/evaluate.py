@@ -31,7 +31,7 @@ from ssl_core.eval.loaded_run import pretrained_embeddings, random_init_features
 from ssl_core.eval.metrics import NO_LABELS_HINT, infer_num_classes
 from ssl_core.eval.probe import linear_probe
 from ssl_core.eval.report import EvalReport, FeatureEval, report_path
-from ssl_core.progress import CancelToken, ProgressFn, check_cancel, report, sub_progress
+from ssl_core.progress import CancelToken, ProgressFn, check_cancel, report, stage_progress, sub_progress
 from ssl_core.runs.atomic import atomic_write_json
 from ssl_core.runs.store import load_run, write_summary
 
@@ -122,14 +122,6 @@ def evaluate_features(
         "rows": [rows[f] for f in settings.fractions],
     }
     return FeatureEval(features.name, title, int(feats.shape[1]), probe, knn, table)
-
-
-def stage_progress(progress: ProgressFn | None, start: float, end: float, stage: str) -> ProgressFn | None:
-    """A sub-range of `progress` whose messages name their stage ("Step 2 of 3, ...: embedding 1,664 of ...")."""
-    sub = sub_progress(progress, start, end)
-    if sub is None:
-        return None
-    return lambda fraction, message: sub(fraction, f"{stage}: {message}" if message else stage)
 
 
 def evaluate_run(

@@ -105,3 +105,31 @@ def test_disabled_job_buttons_say_why(qtbot, window, copied_run):
     for button in buttons:
         assert not button.isEnabled()
         assert "while training runs" in button.toolTip()
+
+
+def test_evaluate_and_anomalies_leave_the_old_run_when_a_new_one_starts(qtbot, window, copied_run):
+    window.open_run(copied_run)
+    qtbot.waitUntil(lambda: not window.runner.running("history"), timeout=30_000)
+    assert window.evaluate_tab.run_dir == copied_run
+    assert window.anomalies_tab.run_dir == copied_run
+
+    tiny_training(window, max_steps=3)
+    started = []
+    window.session.run_started.connect(
+        lambda _event: started.append(
+            (
+                window.evaluate_tab.run_dir,
+                window.evaluate_tab.headline.text(),
+                window.anomalies_tab.run_dir,
+            )
+        )
+    )
+    train_and_wait(qtbot, window)
+    new_run = window.current_run
+    assert new_run != copied_run
+    evaluate_run, headline, anomalies_run = started[0]
+    # while it trains, both tabs are about the new run and say it is training, not "no checkpoint"
+    assert evaluate_run == new_run and anomalies_run == new_run
+    assert "training now" in headline and "resume it" not in headline
+    # once it has finished, the run can be evaluated
+    assert "Press Evaluate" in window.evaluate_tab.headline.text()

@@ -153,3 +153,36 @@ def test_the_old_stored_default_gives_way_to_the_shared_folder(qtbot, settings_p
     window = default_window(qtbot, settings_path)
     assert window.runs_dir == shared_dir
     close_window(qtbot, window)
+
+
+def test_the_runs_table_names_methods_and_data_as_people_read_them(qtbot, tmp_path):
+    from app.tabs.runs_tab import COLUMNS, RunsTab
+    from app.workers import JobRunner
+
+    root = tmp_path / "runs"
+    for name, method, spec in (
+        ("r1", "simclr", "digits"),
+        ("r2", "denoising_autoencoder", "series:BasicMotions"),
+        ("r3", "vime", "csv:~/data/customers.csv"),
+    ):
+        run = root / name
+        run.mkdir(parents=True)
+        cfg = RunConfig()
+        cfg.method.name, cfg.data.spec = method, spec
+        cfg.save(run / "config.toml")
+        write_summary(run, created=f"2026-01-01T00:00:0{name[-1]}", status="completed")
+    tab = RunsTab(JobRunner())
+    qtbot.addWidget(tab)
+    tab.set_runs_dir(root)
+    method_col, data_col = COLUMNS.index("Method"), COLUMNS.index("Data")
+    shown = {
+        tab.table.item(i, 0).text(): (tab.table.item(i, method_col), tab.table.item(i, data_col))
+        for i in range(tab.table.rowCount())
+    }
+    assert shown["r1"][0].text() == "SimCLR" and shown["r1"][1].text() == "Handwritten digits"
+    assert shown["r2"][0].text() == "Denoising autoencoder"
+    assert shown["r2"][1].text() == "BasicMotions (time series)"
+    assert shown["r3"][1].text() == "customers.csv (table)"
+    # what the config and the CLI call them is one hover away
+    assert "denoising_autoencoder" in shown["r2"][0].toolTip()
+    assert "csv:~/data/customers.csv" in shown["r3"][1].toolTip()

@@ -200,3 +200,16 @@ def test_progress_names_each_stage_in_words(simclr_run, tmp_path):
     assert any("10% of the labels" in m for m in messages), messages
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
+def test_embedding_a_run_reports_its_stages_with_their_own_counts(tmp_path):
+    run_dir = _train(tmp_path / "runs", "train.max_steps=1")  # fresh: nothing cached to skip
+    messages = []
+    embed_run(run_dir, projection="pca", progress=lambda f, m: messages.append((f, m)))
+    staged = [m for _, m in messages if m.startswith("Step ")]
+    assert any(
+        m.startswith("Step 1 of 2, features of every image") and "of 1,797 images" in m for m in staged
+    )
+    assert any(m.startswith("Step 2 of 2, PCA map of 1,797 points") for m in staged)
+    fractions = [f for f, _ in messages]
+    assert fractions == sorted(fractions)  # the bar never goes back
