@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QStyle, QTabWidg
 from app import dialogs
 from app.engine import EngineLoader
 from app.gc_guard import GuiThreadCollector
+from app.glyphs import GLYPHS, glyph_icon
 from app.help import IntroDialog, about
 from app.resources import app_icon
 from app.run_context import file_names, has_checkpoint, run_is_gone, run_paths
@@ -26,7 +27,7 @@ from app.tabs.runs_tab import RunsTab
 from app.tabs.setup_tab import SetupTab
 from app.tabs.train_tab import TrainTab
 from app.tabs.views_tab import ViewsTab
-from app.theme import MODES, theme_manager
+from app.theme import MODES, current_colors, theme_manager
 from app.training import IDLE, PAUSED, RUNNING, STARTING, TrainingSession
 from app.wheel_guard import install_wheel_guard
 from app.workers import JobRunner, Worker
@@ -134,14 +135,18 @@ class MainWindow(QMainWindow):
         text: str,
         slot,
         shortcut: str | QKeySequence | None = None,
-        icon: QStyle.StandardPixmap | None = None,
+        icon: QStyle.StandardPixmap | str | None = None,
         tip: str = "",
     ) -> QAction:
+        """A window action; `icon` is a Qt standard icon, or the name of a themed glyph (app.glyphs)."""
         action = QAction(text, self)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        if icon is not None:
+        if isinstance(icon, str):
+            action.setIcon(glyph_icon(icon, current_colors()))
+            action.setData(icon)  # redrawn in the new colours when the theme changes
+        elif icon is not None:
             action.setIcon(self.style().standardIcon(icon))
         if tip:
             action.setToolTip(tip)
@@ -158,21 +163,17 @@ class MainWindow(QMainWindow):
             "Start training",
             self.start_training,
             "Ctrl+R",
-            sp.SP_MediaPlay,
+            "start",
             "Train the chosen method on the chosen data (Ctrl+R).",
         )
-        self._action(
-            "pause", "Pause", self.session.pause, None, sp.SP_MediaPause, "Pause after the current step."
-        )
-        self._action(
-            "resume", "Resume", self.session.resume, None, sp.SP_MediaSeekForward, "Continue training."
-        )
+        self._action("pause", "Pause", self.session.pause, None, "pause", "Pause after the current step.")
+        self._action("resume", "Resume", self.session.resume, None, "resume", "Continue training.")
         self._action(
             "stop",
             "Stop",
             self.stop_training,
             "Esc",
-            sp.SP_MediaStop,
+            "stop",
             "Stop after the current step and save a checkpoint; the run can be resumed (Esc).",
         )
         self._action(
@@ -305,6 +306,13 @@ class MainWindow(QMainWindow):
         if manager is not None:
             for action in self.theme_group.actions():
                 action.setChecked(action.data() == manager.mode)
+            manager.changed.connect(self._theme_changed)
+
+    def _theme_changed(self, colors) -> None:
+        """Toolbar glyphs in the new theme's text colour (Fusion's own are dark on dark)."""
+        for action in self.actions.values():
+            if isinstance(action.data(), str) and action.data() in GLYPHS:
+                action.setIcon(glyph_icon(action.data(), colors))
 
     # ---- training ----------------------------------------------------------------------------
     def start_training(self) -> Worker | None:

@@ -217,20 +217,18 @@ class EmbeddingsTab(RunJobTab, QWidget):
         side_layout.addWidget(selection_scroll, 1)
         side.setMinimumWidth(280)
 
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addLayout(controls)
-        left_layout.addLayout(progress_row)
-        left_layout.addWidget(self.scatter, 1)
+        # The controls span the tab, above map and side panel: beside the map alone they would make the
+        # window wider than a 1024-pixel screen.
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
+        split.addWidget(self.scatter)
         split.addWidget(side)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
-        layout.addWidget(split)
+        layout.addLayout(controls)
+        layout.addLayout(progress_row)
+        layout.addWidget(split, 1)
         self._update_controls()
 
     def _plural(self) -> str:
