@@ -151,7 +151,10 @@ class RunsTab(QWidget):
         self.table.setSortingEnabled(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
+        # Names stay on one line (a squeezed column wrapped "Handwritten digits" into "Han… digits");
+        # a narrow window scrolls the table sideways instead.
+        self.table.setWordWrap(False)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.itemDoubleClicked.connect(lambda _: self.open_selected())
 

@@ -186,3 +186,10 @@ def test_the_runs_table_names_methods_and_data_as_people_read_them(qtbot, tmp_pa
     # what the config and the CLI call them is one hover away
     assert "denoising_autoencoder" in shown["r2"][0].toolTip()
     assert "csv:~/data/customers.csv" in shown["r3"][1].toolTip()
+    tab.resize(1000, 500)
+    tab.show()
+    qtbot.waitExposed(tab)
+    fm = tab.table.fontMetrics()
+    for column, text in ((method_col, "Denoising autoencoder"), (data_col, "BasicMotions (time series)")):
+        assert tab.table.columnWidth(column) >= fm.horizontalAdvance(text), text  # whole, on one line
+    assert not tab.table.wordWrap()
