@@ -192,7 +192,8 @@ def image_flow(steps: Steps, args) -> None:
     shot("evaluate")
 
     # a second, generative run for the reconstruction view and the run comparison
-    steps.train("autoencoder", max(3, args.epochs // 2), 256, "the autoencoder")
+    # batch 64: enough steps (about 150) for reconstructions that are digits, not grey blurs
+    steps.train("autoencoder", max(3, args.epochs // 2), 64, "the autoencoder")
     window.tabs.setCurrentWidget(window.views_tab)
     shot("views-reconstruction")
 
