@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.theme import current_colors
 from app.widgets.curves import CurveSet, make_plot
-from app.widgets.previews import PreviewPanel
+from app.widgets.previews import PreviewPanel, live_preview_caption
 
 LOSS = "loss"
 REDRAW_MS = 100  # live curves and numbers are redrawn at most 10 times a second
@@ -127,7 +127,8 @@ class TrainTab(QWidget):
         plots_layout.addWidget(self.loss_plot, 3)
         plots_layout.addWidget(self.lr_plot, 1)
 
-        # What the method does to a few held-out samples, refreshed while training (throttled upstream).
+        # What the method does to a few samples, refreshed while training (throttled upstream): the batch
+        # being trained on for views, the same held-out samples all run for reconstructions.
         self.live_preview = PreviewPanel(
             LIVE_PREVIEW_SAMPLES, "The method's live preview appears here while training."
         )
@@ -135,6 +136,7 @@ class TrainTab(QWidget):
         self.live_caption = QLabel("")
         self.live_caption.setObjectName("live_preview_step")
         self.live_caption.setProperty("role", "muted")
+        self.live_caption.setWordWrap(True)  # says where the samples came from: a sentence
         preview_box = QGroupBox("Live preview")
         preview_layout = QVBoxLayout(preview_box)
         preview_layout.setContentsMargins(6, 6, 6, 6)
@@ -181,9 +183,10 @@ class TrainTab(QWidget):
         self.live_preview.set_channel_names((info.extra or {}).get("channel_names"))
 
     def show_preview(self, preview: Any, step: int | None) -> None:
-        """The newest live preview (at most one a second arrives: the trainer's preview interval)."""
+        """The newest live preview (at most one a second arrives: the trainer's preview interval), with
+        where its samples came from (the training batch of that step, or the same samples all run)."""
         self.live_preview.show_preview(preview)
-        self.live_caption.setText(f"Step {step:,}" if step is not None else "")
+        self.live_caption.setText(live_preview_caption(preview, step))
 
     # ---- curves ------------------------------------------------------------------------------
     def clear(self, keep_log: bool = False) -> None:

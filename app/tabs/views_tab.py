@@ -1,7 +1,11 @@
 """Views: what the method looks at. Pairs of augmented views (joint-embedding methods), input /
 corrupted / reconstruction (generative, refreshed live while training), predictions with captions
 (pretext tasks) or forecasts, each drawn by the renderer of its payload type (app/widgets/previews.py):
-image grids for images, small signal plots for time series."""
+image grids for images, small signal plots for time series.
+
+While training, the tab follows the trainer's live previews. Once the user draws their own (New views,
+Refresh), live previews no longer replace it: a line says so, with a button to follow training again.
+The Train tab's live preview keeps updating meanwhile, and a new run follows training again."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from app import dialogs
 from app.run_context import run_is_gone
-from app.widgets.previews import PREVIEW_RENDERERS, PreviewPanel
+from app.widgets.previews import PREVIEW_RENDERERS, PreviewPanel, live_preview_caption
 from app.workers import JobRunner, Worker
 from ssl_core.config import RunConfig
 
@@ -24,7 +28,8 @@ PREVIEW_COUNT = 8
 EXPLAIN = {
     "views": "Each {unit} shows two random <b>augmented views</b> of the same {noun} (<i>New views</i> also "
     "shows the original). The method learns to give both views the same representation, so it has to ignore "
-    "{changes} and keep what the {noun} shows.",
+    "{changes} and keep what the {noun} shows. While training, the samples are those of the batch being "
+    "trained on, with new random views at every update.",
     "reconstruction": "The model squeezes each {noun} through a bottleneck (and some methods first <b>damage</b> "
     "it: noise, masks, hidden parts) and tries to <b>rebuild</b> the original. You see the input, what the model "
     "got when it differs, and the reconstruction. During training this updates live, so you can watch the "
@@ -44,6 +49,9 @@ VIEW_CHANGES = {
 DEFAULT_CHANGES = "the random changes"
 # How a payload type lays out one sample ("each column", "each plot").
 UNITS = {"image_grid": "column", "signal": "plot", "table_rows": "block of rows"}
+# The line shown while the user's own preview is kept instead of the live ones, by kind (else DEFAULT_KEPT).
+KEPT = {"views": "Showing your new views; live views from training continue in the Train tab."}
+DEFAULT_KEPT = "Showing your refreshed preview; live previews from training continue in the Train tab."
 
 
 def compute_preview(config: RunConfig, run_dir: Path | None, seed: int) -> Any:
@@ -68,6 +76,10 @@ class ViewsTab(QWidget):
         self._seed = 0
         self.last_step: int | None = None
         self.modality: Any = None  # of the data chosen in Setup (None: not known yet)
+        # False once the user drew their own preview: live ones are then kept aside in _held, not drawn.
+        self.following = True
+        self._held: tuple[Any, int] | None = None  # the newest live preview not drawn, with its step
+        self._asked = False  # the compute under way was asked for with the button
 
         self.explain = QLabel()
         self.explain.setObjectName("views_explain")
@@ -76,13 +88,28 @@ class ViewsTab(QWidget):
         self.button = QPushButton("New views")
         self.button.setObjectName("views_button")
         self.button.setProperty("role", "primary")
-        self.button.clicked.connect(self.request)
+        self.button.clicked.connect(self._ask)
         self.status = QLabel("")
         self.status.setObjectName("views_status")
         self.status.setProperty("role", "muted")
         top = QHBoxLayout()
         top.addWidget(self.button)
         top.addWidget(self.status, 1)
+        self.kept_note = QLabel("")
+        self.kept_note.setObjectName("views_kept_note")
+        self.kept_note.setProperty("role", "muted")
+        self.kept_note.setWordWrap(True)
+        self.follow_button = QPushButton("Follow training")
+        self.follow_button.setObjectName("views_follow_button")
+        self.follow_button.setToolTip("Show the live previews from training here again.")
+        self.follow_button.clicked.connect(self.follow_training)
+        kept = QHBoxLayout()
+        kept.addWidget(self.kept_note, 1)
+        kept.addWidget(self.follow_button)
+        self.kept_row = QWidget()
+        self.kept_row.setObjectName("views_kept_row")
+        self.kept_row.setLayout(kept)
+        kept.setContentsMargins(0, 0, 0, 0)
 
         self.preview = PreviewPanel(PREVIEW_COUNT)
         self.preview.setObjectName("views_preview")
@@ -90,8 +117,10 @@ class ViewsTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.explain)
         layout.addLayout(top)
+        layout.addWidget(self.kept_row)
         layout.addWidget(self.preview, 1)
         self.set_kind("views")
+        self._update_kept()
 
     def set_data_info(self, info: Any) -> None:
         """The data now chosen: its words ("series"), its preview's layout and its channel names."""
@@ -128,9 +157,14 @@ class ViewsTab(QWidget):
 
     def set_busy(self, busy: bool) -> None:
         """The app is training or loading. New views can still be drawn; while training, a rebuild by
-        an untrained model would mislead (reconstructions then come live from the trainer)."""
+        an untrained model would mislead (reconstructions then come live from the trainer).
+        Becoming busy means a run starts (or a saved one is opened): the tab follows training again."""
+        if busy and not self._blocked:
+            self._held = None  # the last run's
+            self.follow_training()
         self._blocked = busy
         self._update_button()
+        self._update_kept()
 
     def _update_button(self) -> None:
         self.button.setEnabled(self.worker is None and (not self._blocked or self.kind == "views"))
@@ -139,12 +173,21 @@ class ViewsTab(QWidget):
         """A line next to the button, e.g. why no preview can be made for the current setup."""
         self.status.setText(text)
 
+    def _ask(self) -> None:
+        """The button: the preview it asks for (see compute) is the user's, kept over live ones."""
+        self._asked = True
+        try:
+            self.request.emit()  # answered at once: the main window calls compute (or says why not)
+        finally:
+            self._asked = False
+
     def compute(self, config: RunConfig, run_dir: Path | None) -> Worker | None:
         if self.worker is not None:
             return None
         self._seed += 1
+        asked = self._asked
         worker = Worker(compute_preview, config, run_dir, self._seed)
-        worker.returned.connect(lambda p: self.show_preview(p, None))
+        worker.returned.connect(lambda p: self._computed(p, asked))
         worker.errored.connect(lambda exc, tb: self._failed(run_dir, exc, tb))
         worker.finished.connect(self._done)
         self.worker = worker
@@ -164,13 +207,42 @@ class ViewsTab(QWidget):
         if self.status.text() == "Computing…":
             self.status.setText("")
 
+    def _computed(self, preview: Any, asked: bool) -> None:
+        if asked:  # the user's own draw: live previews from training no longer replace it
+            self.following = False
+        self._draw(preview, None)
+        self._update_kept()
+
     def show_preview(self, preview: Any, step: int | None) -> None:
+        """Draw a Preview; a live one from training (`step` given) only while the tab follows training,
+        else it is kept aside for `follow_training`."""
+        if step is not None and not self.following:
+            self._held = (preview, step)
+            self._update_kept()
+            return
+        self._draw(preview, step)
+
+    def follow_training(self) -> None:
+        """Draw live previews from training again, starting with the newest one kept aside."""
+        self.following = True
+        held, self._held = self._held, None
+        if held is not None:
+            self._draw(*held)
+        self._update_kept()
+
+    def _draw(self, preview: Any, step: int | None) -> None:
         """Draw a Preview with the renderer of its payload type (image rows, signal plots, ...)."""
         if preview.kind != self.kind:
             self.set_kind(preview.kind)
         self.preview.show_preview(preview)
         self.last_step = step
-        self.status.setText(f"Live from training, step {step:,}" if step is not None else "")
+        self.status.setText(live_preview_caption(preview, step))
+
+    def _update_kept(self) -> None:
+        """The line about the user's own preview, shown while training goes on (or left one behind)."""
+        keeping = not self.following and (self._blocked or self._held is not None)
+        self.kept_note.setText(KEPT.get(self.kind, DEFAULT_KEPT))
+        self.kept_row.setVisible(keeping)
 
     def renderer(self) -> Any:
         """The renderer on screen (None before the first preview)."""

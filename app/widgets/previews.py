@@ -22,6 +22,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 
 from app.imaging import qimages
@@ -31,6 +32,19 @@ from app.widgets.signal_preview import SignalPreview
 from app.widgets.table_preview import TablePreview
 
 log = logging.getLogger(__name__)
+
+# The Preview.meta key of a live preview's line saying where its samples came from; the same as
+# ssl_core.train.live_previews.CAPTION_KEY (not imported: the GUI starts without loading torch).
+LIVE_CAPTION_KEY = "live_caption"
+
+
+def live_preview_caption(preview: Any, step: int | None) -> str:
+    """The line under a live preview: where its samples came from (e.g. "From the training batch at step
+    120: ..."), or just its step; empty for previews not from training (step None)."""
+    if step is None:
+        return ""
+    meta = getattr(preview, "meta", None) or {}
+    return str(meta.get(LIVE_CAPTION_KEY) or f"Live from training, step {step:,}")
 
 
 # ---- images ------------------------------------------------------------------------------------------
@@ -66,6 +80,10 @@ class ImageGridView(PreviewRenderer):
 
     def captions(self, name: str) -> list[str]:
         return next((list(caps) for n, _, caps in self.grid._rows if n == name), [])
+
+    def images(self, name: str) -> list[QImage]:
+        """The images shown in one named row (e.g. "view 1"), empty when there is no such row."""
+        return next((list(images) for n, images, _ in self.grid._images if n == name), [])
 
     def _fit(self) -> None:
         columns = self.grid.columns()

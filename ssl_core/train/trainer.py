@@ -188,7 +188,13 @@ class Trainer:
         )
         self.events.emit(RunStarted(self.run_dir, total_steps, steps_per_epoch, self.step, str(device)))
 
-        previews = LivePreviews(self.events, self.preview_interval_s, preview_batch(parts))
+        previews = LivePreviews(
+            self.events,
+            self.preview_interval_s,
+            preview_batch(parts),
+            kind=parts.spec.preview_kind,
+            seed=cfg.train.seed,
+        )
         metrics = MetricsWriter(store.RunPaths(self.run_dir).metrics)
         status = "completed"
         last_loss: float | None = None
@@ -296,7 +302,9 @@ class Trainer:
                 out = self._step(state, batch, epoch, plan.total_steps)
                 self.step += 1
                 recorder.add(self.step, epoch, out.loss, out.parts, lr, batch.shape[0])
-                previews.maybe_emit(state.method, state.device, self.step)
+                # the batch itself, not a copy: the previews take a few samples only when one is due
+                final = self.step >= plan.total_steps
+                previews.maybe_emit(state.method, state.device, self.step, batch, final=final)
             mean_loss = recorder.end_epoch()
             if mean_loss is not None:
                 self.events.emit(EpochEnded(epoch, self.step, mean_loss))
@@ -312,7 +320,7 @@ class Trainer:
                 )
             if finished:
                 break
-        previews.emit(state.method, state.device, self.step)
+        previews.emit_final(state.method, state.device, self.step)
         return recorder.last_loss, "completed"
 
     def _step(self, state: TrainingState, batch: torch.Tensor, epoch: int, total_steps: int) -> StepOutput:
