@@ -107,6 +107,20 @@ class ConfigField:
             return False
         return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
 
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with `value`, in words for the form beside the field (None when it is fine)."""
+        try:
+            self.check(value)
+        except UserError:
+            if value is None:
+                return f"{self.title} needs a value."
+            if self.choices:
+                return f"{self.title} must be {self.choices_text()}."
+            kind = "a whole number" if self.type is int else "a number"
+            span = self.range_text()
+            return f"{self.title} must be {kind}" + (f" from {span}." if " to " in span else f", {span}.")
+        return None
+
     # ---- words -------------------------------------------------------------------------------
     def range_text(self) -> str:
         """The accepted range in words (1 to 100000, 2 or more, at most 10); "" when unbounded."""
@@ -388,7 +402,7 @@ _FIELDS = (
         "Random seed: the same seed and settings give the same run.",
         low=0,
         high=2**31 - 1,
-        label="Seed",
+        label="Random seed",
     ),
     ConfigField(
         "train.checkpoint_every_epochs",

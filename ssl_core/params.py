@@ -20,7 +20,11 @@ class Param:
     high: float | None = None
     choices: tuple[Any, ...] = ()
     log_scale: bool = False
-    label: str = ""
+    label: str = ""  # the form's label in plain words; default: the name, capitalised
+    # A plain word for each choice ("Mean squared error" for "mse"); forms show it, configs keep the token.
+    choice_words: tuple[str, ...] = ()
+    # What 0 means for an int setting where 0 is not a size but "choose for me" ("Automatic").
+    zero_label: str = ""
 
     @property
     def kind(self) -> str:
@@ -37,6 +41,38 @@ class Param:
     @property
     def title(self) -> str:
         return self.label or self.name.replace("_", " ").capitalize()
+
+    def choice_word(self, choice: Any) -> str:
+        """The plain word for one choice (the token itself where none is given)."""
+        words = dict(zip(self.choices, self.choice_words, strict=False))
+        return words.get(choice) or str(choice)
+
+    def choice_text(self, choice: Any) -> str:
+        """A choice as a person reads it, with the config's token after it: "Mean squared error (mse)"."""
+        word = self.choice_word(choice)
+        return word if word == str(choice) else f"{word} ({choice})"
+
+    def value_words(self, value: Any) -> str:
+        """A value as a form shows it: the plain word of a choice, the zero label at 0."""
+        if self.kind == "choice":
+            return self.choice_word(value)
+        if self.zero_label and self.kind == "int" and value == 0:
+            return self.zero_label
+        return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with one value, in words for the form beside it (None when it is fine)."""
+        try:
+            value = self.coerce(value)
+        except UserError:
+            kind = self.kind
+            if kind == "choice":
+                return "Choose one of: " + ", ".join(self.choice_word(c) for c in self.choices) + "."
+            if kind in ("int", "float") and (self.low is not None or self.high is not None):
+                noun = "a whole number" if kind == "int" else "a number"
+                return f"{self.title} must be {noun} from {_num(self.low)} to {_num(self.high)}."
+            return f"{self.title} must be {'a whole number' if kind == 'int' else 'a ' + kind + ' value'}."
+        return None
 
     def coerce(self, value: Any, owner: str = "") -> Any:
         """Convert and check one value; raise UserError naming the field and its range."""
@@ -94,7 +130,15 @@ class Param:
             "choices": list(self.choices),
             "log_scale": self.log_scale,
             "help": self.help,
+            "choice_words": list(self.choice_words),
+            "zero_label": self.zero_label,
         }
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "any"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,9 @@
 """Setup: data on the left; method, backbone, settings and training options on the right; above Start,
-how many optimizer steps the run will take, and a warning in words when that is too few to learn."""
+how many optimizer steps the run will take, and a warning in words when that is too few to learn.
+
+Settings are checked as they change (`check_settings`): each problem shows in words under its field (a
+method's rules, from `MethodSpec.setup_problems`; single values, from the config schema), and Start stays
+disabled, its tooltip saying why (`start_blocker`), until every problem is fixed."""
 
 from __future__ import annotations
 
@@ -24,9 +28,10 @@ from app.settings import Prefs
 from app.theme import current_colors, theme_manager
 from app.widgets.data_panel import DEFAULT_SPEC, DataPanel
 from app.widgets.method_panel import MethodPanel
-from app.widgets.training_form import TrainingForm
+from app.widgets.training_form import IMAGE_SIZE, TrainingForm
 from app.workers import JobRunner
 from ssl_core.config import RunConfig
+from ssl_core.config_schema import SCHEMA
 from ssl_core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,7 @@ class SetupTab(QWidget):
     data_loaded = Signal(str)  # the spec of the data now loaded
     data_info_loaded = Signal(object)  # its DataInfo (modality, sample shape, classes)
     data_loading_changed = Signal(bool)  # True while data opens on a worker
+    problems_changed = Signal(str)  # why Start cannot run with these settings, in words ("" when it can)
 
     def __init__(self, runner: JobRunner, start_action: QAction, parent: QWidget | None = None):
         super().__init__(parent)
@@ -60,6 +66,9 @@ class SetupTab(QWidget):
         self.method = MethodPanel()
         self.training = TrainingForm()
         self._engine_ready = False
+        self._start_action = start_action
+        self._start_tip = start_action.toolTip()
+        self._blocker = ""  # the first problem of the settings, in words: why Start is disabled
         self.data.loaded.connect(self.method.set_data_info)
         self.data.loaded.connect(self.training.set_data_info)
         self.data.loaded.connect(lambda _: self.data_loaded.emit(self.data.spec()))
@@ -113,8 +122,16 @@ class SetupTab(QWidget):
         self.step_warning.setWordWrap(True)
         self.step_warning.setTextFormat(Qt.TextFormat.RichText)
         self.step_warning.setVisible(False)
+        # Problems whose setting has no field here (the data itself, e.g. a table of one column).
+        self.setup_problem = QLabel()
+        self.setup_problem.setObjectName("setup_problem")
+        self.setup_problem.setProperty("role", "error")
+        self.setup_problem.setWordWrap(True)
+        self.setup_problem.setTextFormat(Qt.TextFormat.RichText)
+        self.setup_problem.setVisible(False)
         notes = QVBoxLayout()
         notes.setSpacing(2)
+        notes.addWidget(self.setup_problem)
         notes.addWidget(self.step_plan)
         notes.addWidget(self.step_warning)
         notes.addWidget(hint)
@@ -122,6 +139,8 @@ class SetupTab(QWidget):
         bottom.addLayout(notes, 1)
         bottom.addWidget(start, 0, Qt.AlignmentFlag.AlignBottom)
         self.changed.connect(self.update_step_plan)
+        self.changed.connect(self.check_settings)
+        self.data.loading_changed.connect(lambda _: self.check_settings())
         manager = theme_manager()
         if manager is not None:  # the warning's colour follows the theme
             manager.changed.connect(self._theme_changed)  # a bound slot: disconnected when self is deleted
@@ -154,6 +173,63 @@ class SetupTab(QWidget):
 
     def _theme_changed(self, _colors: object) -> None:
         self.update_step_plan()
+        self.check_settings()  # the problems' lines take the new theme's colour
+
+    # ---- problems beside their fields -----------------------------------------------------------
+    def settings_problems(self) -> dict[str, str]:
+        """What would stop a run with the settings shown, in words, by field: a method setting's name
+        ("patch_size") or a config key ("data.image_size"). Cheap: nothing is built."""
+        problems: dict[str, str] = {}
+        for key in self.training.editors:
+            if self.training.shown(key):
+                words = SCHEMA[key].problem(self.training.value(key))
+                if words:
+                    problems[key] = words
+        name = self.method.method()
+        if not self._engine_ready or not name:
+            return problems
+        from ssl_core.methods import METHODS
+
+        info = None if self.data.loading else self.data.info
+        image_size = self.training.value(IMAGE_SIZE)
+        for problem in METHODS.get(name).setup_problems(self.method.overrides(), info, image_size):
+            problems.setdefault(problem.field, problem.words)
+        return problems
+
+    def check_settings(self) -> None:
+        """Show each problem under its field, and keep Start disabled (saying why) while there is one."""
+        problems = self.settings_problems()
+        param_names = set(self.method.params.errors.keys())
+        self.method.params.show_problems({k: v for k, v in problems.items() if k in param_names})
+        self.training.show_problems({k: v for k, v in problems.items() if k in self.training.editors})
+        shown = {**self.method.params.problems_shown(), **self.training.problems_shown()}
+        elsewhere = [v for k, v in problems.items() if k not in shown]
+        colour = current_colors().bad
+        self.setup_problem.setText(
+            " ".join(f"<span style='color:{colour}'>{html.escape(v)}</span>" for v in elsewhere)
+        )
+        self.setup_problem.setVisible(bool(elsewhere))
+        first = next(iter(problems.items()), None)
+        blocker = f"{self._field_title(first[0])}: {first[1]}" if first else ""
+        self._start_action.setToolTip(
+            f"{self._start_tip}\n\nFix this first: {blocker}" if blocker else self._start_tip
+        )
+        if blocker != self._blocker:
+            self._blocker = blocker
+            self.problems_changed.emit(blocker)
+
+    def start_blocker(self) -> str:
+        """Why Start cannot run with the settings shown, in words ("" when it can)."""
+        return self._blocker
+
+    def _field_title(self, key: str) -> str:
+        """A field's label: a config key's title, or the chosen method's setting's."""
+        if key in SCHEMA:
+            return SCHEMA[key].title
+        from ssl_core.methods import METHODS
+
+        titles = {p.name: p.title for p in METHODS.get(self.method.method()).params}
+        return titles.get(key, key)
 
     def step_plan_text(self) -> tuple[str, str]:
         """What Setup says about the run's length: (the plan, the warning or "")."""
@@ -165,6 +241,7 @@ class SetupTab(QWidget):
         self.method.populate()
         self.training.populate_devices()
         self.data.engine_loaded()
+        self.check_settings()
 
     # ---- data --------------------------------------------------------------------------------
     @property
@@ -190,6 +267,9 @@ class SetupTab(QWidget):
         reason = self.method.unavailable_reason()
         if reason:
             raise UserError(reason, field="method.name")
+        self.check_settings()
+        if self._blocker:  # the words shown beside the field, not a config key after Start
+            raise UserError(self._blocker)
         cfg = self.snapshot(runs_dir)
         cfg.validate("Setup")
         return cfg

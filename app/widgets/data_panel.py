@@ -203,6 +203,7 @@ class DataPanel(QWidget):
         colour_row = QHBoxLayout(self.colour_row)
         colour_row.setContentsMargins(0, 0, 0, 0)
         colour_label = QLabel(SCHEMA["data.channels"].title)
+        colour_label.setToolTip(f"<p>{html.escape(SCHEMA['data.channels'].describe(), quote=False)}</p>")
         self.channels_box = QComboBox()
         for text, value in channel_choices():
             self.channels_box.addItem(text, value)
@@ -252,8 +253,11 @@ class DataPanel(QWidget):
         for choice in missing.choices:
             self.missing_box.addItem(str(choice).capitalize(), choice)
         for box, field in ((self.length_box, length), (self.missing_box, missing)):
-            box.setToolTip(f"<p>{html.escape(field.describe(), quote=False)}</p>")
-            row.addWidget(QLabel(field.title))
+            tip = f"<p>{html.escape(field.describe(), quote=False)}</p>"
+            box.setToolTip(tip)
+            label = QLabel(field.title)
+            label.setToolTip(tip)  # the label explains itself too
+            row.addWidget(label)
             row.addWidget(box, 1)
         self.length_box.valueChanged.connect(lambda _: self._series_options_changed())
         self.missing_box.currentIndexChanged.connect(lambda _: self._series_options_changed())

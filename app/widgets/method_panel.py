@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.widgets.method_description import MethodDescription, family_title, method_html
 from app.widgets.param_form import ParamForm
+from ssl_core.config_schema import SCHEMA
 from ssl_core.params import ParamSet
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
@@ -115,6 +116,7 @@ class MethodPanel(QWidget):
         backbone_layout.setContentsMargins(0, 0, 0, 0)
         backbone_label = QLabel("Backbone settings")
         backbone_label.setProperty("role", "muted")
+        backbone_label.setToolTip("Settings of the chosen backbone network (method.backbone_params).")
         backbone_layout.addWidget(backbone_label)
         backbone_layout.addWidget(self.backbone_params)
         self.backbone_settings.setVisible(False)
@@ -123,7 +125,13 @@ class MethodPanel(QWidget):
         self.params.changed.connect(self._remember_edits)
 
         form = QFormLayout()
-        form.addRow("Backbone", self.backbone)
+        backbone_title = QLabel(SCHEMA["method.backbone"].title)
+        backbone_title.setToolTip(
+            "<p>The network that turns a sample into features; each method trains it its own way. Auto: "
+            "the one this method usually uses on this kind of data. In config files: method.backbone.</p>"
+        )
+        self.backbone.setToolTip(backbone_title.toolTip())
+        form.addRow(backbone_title, self.backbone)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(top)
@@ -131,6 +139,10 @@ class MethodPanel(QWidget):
         layout.addWidget(self.backbone_settings)
         settings_label = QLabel("Method settings")
         settings_label.setProperty("role", "muted")
+        settings_label.setToolTip(
+            "Settings of the chosen method, with the values from its paper; hover over one for what it does "
+            "(method.params)."
+        )
         layout.addWidget(settings_label)
         layout.addWidget(self.params)
         layout.addStretch(1)  # spare height goes below the settings, not into the list

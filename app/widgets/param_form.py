@@ -1,11 +1,17 @@
-"""A form built from a registry ParamSet: one editor per Param, with its range and help as a tooltip."""
+"""A form built from a registry ParamSet: one editor per Param, with its range and help as a tooltip.
+
+Labels and choices read in plain words ("Error measure": "Mean squared error"); the tooltips add the
+technical names the config files use ("loss", "mse"), and an int setting whose 0 means "choose for me"
+shows its `zero_label` ("Automatic") at 0. Values stay the config's tokens. A problem with a setting is
+shown under it in words (`show_problems`), as the person types."""
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -22,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.field_errors import FieldErrors
 from ssl_core.params import Param, ParamSet
 
 
@@ -68,10 +75,13 @@ def _tooltip(p: Param) -> str:
     parts = [p.help]
     if p.low is not None or p.high is not None:
         parts.append(f"Range: {_fmt(p.low)} to {_fmt(p.high)}.")
+    if p.zero_label and p.kind == "int":
+        parts.append(f"0: {p.zero_label}.")
     if p.choices:
-        parts.append("Choices: " + ", ".join(map(str, p.choices)) + ".")
-    parts.append(f"Default: {_fmt(p.default)}.")
-    return "<p>" + " ".join(x for x in parts if x) + "</p>"
+        parts.append("Choices: " + ", ".join(p.choice_text(c) for c in p.choices) + ".")
+    parts.append(f"Default: {p.value_words(p.default)}.")
+    parts.append(f"In config files: {p.name}.")
+    return "<p>" + html.escape(" ".join(x for x in parts if x), quote=False) + "</p>"
 
 
 def _fmt(value: Any) -> str:
@@ -97,6 +107,7 @@ class ParamForm(QWidget):
         self._form = QFormLayout(self._form_host)
         self._form.setContentsMargins(0, 0, 0, 0)
         self._form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
+        self.errors = FieldErrors(self._form)
         outer.addWidget(self._form_host)
         row = QHBoxLayout()
         self.empty_label = QLabel("This method has no settings to tune.")
@@ -113,6 +124,7 @@ class ParamForm(QWidget):
     def set_params(self, param_set: ParamSet, values: dict[str, Any] | None = None) -> None:
         while self._form.rowCount():
             self._form.removeRow(0)
+        self.errors.clear_rows()
         self._params = list(param_set)
         self._editors = {}
         for p in self._params:
@@ -120,8 +132,10 @@ class ParamForm(QWidget):
             editor.setObjectName(f"param_{p.name}")
             editor.setToolTip(_tooltip(p))
             label = QLabel(p.title)
+            label.setObjectName(f"label_{p.name}")
             label.setToolTip(_tooltip(p))
             self._form.addRow(label, editor)
+            self.errors.add_row(p.name, editor)
             self._editors[p.name] = editor
         self.empty_label.setVisible(not self._params)
         self.reset_button.setEnabled(bool(self._params))
@@ -134,8 +148,9 @@ class ParamForm(QWidget):
             editor.toggled.connect(self.changed)
         elif kind == "choice":
             editor = QComboBox()
-            for choice in p.choices:
-                editor.addItem(str(choice), choice)
+            for choice in p.choices:  # plain words shown, the config's token kept as the item's data
+                editor.addItem(p.choice_word(choice), choice)
+                editor.setItemData(editor.count() - 1, p.choice_text(choice), Qt.ItemDataRole.ToolTipRole)
             editor.currentIndexChanged.connect(self.changed)
         elif kind == "int":
             editor = QSpinBox()
@@ -143,17 +158,20 @@ class ParamForm(QWidget):
                 int(p.low) if p.low is not None else -(2**31),
                 int(p.high) if p.high is not None else 2**31 - 1,
             )
-            editor.setKeyboardTracking(False)
+            if p.zero_label and editor.minimum() == 0:
+                editor.setSpecialValueText(p.zero_label)  # shown at 0, which means "choose for me"
+            editor.setKeyboardTracking(True)  # each key checks the value, so problems show as one types
             editor.valueChanged.connect(self.changed)
         elif kind == "float":
             editor = FloatSpin(log_scale=p.log_scale)
+            editor.setKeyboardTracking(True)
             editor.setRange(
                 float(p.low) if p.low is not None else -1e12, float(p.high) if p.high is not None else 1e12
             )
             editor.valueChanged.connect(self.changed)
         else:
             editor = QLineEdit()
-            editor.editingFinished.connect(self.changed)
+            editor.textEdited.connect(self.changed)  # checked as one types, like the spin boxes
         return editor
 
     # ---- values ------------------------------------------------------------------------------
@@ -172,7 +190,7 @@ class ParamForm(QWidget):
         if isinstance(editor, QCheckBox):
             editor.setChecked(bool(value))
         elif isinstance(editor, QComboBox):
-            editor.setCurrentIndex(max(0, editor.findText(str(value))))
+            editor.setCurrentIndex(max(0, editor.findData(value)))
         elif isinstance(editor, QSpinBox | QDoubleSpinBox):
             editor.setValue(value)
         else:
@@ -215,3 +233,14 @@ class ParamForm(QWidget):
 
     def editor(self, name: str) -> QWidget:
         return self._editors[name]
+
+    def label(self, name: str) -> QWidget | None:
+        """The label in front of a setting's editor."""
+        return self._form.labelForField(self._editors[name])
+
+    def show_problems(self, problems: dict[str, str]) -> None:
+        """Show each setting's problem (by Param name) under it; clear the others."""
+        self.errors.show(problems)
+
+    def problems_shown(self) -> dict[str, str]:
+        return self.errors.shown()

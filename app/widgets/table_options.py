@@ -90,7 +90,9 @@ class TableOptions(QWidget):
         self.label_box.setObjectName("table_label_column")
         self.label_box.setToolTip(_tip("data.label_column"))
         self.label_box.activated.connect(lambda _: self.reopen.emit())
-        form.addRow(SCHEMA["data.label_column"].title, self.label_box)
+        label_title = QLabel(SCHEMA["data.label_column"].title)
+        label_title.setToolTip(_tip("data.label_column"))
+        form.addRow(label_title, self.label_box)
 
         train_row = QHBoxLayout()
         self.train_on_box = QComboBox()
@@ -108,7 +110,9 @@ class TableOptions(QWidget):
         self.normal_button.setMenu(self.normal_menu)
         train_row.addWidget(self.train_on_box, 1)
         train_row.addWidget(self.normal_button)
-        form.addRow(field.title, train_row)
+        train_title = QLabel(field.title)
+        train_title.setToolTip(_tip("data.train_on"))
+        form.addRow(train_title, train_row)
         layout.addLayout(form)
 
         self.columns = QTableWidget(0, 3)

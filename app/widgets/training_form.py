@@ -1,24 +1,28 @@
 """The training part of Setup: device, epochs, batch size, image size, seed (and a few extras).
 
 Every editor is built from the config schema (ssl_core.config_schema): its limits, its tooltip, its
-default and what "empty" means come from there, the same entries RunConfig.validate checks against."""
+default and what "empty" means come from there, the same entries RunConfig.validate checks against.
+Labels read in plain words with a tooltip naming the config key; a problem with a setting shows under it
+(`show_problems`), as the person types."""
 
 from __future__ import annotations
 
 import html
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QLabel,
     QLineEdit,
     QSpinBox,
     QWidget,
 )
 
+from app.widgets.field_errors import FieldErrors
 from app.widgets.param_form import FloatSpin
 from ssl_core.config import RunConfig
 from ssl_core.config_schema import SCHEMA, ConfigField
@@ -66,7 +70,7 @@ def decimals(field: ConfigField) -> int:
 
 
 def tooltip(field: ConfigField) -> str:
-    return f"<p>{html.escape(field.describe(), quote=False)}</p>"
+    return f"<p>{html.escape(field.describe(), quote=False)} In config files: {field.key}.</p>"
 
 
 class TrainingForm(QWidget):
@@ -80,6 +84,8 @@ class TrainingForm(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self.editors: dict[str, QWidget] = {}
+        self.labels: dict[str, QLabel] = {}
+        self.errors = FieldErrors(form)
         for key in FORM_KEYS:
             field = SCHEMA[key]
             editor = self._make_editor(field)
@@ -88,7 +94,12 @@ class TrainingForm(QWidget):
             editor.setToolTip(tooltip(field))
             setattr(self, name, editor)  # self.epochs, self.run_name, ...: what tests and people click
             self.editors[key] = editor
-            form.addRow(field.title, editor)
+            label = QLabel(field.title)
+            label.setObjectName(f"label_{name}")
+            label.setToolTip(tooltip(field))  # the label explains itself too, not only the field
+            self.labels[key] = label
+            form.addRow(label, editor)
+            self.errors.add_row(key, editor)
             self.set_value(key, field.default)
         self.editors[IMAGE_SIZE].valueChanged.connect(
             lambda _: self.image_size_changed.emit(self.value(IMAGE_SIZE))
@@ -99,6 +110,7 @@ class TrainingForm(QWidget):
         modality = getattr(info, "modality", "image")
         for key, modalities in ONLY_FOR.items():
             self.form.setRowVisible(self.editors[key], modality in modalities)
+            self.errors.set_field_shown(key, modality in modalities)  # its problem line goes with it
 
     def shown(self, key: str) -> bool:
         """Whether a setting's row is shown for the loaded data."""
@@ -112,8 +124,10 @@ class TrainingForm(QWidget):
             editor = QComboBox()
             if field.optional:
                 editor.addItem(field.none_label or "Automatic", None)
-            for choice in field.choices:
-                editor.addItem(str(choice), choice)
+            words = field.choice_words or tuple(str(c) for c in field.choices)
+            for choice, word in zip(field.choices, words, strict=True):
+                editor.addItem(word[:1].upper() + word[1:], choice)  # the word shown, the token kept
+                editor.setItemData(editor.count() - 1, f"{word} ({choice})", Qt.ItemDataRole.ToolTipRole)
             editor.currentIndexChanged.connect(self.changed)
             return editor
         if field.type is bool:
@@ -124,14 +138,14 @@ class TrainingForm(QWidget):
             editor = QSpinBox()
             low = empty_value(field) if field.optional else field.low
             editor.setRange(int(low if low is not None else -(2**31)), int(field.high or 2**31 - 1))
-            editor.setKeyboardTracking(False)
+            editor.setKeyboardTracking(True)  # each key checks the value, so problems show as one types
         elif field.type is float:
             if field.log_scale:
                 editor = FloatSpin(log_scale=True)
             else:
                 editor = QDoubleSpinBox()
                 editor.setDecimals(decimals(field))
-                editor.setKeyboardTracking(False)
+            editor.setKeyboardTracking(True)
             low = empty_value(field) if field.optional else field.low
             editor.setRange(float(low if low is not None else -1e12), float(field.high or 1e12))
             if field.step:
@@ -168,6 +182,13 @@ class TrainingForm(QWidget):
     def editor(self, key: str) -> QWidget:
         """The editor of a schema key ("train.epochs")."""
         return self.editors[key]
+
+    def show_problems(self, problems: dict[str, str]) -> None:
+        """Show each setting's problem (by config key) under it; clear the others."""
+        self.errors.show(problems)
+
+    def problems_shown(self) -> dict[str, str]:
+        return self.errors.shown()
 
     # ---- values ------------------------------------------------------------------------------
     def value(self, key: str) -> Any:

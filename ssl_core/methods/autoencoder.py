@@ -76,6 +76,7 @@ def decoder_width_param() -> Param:
         "the width of the decoder's hidden layer. Wider decoders rebuild finer detail but take more memory.",
         low=16,
         high=512,
+        label="Decoder width",
     )
 
 
@@ -89,6 +90,8 @@ def loss_param(compared: str) -> Param:
         "near black-and-white images such as digits, and images only, since series and table columns are "
         "standardised). Table categories are always scored by cross-entropy.",
         choices=("mse", "l1", "bce"),
+        label="Error measure",
+        choice_words=("Mean squared error", "Mean absolute error", "Binary cross-entropy"),
     )
 
 

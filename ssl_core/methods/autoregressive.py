@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -18,6 +19,7 @@ from ssl_core.methods.base import (
     StepContext,
     StepOutput,
 )
+from ssl_core.methods.setup_check import SetupFacts, SetupProblem, raise_first
 from ssl_core.models.decoders import eval_mode
 from ssl_core.params import Param, params
 
@@ -73,6 +75,25 @@ def backbone_requirement(bspec: Any) -> str | None:
     return causal_reason(bspec.name)
 
 
+def horizon_problems(hparams: Mapping[str, Any], facts: SetupFacts) -> list[SetupProblem]:
+    """The horizon must end inside the series: at most its length - 1 steps ahead."""
+    info = facts.info
+    horizon, length = int(hparams["horizon"]), int(info.sample_shape[-1])
+    if horizon < length:
+        return []
+    return [
+        SetupProblem(
+            "horizon",
+            f"Predicting {horizon} steps ahead reaches past the end of the series ({info.name} has "
+            f"{length} steps): predict at most {length - 1} steps ahead.",
+            detail=(
+                f"method.params(autoregressive).horizon = {horizon} reaches past the end of "
+                f"{info.name}'s {length}-step series; use at most {length - 1}."
+            ),
+        )
+    ]
+
+
 class NextStepPrediction(SSLMethod):
     """Causal backbone -> hidden state h_t per step -> linear head -> x_{t+1} ... x_{t+horizon}.
 
@@ -98,14 +119,9 @@ class NextStepPrediction(SSLMethod):
                 "steps per state. Use gru or lstm.",
                 field="method.backbone",
             )
-        self.channels, length = (int(v) for v in info.sample_shape)
+        raise_first(horizon_problems(hparams, SetupFacts(info)), "autoregressive")  # as Setup shows it
+        self.channels = int(info.sample_shape[0])
         self.horizon = int(hparams["horizon"])
-        if self.horizon >= length:
-            raise UserError(
-                f"method.params(autoregressive).horizon = {self.horizon} reaches past the end of "
-                f"{info.name}'s {length}-step series; use at most {length - 1}.",
-                field="method.params(autoregressive).horizon",
-            )
         width = int(getattr(backbone, "sequence_dim", None) or self.feature_dim)
         out = self.channels * self.horizon
         hidden = int(hparams["head_hidden"])
@@ -216,6 +232,7 @@ SPEC = MethodSpec(
             "last value.",
             low=1,
             high=64,
+            label="Steps ahead predicted",
         ),
         Param(
             "head_hidden",
@@ -224,9 +241,12 @@ SPEC = MethodSpec(
             "layer, which keeps the work in the backbone.",
             low=0,
             high=1024,
+            label="Prediction head width",
+            zero_label="Single linear layer",
         ),
     ),
     factory=NextStepPrediction,
+    setup_check=horizon_problems,
     optim=SMALL_SERIES_OPTIM,
     preview_kind="forecast",
     paper=(

@@ -59,6 +59,7 @@ SPEC = MethodSpec(
             "Width of the projector's hidden layers (paper: 8192).",
             low=16,
             high=16384,
+            label="Projection head width",
         ),
         Param(
             "proj_out_dim",
@@ -66,6 +67,7 @@ SPEC = MethodSpec(
             "Size of the embedding whose cross-correlation is computed (paper: 8192).",
             low=16,
             high=16384,
+            label="Projection output size",
         ),
     ),
     factory=BarlowTwins,

@@ -10,6 +10,14 @@ import torch
 from torch import nn
 
 from ssl_core.data.base import DataInfo
+from ssl_core.methods.setup_check import (
+    SetupCheck,
+    SetupFacts,
+    SetupProblem,
+    data_as_trained,
+    settings_with,
+    value_problems,
+)
 from ssl_core.params import ParamSet
 
 
@@ -93,6 +101,26 @@ class MethodSpec:
     preferred_backbone: dict[str, str] = field(default_factory=dict)
     # Backbones the method cannot use, with the reason shown in the CLI and the GUI.
     backbone_requirement: Callable[[Any], str | None] | None = None
+    # The rules that tie settings to each other and to the data (ssl_core.methods.setup_check); the
+    # constructor raises what it finds, Setup shows it beside the field before Start.
+    setup_check: SetupCheck | None = None
+
+    def setup_problems(
+        self, overrides: dict[str, Any] | None, info: DataInfo | None = None, image_size: int | None = None
+    ) -> list[SetupProblem]:
+        """What would stop a run with these settings, in words, each tied to its field; [] when none.
+
+        Cheap (nothing is built): values out of range, then the method's own rules on the data as the run
+        sees it (`image_size`: the run's data.image_size). Without data only single values are checked."""
+        overrides = dict(overrides or {})
+        problems = value_problems(self.params, overrides)
+        if info is None or self.setup_check is None or self.unavailable_reason(info):
+            return problems
+        flagged = {p.field for p in problems}
+        found = self.setup_check(
+            settings_with(self.params, overrides), SetupFacts(data_as_trained(info, image_size))
+        )
+        return problems + [p for p in found if p.field not in flagged]
 
     def backbone_for(self, info: DataInfo, requested: str = "auto") -> str:
         """The backbone name a run uses: `requested`, or for "auto" this method's or the data's default."""

@@ -106,6 +106,8 @@ SPEC = MethodSpec(
             "How predicted colours are compared with the true ones: mse (mean squared error) or l1 "
             "(absolute error, which gives slightly less washed-out colours).",
             choices=("mse", "l1"),
+            label="Error measure",
+            choice_words=("Mean squared error", "Mean absolute error"),
         ),
         Param(
             "decoder_width",
@@ -113,6 +115,7 @@ SPEC = MethodSpec(
             "Channels of the decoder's last upsampling stages (the first has twice as many).",
             low=16,
             high=512,
+            label="Decoder width",
         ),
     ),
     factory=Colorization,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -21,6 +22,7 @@ from ssl_core.methods.base import (
     StepContext,
     StepOutput,
 )
+from ssl_core.methods.setup_check import SetupFacts, SetupProblem, raise_first
 from ssl_core.models.decoders import eval_mode
 from ssl_core.params import Param, params
 
@@ -28,6 +30,37 @@ from ssl_core.params import Param, params
 # quarter of the series ahead, whatever its length).
 _AUTO_STEPS = 16
 _FIELD = "method.params(cpc)"
+
+
+def latent_steps(facts: SetupFacts) -> int:
+    """The backbone's steps over a series: its length divided by the backbone's downsampling."""
+    return math.ceil(facts.info.length / facts.stride)
+
+
+def auto_window(steps: int) -> int:
+    return max(1, round(steps / _AUTO_STEPS))
+
+
+def window_problems(hparams: Mapping[str, Any], facts: SetupFacts) -> list[SetupProblem]:
+    """Pooling `window` steps must leave at least 2 prediction steps (one to predict the other from)."""
+    steps, requested = latent_steps(facts), int(hparams["window"])
+    left = steps // (requested or auto_window(steps))
+    if left >= 2:
+        return []
+    name = facts.info.name
+    return [
+        SetupProblem(
+            "window",
+            f"Averaging {requested or auto_window(steps)} steps at a time leaves {left} step(s) of the "
+            f"{steps} in {name}'s series, and CPC needs at least 2 to predict one from another: average at "
+            f"most {max(1, steps // 2)} steps, or choose Automatic.",
+            detail=(
+                f"{_FIELD}.window = {requested} leaves {left} step(s) of {name}'s "
+                f"{steps} latent steps, and CPC needs at least 2 to predict one from another; "
+                f"use a window of at most {max(1, steps // 2)} (or 0 to choose automatically)."
+            ),
+        )
+    ]
 
 
 class CPC(SSLMethod):
@@ -48,17 +81,11 @@ class CPC(SSLMethod):
                 "none. Choose a series backbone (cnn1d, gru, lstm or transformer1d).",
                 field="method.backbone",
             )
-        latent_steps = math.ceil(info.length / int(getattr(backbone, "downsample", 1) or 1))
-        requested = int(hparams["window"])
-        self.window = requested or max(1, round(latent_steps / _AUTO_STEPS))
-        self.steps = latent_steps // self.window  # context steps after pooling
-        if self.steps < 2:
-            raise UserError(
-                f"{_FIELD}.window = {requested} leaves {self.steps} step(s) of {info.name}'s "
-                f"{latent_steps} latent steps, and CPC needs at least 2 to predict one from another; "
-                f"use a window of at most {max(1, latent_steps // 2)} (or 0 to choose automatically).",
-                field=f"{_FIELD}.window",
-            )
+        facts = SetupFacts.of_backbone(info, backbone)
+        raise_first(window_problems(hparams, facts), "cpc")  # the rule Setup shows beside the window
+        steps = latent_steps(facts)
+        self.window = int(hparams["window"]) or auto_window(steps)
+        self.steps = steps // self.window  # context steps after pooling
         self.max_ahead = min(int(hparams["prediction_steps"]), self.steps - 1)
         context_dim = int(hparams["context_dim"])
         self.context = nn.GRU(int(dim), context_dim, batch_first=True)
@@ -172,6 +199,7 @@ SPEC = MethodSpec(
             "series each; capped by the series length.",
             low=1,
             high=32,
+            label="Steps ahead predicted",
         ),
         Param(
             "anchors",
@@ -180,6 +208,7 @@ SPEC = MethodSpec(
             "and a steadier loss, at a cost that grows with (batch x anchors) squared.",
             low=1,
             high=64,
+            label="Starting points per series",
         ),
         Param(
             "temperature",
@@ -189,6 +218,7 @@ SPEC = MethodSpec(
             low=0.01,
             high=2.0,
             log_scale=True,
+            label="Temperature",
         ),
         Param(
             "context_dim",
@@ -196,6 +226,7 @@ SPEC = MethodSpec(
             "Hidden units of the GRU that summarises the past (the context network).",
             low=8,
             high=2048,
+            label="Memory of the past (width)",
         ),
         Param(
             "window",
@@ -204,9 +235,12 @@ SPEC = MethodSpec(
             "steps; 1 predicts the backbone's own steps (fine for the Transformer's patches).",
             low=0,
             high=256,
+            label="Steps averaged together",
+            zero_label="Automatic",
         ),
     ),
     factory=CPC,
+    setup_check=window_problems,
     optim=SMALL_SERIES_OPTIM,
     preview_kind="prediction",
     paper="van den Oord, Li & Vinyals, Representation Learning with Contrastive Predictive Coding, 2018",

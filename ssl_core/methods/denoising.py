@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
 from ssl_core.data.base import DataInfo
-from ssl_core.errors import UserError
 from ssl_core.methods.autoencoder import (
     RECONSTRUCTION_OPTIM,
     Autoencoder,
@@ -17,11 +16,13 @@ from ssl_core.methods.autoencoder import (
     loss_param,
 )
 from ssl_core.methods.base import MethodSpec, Preview
+from ssl_core.methods.setup_check import SetupFacts, SetupProblem, raise_first, spoken_list
 from ssl_core.models.decoders import eval_mode
 from ssl_core.params import Param, params
 
 # corruption name -> the options the modality's `corrupt(name, ...)` takes, from the method's hparams.
 CorruptionOptions = Callable[[dict[str, Any]], dict[str, float]]
+_TITLE = "Denoising autoencoder"
 CORRUPTIONS: dict[str, CorruptionOptions] = {
     "gaussian": lambda hp: {"std": float(hp["noise_std"])},
     "salt_and_pepper": lambda hp: {"amount": float(hp["noise_amount"])},
@@ -31,19 +32,55 @@ CORRUPTIONS: dict[str, CorruptionOptions] = {
 }
 
 
-def corruption_reason(name: str, info: DataInfo, title: str) -> str | None:
-    """Why the corruption `name` cannot damage this data, or None when the data's modality offers it."""
+# What each corruption is called in the form (the config keeps the token).
+CORRUPTION_WORDS = {
+    "gaussian": "Gaussian noise",
+    "salt_and_pepper": "Salt-and-pepper noise",
+    "mask": "Blanked patches",
+    "swap": "Values swapped between rows",
+    "missing": "Missing values",
+}
+
+
+def offered_corruptions(info: DataInfo) -> list[str]:
+    """The corruptions this method offers that the data's modality can apply."""
     from ssl_core.modalities import modality_of
 
+    return [c for c in CORRUPTIONS if c in modality_of(info).corruptions()]
+
+
+def corruption_problems(hparams: Mapping[str, Any], facts: SetupFacts) -> list[SetupProblem]:
+    """The chosen corruption must be one the data's modality can apply to this data."""
+    from ssl_core.modalities import modality_of
+
+    name, info = str(hparams["corruption"]), facts.info
     modality = modality_of(info)
-    offered = [c for c in CORRUPTIONS if c in modality.corruptions()]
+    offered = offered_corruptions(info)
     if name in offered:
         unfit = modality.corruption_reason(name, info)
-        return f"{title}: {unfit}" if unfit else None
-    return (
-        f"{title}: the {name} corruption does not apply to {modality.plural}, and {info.name} is "
-        f"{info.modality} data; set corruption to one of: {', '.join(offered) or 'none'}."
-    )
+        if not unfit:
+            return []
+        choices = spoken_list((CORRUPTION_WORDS[c] for c in offered if c != name), "or")
+        return [
+            SetupProblem(
+                "corruption",
+                f"{CORRUPTION_WORDS[name]} cannot damage {info.name} ({unfit.split(';')[0].rstrip('.')}): "
+                f"choose {choices}.",
+                detail=f"{_TITLE}: {unfit}",
+            )
+        ]
+    words = CORRUPTION_WORDS.get(name, name)
+    return [
+        SetupProblem(
+            "corruption",
+            f"{words} does not apply to {info.modality} data such as {info.name}: choose "
+            f"{spoken_list((CORRUPTION_WORDS[c] for c in offered), 'or') or 'another method'}.",
+            detail=(
+                f"{_TITLE}: the {name} corruption does not apply to {modality.plural}, and {info.name} is "
+                f"{info.modality} data; set corruption to one of: {', '.join(offered) or 'none'}."
+            ),
+        )
+    ]
 
 
 class DenoisingAutoencoder(Autoencoder):
@@ -56,9 +93,7 @@ class DenoisingAutoencoder(Autoencoder):
     """
 
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
-        reason = corruption_reason(str(hparams["corruption"]), info, "Denoising autoencoder")
-        if reason:
-            raise UserError(reason, field="method.params(denoising_autoencoder).corruption")
+        raise_first(corruption_problems(hparams, SetupFacts(info)), "denoising_autoencoder")  # as in Setup
         super().__init__(backbone, hparams, info)
 
     def make_input(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -100,6 +135,8 @@ SPEC = MethodSpec(
             "column's value in other rows, as VIME does), swap (tables: each row takes some columns from "
             "one other row) or missing (tables: blank cells as missing values).",
             choices=tuple(CORRUPTIONS),
+            choice_words=tuple(CORRUPTION_WORDS[c] for c in CORRUPTIONS),
+            label="Kind of damage",
         ),
         Param(
             "noise_std",
@@ -108,6 +145,7 @@ SPEC = MethodSpec(
             "units of each channel's (series) or numeric column's (tables) standard deviation.",
             low=0.01,
             high=1.0,
+            label="Noise strength",
         ),
         Param(
             "noise_amount",
@@ -115,6 +153,7 @@ SPEC = MethodSpec(
             "salt_and_pepper: fraction of pixels set to black or white.",
             low=0.01,
             high=0.9,
+            label="Share of pixels salted",
         ),
         Param(
             "mask_ratio",
@@ -123,6 +162,7 @@ SPEC = MethodSpec(
             "pixels).",
             low=0.01,
             high=0.9,
+            label="Share blanked or replaced",
         ),
         Param(
             "mask_patch",
@@ -131,11 +171,13 @@ SPEC = MethodSpec(
             "of a series (1 masks single pixels or steps, as in the paper).",
             low=1,
             high=32,
+            label="Blanked patch size",
         ),
         loss_param("the repaired sample is compared with the clean one"),
         decoder_width_param(),
     ),
     factory=DenoisingAutoencoder,
+    setup_check=corruption_problems,
     optim=RECONSTRUCTION_OPTIM,
     preview_kind="reconstruction",
     paper=(

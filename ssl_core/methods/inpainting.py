@@ -80,6 +80,7 @@ SPEC = MethodSpec(
             "random blocks of similar total size).",
             low=0.05,
             high=0.6,
+            label="Size of the hole",
         ),
         Param(
             "rest_weight",
@@ -88,6 +89,7 @@ SPEC = MethodSpec(
             "keeps the painted region consistent with its surroundings; 0 scores the hole only.",
             low=0.0,
             high=1.0,
+            label="Weight outside the hole",
         ),
         decoder_width_param(),
     ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -13,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssl_core.data.base import DataInfo
-from ssl_core.errors import UserError
 from ssl_core.methods.base import MethodSpec, OptimDefaults, Preview, SSLMethod, StepContext, StepOutput
+from ssl_core.methods.setup_check import SetupFacts, SetupProblem, raise_first
 from ssl_core.models.decoders import eval_mode, to_preview
 from ssl_core.models.heads import mlp
 from ssl_core.params import Param, params
@@ -22,6 +23,7 @@ from ssl_core.params import Param, params
 GRID = 3
 TILES = GRID * GRID
 MIN_CELL_PX = 10  # smaller images are upsampled so that each grid cell is at least this wide
+MIN_TILE_PX = 4  # a tile narrower than this shows too little to place it
 PERMUTATION_SEED = 2016  # fixed, so the permutation set (and so the class labels) is always the same
 
 
@@ -67,6 +69,25 @@ def cell_size(image_size: int, requested: int = 0) -> int:
     return requested or max(math.ceil(image_size / GRID), MIN_CELL_PX)
 
 
+def tile_problems(hparams: Mapping[str, Any], facts: SetupFacts) -> list[SetupProblem]:
+    """Tiles must stay at least MIN_TILE_PX wide once the gap around them is cut away."""
+    cell = cell_size(min(facts.info.height, facts.info.width), int(hparams["cell_px"]))
+    tile = cell - round(float(hparams["gap_fraction"]) * cell)
+    if tile >= MIN_TILE_PX:
+        return []
+    return [
+        SetupProblem(
+            "cell_px",
+            f"The puzzle tiles would be {tile} px wide, too small to see: make the grid cells larger than "
+            f"{cell} px, or the gap between tiles smaller, so that tiles are at least {MIN_TILE_PX} px.",
+            detail=(
+                f"Jigsaw tiles would be {tile} px wide; raise method.params(jigsaw).cell_px (now "
+                f"{cell}) or lower gap_fraction so that tiles are at least {MIN_TILE_PX} px."
+            ),
+        )
+    ]
+
+
 class Jigsaw(SSLMethod):
     """Shared backbone on each of the 9 shuffled tiles -> concatenated features -> permutation classifier.
 
@@ -78,15 +99,10 @@ class Jigsaw(SSLMethod):
 
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
         super().__init__(backbone, hparams, info)
+        raise_first(tile_problems(hparams, SetupFacts(info)), "jigsaw")  # what Setup shows beside cell_px
         self.cell = cell_size(min(info.height, info.width), int(hparams["cell_px"]))
         self.gap = round(float(hparams["gap_fraction"]) * self.cell)
         self.tile = self.cell - self.gap
-        if self.tile < 4:
-            raise UserError(
-                f"Jigsaw tiles would be {self.tile} px wide; raise method.params(jigsaw).cell_px (now "
-                f"{self.cell}) or lower gap_fraction so that tiles are at least 4 px.",
-                field="method.params(jigsaw).cell_px",
-            )
         count = int(hparams["num_permutations"])
         self.register_buffer("permutations", hamming_permutations(count))
         self.head = mlp(TILES * self.feature_dim, int(hparams["head_hidden"]), count, num_layers=2)
@@ -178,6 +194,7 @@ SPEC = MethodSpec(
             "100 nearly as good). More is harder; they are chosen to differ as much as possible.",
             low=2,
             high=1000,
+            label="Shuffles to tell apart",
         ),
         Param(
             "cell_px",
@@ -186,6 +203,8 @@ SPEC = MethodSpec(
             "size / 3, but at least 10 px (8 px digits become 30 px, 224 px images 225 px as in the paper).",
             low=0,
             high=256,
+            label="Grid cell size (px)",
+            zero_label="Automatic",
         ),
         Param(
             "gap_fraction",
@@ -194,6 +213,7 @@ SPEC = MethodSpec(
             "the network cannot solve the puzzle by lining up edges.",
             low=0.0,
             high=0.5,
+            label="Gap between tiles",
         ),
         Param(
             "head_hidden",
@@ -201,9 +221,11 @@ SPEC = MethodSpec(
             "Hidden units of the classifier that reads the nine tiles' features together.",
             low=16,
             high=8192,
+            label="Classifier width",
         ),
     ),
     factory=Jigsaw,
+    setup_check=tile_problems,
     # The paper used SGD (lr 0.01) for 350k steps; AdamW is the safer default for short runs.
     optim=OptimDefaults(optimizer="adamw", lr=1e-3, weight_decay=5e-4, warmup_epochs=1.0, batch_size=128),
     preview_kind="prediction",

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
 from ssl_core.data.base import DataInfo
-from ssl_core.errors import UserError
 from ssl_core.methods.base import MethodSpec, OptimDefaults, Preview, SSLMethod, StepContext, StepOutput
+from ssl_core.methods.setup_check import SetupFacts, SetupProblem, raise_first, spoken_list
 from ssl_core.models.decoders import eval_mode, to_preview
 from ssl_core.models.vit import MAEDecoder, ViTEncoder, patchify, random_masking, unpatchify
 from ssl_core.params import Param, params
@@ -18,6 +20,7 @@ from ssl_core.params import Param, params
 log = logging.getLogger(__name__)
 
 _ANOMALY_SEED = 1234  # fixed masks, so an image's anomaly score does not change between calls
+_PATCH_FIELD = "method.params(mae).patch_size"
 
 
 def default_patch_size(image_size: int) -> int:
@@ -31,30 +34,99 @@ def default_patch_size(image_size: int) -> int:
     return 16
 
 
+def patch_choices(height: int, width: int, largest: int = 32) -> list[int]:
+    """The patch sizes (2 px or more, at most `largest`) that divide both sides of the image."""
+    side = math.gcd(height, width)
+    return [p for p in range(2, min(side, largest) + 1) if side % p == 0]
+
+
+def auto_patch_size(height: int, width: int) -> int | None:
+    """The patch size 0 picks: the default for the size, else the largest smaller divisor (30 px -> 3),
+    never 1-pixel patches; None when no patch of 2 px or more fits."""
+    preferred = default_patch_size(min(height, width))
+    return next((p for p in range(preferred, 1, -1) if height % p == 0 and width % p == 0), None)
+
+
+def patch_problems(requested: int, height: int, width: int) -> list[SetupProblem]:
+    """Whether the image size divides into patches of `requested` px (0: automatic), in words."""
+    sizes = f"{height}" if height == width else f"{height}x{width}"
+    if requested:
+        if not (height % requested or width % requested):
+            return []
+        fits = patch_choices(height, width)
+        fix = (
+            f"pick a patch size that divides {sizes} ({spoken_list(fits)})" if fits else "set the image size"
+        )
+        return [
+            SetupProblem(
+                "patch_size",
+                f"The image size {sizes} is not a multiple of the patch size {requested}: {fix}, or Automatic.",
+                detail=(
+                    f"MAE cuts images into square patches, but data.image_size = {sizes} is not divisible by "
+                    f"{_PATCH_FIELD} = {requested}. Choose a patch size that divides {sizes}, set patch_size "
+                    "to 0 (automatic), or set data.image_size to a multiple of it."
+                ),
+            )
+        ]
+    if auto_patch_size(height, width) is not None:
+        return []
+    preferred = default_patch_size(min(height, width))
+    example = max(preferred, (min(height, width) // preferred) * preferred)
+    return [
+        SetupProblem(
+            "data.image_size",
+            f"Images of {height}x{width} px cannot be cut into equal patches of 2 px or more: choose an "
+            f"image size that is a multiple of {preferred}, e.g. {example}.",
+            detail=(
+                f"MAE cannot cut {height}x{width} images into equal patches of 2 px or more (data.image_size "
+                f"has no small divisor). Set data.image_size to a multiple of {preferred}, e.g. {example}."
+            ),
+        )
+    ]
+
+
+def width_problems(hparams: Mapping[str, Any]) -> list[SetupProblem]:
+    """Transformer widths must split evenly over their attention heads (and into 4 for the positions)."""
+    problems = []
+    dim, heads = int(hparams["embed_dim"]), int(hparams["num_heads"])
+    if dim % heads or dim % 4:
+        problems.append(
+            SetupProblem(
+                "embed_dim",
+                f"The encoder width {dim} must be a multiple of 4 and of the number of encoder attention "
+                f"heads ({heads}): e.g. 192 with 3 heads, or 256 with 4.",
+                detail=(
+                    f"method.params(mae).embed_dim = {dim} must be a multiple of 4 and of num_heads = {heads}; "
+                    "e.g. 192 with 3 heads, or 256 with 4."
+                ),
+            )
+        )
+    dim, heads = int(hparams["decoder_dim"]), int(hparams["decoder_heads"])
+    if dim % 4 or dim % heads:
+        problems.append(
+            SetupProblem(
+                "decoder_dim",
+                f"The decoder width {dim} must be a multiple of 4 and of the number of decoder attention "
+                f"heads ({heads}): e.g. 128 with 4 heads.",
+                detail=(
+                    f"method.params(mae).decoder_dim = {dim} must be a multiple of 4 and of "
+                    f"decoder_heads = {heads}."
+                ),
+            )
+        )
+    return problems
+
+
+def setup_check(hparams: Mapping[str, Any], facts: SetupFacts) -> list[SetupProblem]:
+    """MAE's rules: patches tile the image, and widths split over the heads."""
+    info = facts.info
+    return patch_problems(int(hparams["patch_size"]), info.height, info.width) + width_problems(hparams)
+
+
 def resolve_patch_size(requested: int, height: int, width: int) -> int:
     """The patch size to use; 0 picks one. Raise UserError when the image size does not divide into it."""
-    field = "method.params(mae).patch_size"
-    if requested:
-        if height % requested or width % requested:
-            sizes = f"{height}" if height == width else f"{height}x{width}"
-            raise UserError(
-                f"MAE cuts images into square patches, but data.image_size = {sizes} is not divisible by "
-                f"{field} = {requested}. Choose a patch size that divides {sizes}, set patch_size to 0 "
-                "(automatic), or set data.image_size to a multiple of it.",
-                field=field,
-            )
-        return requested
-    preferred = default_patch_size(min(height, width))
-    # Fall back to the largest smaller divisor (e.g. 30 px -> 3), never to 1-pixel patches.
-    for patch in range(preferred, 1, -1):
-        if height % patch == 0 and width % patch == 0:
-            return patch
-    raise UserError(
-        f"MAE cannot cut {height}x{width} images into equal patches of 2 px or more (data.image_size has "
-        f"no small divisor). Set data.image_size to a multiple of {preferred}, e.g. "
-        f"{max(preferred, (min(height, width) // preferred) * preferred)}.",
-        field="data.image_size",
-    )
+    raise_first(patch_problems(requested, height, width), "mae")
+    return requested or int(auto_patch_size(height, width))
 
 
 def _stats(backbone: nn.Module | None, name: str, channels: int) -> list[float] | None:
@@ -74,20 +146,9 @@ class MAE(SSLMethod):
     """
 
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
+        raise_first(setup_check(hparams, SetupFacts(info)), "mae")  # the rules Setup shows beside the fields
         patch = resolve_patch_size(int(hparams["patch_size"]), info.height, info.width)
         dim, heads = int(hparams["embed_dim"]), int(hparams["num_heads"])
-        if dim % heads or dim % 4:
-            raise UserError(
-                f"method.params(mae).embed_dim = {dim} must be a multiple of 4 and of num_heads = {heads}; "
-                "e.g. 192 with 3 heads, or 256 with 4.",
-                field="method.params(mae).embed_dim",
-            )
-        if int(hparams["decoder_dim"]) % 4 or int(hparams["decoder_dim"]) % int(hparams["decoder_heads"]):
-            raise UserError(
-                f"method.params(mae).decoder_dim = {hparams['decoder_dim']} must be a multiple of 4 and of "
-                f"decoder_heads = {hparams['decoder_heads']}.",
-                field="method.params(mae).decoder_dim",
-            )
         mean = _stats(backbone, "mean", info.channels)
         encoder = ViTEncoder(
             info.channels,
@@ -237,6 +298,8 @@ SPEC = MethodSpec(
             "2 px for 8-15 px images, 4 px up to 63 px, 8 px up to 127 px, 16 px beyond.",
             low=0,
             high=32,
+            label="Patch size",
+            zero_label="Automatic",
         ),
         Param(
             "mask_ratio",
@@ -244,6 +307,7 @@ SPEC = MethodSpec(
             "Fraction of patches hidden from the encoder (the paper found 75% works best).",
             low=0.1,
             high=0.95,
+            label="Share of patches hidden",
         ),
         Param(
             "norm_pix_loss",
@@ -251,17 +315,31 @@ SPEC = MethodSpec(
             "Predict each hidden patch's pixels after normalising them by that patch's own mean and "
             "spread. The paper found this helps with its 16 px patches; with the tiny 2-4 px patches used "
             "for small images it makes targets noisy, so it is off by default.",
+            label="Normalise each patch",
         ),
-        Param("embed_dim", 192, "Width of the ViT encoder's tokens (ViT-Tiny uses 192).", low=32, high=1024),
+        Param(
+            "embed_dim",
+            192,
+            "Width of the ViT encoder's tokens (ViT-Tiny uses 192).",
+            low=32,
+            high=1024,
+            label="Encoder width",
+        ),
         Param(
             "depth",
             6,
             "Number of transformer blocks in the encoder (ViT-Tiny has 12; 6 suits small images).",
             low=1,
             high=24,
+            label="Encoder blocks",
         ),
         Param(
-            "num_heads", 3, "Attention heads in each encoder block; must divide embed_dim.", low=1, high=16
+            "num_heads",
+            3,
+            "Attention heads in each encoder block; must divide embed_dim.",
+            low=1,
+            high=16,
+            label="Encoder attention heads",
         ),
         Param(
             "decoder_dim",
@@ -269,6 +347,7 @@ SPEC = MethodSpec(
             "Width of the lightweight decoder's tokens (the paper's decoder is 512 wide for 224 px images).",
             low=32,
             high=1024,
+            label="Decoder width",
         ),
         Param(
             "decoder_depth",
@@ -276,6 +355,7 @@ SPEC = MethodSpec(
             "Transformer blocks in the decoder; the decoder is thrown away after training, so it stays small.",
             low=1,
             high=12,
+            label="Decoder blocks",
         ),
         Param(
             "decoder_heads",
@@ -283,9 +363,11 @@ SPEC = MethodSpec(
             "Attention heads in each decoder block; must divide decoder_dim.",
             low=1,
             high=16,
+            label="Decoder attention heads",
         ),
     ),
     factory=MAE,
+    setup_check=setup_check,
     # The paper: AdamW, base lr 1.5e-4 per 256 images, weight decay 0.05, 40 warm-up epochs of 800.
     # Runs here are far shorter and on far smaller data, so the base lr is higher and warm-up shorter.
     optim=OptimDefaults(optimizer="adamw", lr=1e-3, weight_decay=0.05, warmup_epochs=2.0, batch_size=256),

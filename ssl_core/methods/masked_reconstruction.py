@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
 from ssl_core.data.base import DataInfo
-from ssl_core.errors import UserError
 from ssl_core.methods.autoencoder import RECONSTRUCTION_OPTIM
 from ssl_core.methods.base import MethodSpec, Preview, SSLMethod, StepContext, StepOutput
+from ssl_core.methods.setup_check import SetupFacts, SetupProblem, raise_first
 from ssl_core.modalities import ReconstructionHead
 from ssl_core.models.decoders import eval_mode, per_sample_error
 from ssl_core.models.series_decoders import SequenceHead
@@ -27,21 +28,64 @@ _ANOMALY_SEED = 1234
 _FIELD = "method.params(masked_reconstruction).mask_patch"
 
 
+def longest_axis(info: DataInfo) -> int:
+    """Time steps of a series, or pixels along an image's longer side."""
+    return max(info.sample_shape[1:])
+
+
 def resolve_mask_patch(requested: int, info: DataInfo) -> int:
     """The patch to hide (time steps of a series, pixels a side of an image); 0 picks one from the size."""
+    raise_first(mask_patch_problems(requested, info), "masked_reconstruction")
+    if requested:
+        return int(requested)
     axes = info.sample_shape[1:]  # (T,) for a series, (H, W) for an image
-    longest = max(axes)
-    if not requested:
-        per_axis = _AUTO_PATCHES_PER_AXIS.get(len(axes), 8)
-        return max(_MIN_AUTO_PATCH, min(round(longest / per_axis), max(1, longest // 2)))
-    if requested > max(1, longest // 2):
-        raise UserError(
-            f"{_FIELD} = {requested} is too long for {info.name} ({longest} steps or pixels along its "
-            f"longest axis): a sample must split into at least two patches. Use at most {longest // 2}, "
-            "or 0 to choose automatically.",
-            field=_FIELD,
+    longest = longest_axis(info)
+    per_axis = _AUTO_PATCHES_PER_AXIS.get(len(axes), 8)
+    return max(_MIN_AUTO_PATCH, min(round(longest / per_axis), max(1, longest // 2)))
+
+
+def mask_patch_problems(requested: int, info: DataInfo) -> list[SetupProblem]:
+    """A sample must split into at least two patches of `requested` steps or pixels (0: automatic)."""
+    longest = longest_axis(info)
+    if not requested or requested <= max(1, longest // 2):
+        return []
+    unit = "steps" if info.modality == "series" else "pixels"
+    return [
+        SetupProblem(
+            "mask_patch",
+            f"Hidden patches of {requested} {unit} are too long for {info.name} ({longest} {unit} long): "
+            f"a sample must split into at least two patches. Use at most {longest // 2}, or Automatic.",
+            detail=(
+                f"{_FIELD} = {requested} is too long for {info.name} ({longest} steps or pixels along its "
+                f"longest axis): a sample must split into at least two patches. Use at most {longest // 2}, "
+                "or 0 to choose automatically."
+            ),
         )
-    return int(requested)
+    ]
+
+
+def decoder_problems(choice: str, facts: SetupFacts) -> list[SetupProblem]:
+    """The per-step decoder reads per-step latents, which only series backbones give."""
+    if choice != "per_step" or facts.has_sequence_latents:
+        return []
+    return [
+        SetupProblem(
+            "decoder",
+            "One decoder per time step needs a series backbone (it reads one latent per step); this "
+            "backbone has none: choose From the pooled features, or Automatic.",
+            detail=(
+                "method.params(masked_reconstruction).decoder = per_step needs a backbone with per-step "
+                "latents (a series backbone); this one has none. Use decoder = features or auto."
+            ),
+        )
+    ]
+
+
+def setup_check(hparams: Mapping[str, Any], facts: SetupFacts) -> list[SetupProblem]:
+    """Masked reconstruction's rules: patches fit the sample, and the decoder fits the backbone."""
+    return mask_patch_problems(int(hparams["mask_patch"]), facts.info) + decoder_problems(
+        str(hparams["decoder"]), facts
+    )
 
 
 class PerStepReconstruction(ReconstructionHead):
@@ -87,16 +131,10 @@ class MaskedReconstruction(SSLMethod):
     """
 
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
+        raise_first(setup_check(hparams, SetupFacts.of_backbone(info, backbone)), "masked_reconstruction")
         patch = resolve_mask_patch(int(hparams["mask_patch"]), info)
         choice = str(hparams["decoder"])
         per_step = choice == "per_step" or (choice == "auto" and has_per_step_latents(backbone))
-        if per_step and not has_per_step_latents(backbone):
-            name = getattr(backbone, "name", type(backbone).__name__)
-            raise UserError(
-                f"method.params(masked_reconstruction).decoder = per_step needs a backbone with per-step "
-                f"latents (a series backbone); {name} has none. Use decoder = features or auto.",
-                field="method.params(masked_reconstruction).decoder",
-            )
         super().__init__(backbone, {**hparams, "mask_patch": patch}, info)
         self.per_step = per_step
         self.decoder: ReconstructionHead = (
@@ -190,6 +228,7 @@ SPEC = MethodSpec(
             "features more about overall shape; lower makes it closer to interpolation.",
             low=0.05,
             high=0.95,
+            label="Share of patches hidden",
         ),
         Param(
             "mask_patch",
@@ -199,6 +238,8 @@ SPEC = MethodSpec(
             "side), at least 2. Windows much shorter than a pattern's features are easy to interpolate.",
             low=0,
             high=512,
+            label="Hidden patch size",
+            zero_label="Automatic",
         ),
         Param(
             "visible_weight",
@@ -207,6 +248,7 @@ SPEC = MethodSpec(
             "only; a small weight such as 0.1 also asks the network to keep what it saw.",
             low=0.0,
             high=1.0,
+            label="Weight of visible values",
         ),
         Param(
             "decoder",
@@ -215,6 +257,8 @@ SPEC = MethodSpec(
             "series backbones only), features (a decoder from the pooled feature vector, as in an "
             "autoencoder) or auto (per_step where the backbone offers it, else features).",
             choices=("auto", "per_step", "features"),
+            label="Decoder",
+            choice_words=("Automatic", "One per time step", "From the pooled features"),
         ),
         Param(
             "decoder_width",
@@ -222,9 +266,11 @@ SPEC = MethodSpec(
             "features decoder only: channels of its last upsampling stages (the first has twice as many).",
             low=16,
             high=512,
+            label="Decoder width",
         ),
     ),
     factory=MaskedReconstruction,
+    setup_check=setup_check,
     optim=RECONSTRUCTION_OPTIM,
     preview_kind="reconstruction",
     paper=(

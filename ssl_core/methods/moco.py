@@ -98,6 +98,7 @@ SPEC = MethodSpec(
             low=0.01,
             high=2.0,
             log_scale=True,
+            label="Temperature",
         ),
         Param(
             "queue_size",
@@ -107,6 +108,7 @@ SPEC = MethodSpec(
             low=256,
             high=65536,
             log_scale=True,
+            label="Past examples kept",
         ),
         Param(
             "base_momentum",
@@ -115,10 +117,23 @@ SPEC = MethodSpec(
             "Higher values make the keys change more slowly.",
             low=0.9,
             high=1.0,
+            label="Slow copy's momentum",
         ),
-        Param("proj_hidden_dim", 512, "Width of the projector's hidden layer.", low=16, high=16384),
         Param(
-            "proj_out_dim", 128, "Size of the embedding stored in the queue (paper: 128).", low=8, high=16384
+            "proj_hidden_dim",
+            512,
+            "Width of the projector's hidden layer.",
+            low=16,
+            high=16384,
+            label="Projection head width",
+        ),
+        Param(
+            "proj_out_dim",
+            128,
+            "Size of the embedding stored in the queue (paper: 128).",
+            low=8,
+            high=16384,
+            label="Projection output size",
         ),
     ),
     factory=MoCo,

@@ -96,6 +96,7 @@ SPEC = MethodSpec(
             True,
             "Show all four rotations of every image in the same batch (as in the paper; 4x the compute "
             "per step) instead of one random rotation per image.",
+            label="All four rotations per image",
         ),
         Param(
             "head_hidden",
@@ -103,6 +104,8 @@ SPEC = MethodSpec(
             "Hidden units of the classifier on top of the backbone features; 0 uses a single linear layer.",
             low=0,
             high=4096,
+            label="Classifier width",
+            zero_label="Single linear layer",
         ),
     ),
     factory=RotationPrediction,

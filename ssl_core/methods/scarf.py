@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
 from ssl_core.data.base import DataInfo
-from ssl_core.errors import UserError
 from ssl_core.losses import info_nce_in_batch
 from ssl_core.methods.base import MethodSpec, Preview, SSLMethod, StepContext, StepOutput
+from ssl_core.methods.setup_check import SetupFacts, SetupProblem, raise_first
 from ssl_core.methods.vime import SMALL_TABLE_OPTIM
 from ssl_core.models.heads import mlp
 from ssl_core.params import Param, params
@@ -23,27 +24,41 @@ def corrupted_count(rate: float, columns: int) -> int:
     return round(rate * columns)
 
 
+def rate_problems(hparams: Mapping[str, Any], facts: SetupFacts) -> list[SetupProblem]:
+    """SCARF replaces some of a row's values and keeps others: at least one of each."""
+    info = facts.info
+    rate, columns = float(hparams["corruption_rate"]), int(info.sample_shape[-1])
+    count = corrupted_count(rate, columns)
+    if columns < 2:
+        words = (
+            f"SCARF replaces some of a row's values and keeps the others, but {info.name} has a single "
+            "feature column: use a table with at least 2 columns, or another method."
+        )
+        return [SetupProblem("data.spec", words, detail=words)]
+    if 1 <= count < columns:
+        return []
+    return [
+        SetupProblem(
+            "corruption_rate",
+            f"Replacing a share of {rate:g} changes {count} of the {columns} columns of {info.name}, and "
+            f"SCARF needs at least one replaced and one kept: use a share from {1 / columns:.2f} to "
+            f"{(columns - 1) / columns:.2f}.",
+            detail=(
+                f"{_RATE_FIELD} = {rate} replaces {count} of the {columns} columns of {info.name}; SCARF needs "
+                f"at least one replaced and one kept. Use a rate from {1 / columns:.2f} to "
+                f"{(columns - 1) / columns:.2f}."
+            ),
+        )
+    ]
+
+
 class SCARF(SSLMethod):
     """Anchor = the row, positive = the row with exactly round(rate * F) cells (chosen per row) taken from
     other random rows of the batch; encoder + 2-layer projection head; InfoNCE of each anchor against all
     positives of the batch (Bahri et al., 2022). The accuracy of picking the own positive is logged."""
 
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
-        rate, columns = float(hparams["corruption_rate"]), int(info.sample_shape[-1])
-        count = corrupted_count(rate, columns)
-        if columns < 2:
-            raise UserError(
-                f"SCARF replaces some of a row's values and keeps the others, but {info.name} has a single "
-                "feature column; use a table with at least 2 columns, or another method.",
-                field="data.spec",
-            )
-        if not 1 <= count < columns:
-            raise UserError(
-                f"{_RATE_FIELD} = {rate} replaces {count} of the {columns} columns of {info.name}; SCARF needs "
-                f"at least one replaced and one kept. Use a rate from {1 / columns:.2f} to "
-                f"{(columns - 1) / columns:.2f}.",
-                field=_RATE_FIELD,
-            )
+        raise_first(rate_problems(hparams, SetupFacts(info)), "scarf")  # the rule Setup shows
         super().__init__(backbone, hparams, info)
         self.projector = mlp(
             self.feature_dim, int(hparams["proj_hidden_dim"]), int(hparams["proj_out_dim"]), num_layers=2
@@ -86,6 +101,7 @@ SPEC = MethodSpec(
             "game harder; at least one value must be replaced and one kept.",
             low=0.05,
             high=0.95,
+            label="Share of values replaced",
         ),
         Param(
             "temperature",
@@ -95,6 +111,7 @@ SPEC = MethodSpec(
             low=0.01,
             high=2.0,
             log_scale=True,
+            label="Temperature",
         ),
         Param(
             "proj_hidden_dim",
@@ -102,10 +119,19 @@ SPEC = MethodSpec(
             "Width of the projection head's hidden layer (256 in the paper).",
             low=16,
             high=4096,
+            label="Projection head width",
         ),
-        Param("proj_out_dim", 128, "Size of the projected embedding the loss compares.", low=8, high=4096),
+        Param(
+            "proj_out_dim",
+            128,
+            "Size of the projected embedding the loss compares.",
+            low=8,
+            high=4096,
+            label="Projection output size",
+        ),
     ),
     factory=SCARF,
+    setup_check=rate_problems,
     optim=SMALL_TABLE_OPTIM,
     preview_kind="views",
     paper=(

@@ -54,6 +54,7 @@ SPEC = MethodSpec(
             "Width and output size of the three-layer projector (paper: 2048).",
             low=16,
             high=16384,
+            label="Projection head width",
         ),
         Param(
             "pred_hidden_dim",
@@ -61,6 +62,7 @@ SPEC = MethodSpec(
             "Bottleneck width of the predictor; a quarter of proj_dim, as in the paper (512 of 2048).",
             low=8,
             high=16384,
+            label="Predictor width",
         ),
     ),
     factory=SimSiam,

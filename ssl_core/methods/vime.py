@@ -108,6 +108,7 @@ SPEC = MethodSpec(
             "(the paper's p_m, 0.3). Higher makes both tasks harder.",
             low=0.05,
             high=0.9,
+            label="Share of values replaced",
         ),
         Param(
             "alpha",
@@ -116,6 +117,7 @@ SPEC = MethodSpec(
             "the rebuilding task alone, a denoising autoencoder with this damage.",
             low=0.0,
             high=10.0,
+            label="Weight of finding the replaced values",
         ),
         Param(
             "head_width",
@@ -124,6 +126,7 @@ SPEC = MethodSpec(
             "networks on top of the backbone).",
             low=16,
             high=1024,
+            label="Estimator width",
         ),
     ),
     factory=VIME,
