@@ -183,6 +183,7 @@ def mlp_params(width: int, depth: int, dropout: float = 0.1) -> ParamSet:
                 "learns more and trains slower; SCARF uses 256.",
                 low=16,
                 high=4096,
+                label="Layer width",
             ),
             Param(
                 "depth",
@@ -190,6 +191,7 @@ def mlp_params(width: int, depth: int, dropout: float = 0.1) -> ParamSet:
                 "How many fully connected layers (each with batch normalisation and ReLU) the row passes through.",
                 low=1,
                 high=8,
+                label="Number of layers",
             ),
             Param(
                 "dropout",
@@ -198,6 +200,7 @@ def mlp_params(width: int, depth: int, dropout: float = 0.1) -> ParamSet:
                 "memorising a small table.",
                 low=0.0,
                 high=0.9,
+                label="Dropout share",
             ),
         )
     )
