@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QStyle, QTabWidget, QWidget
 
-from app import dialogs
+from app import dialogs, exports
 from app.engine import EngineLoader
 from app.gc_guard import GuiThreadCollector
 from app.glyphs import GLYPHS, glyph_icon
@@ -22,6 +22,7 @@ from app.run_context import file_names, has_checkpoint, run_is_gone, run_paths
 from app.settings import Prefs, chosen_runs_dir, default_runs_dir
 from app.tabs.anomalies_tab import AnomaliesTab
 from app.tabs.embeddings_tab import EmbeddingsTab, warm_up_umap
+from app.tabs.evaluate_tab import EXPORTS as EVALUATE_EXPORTS
 from app.tabs.evaluate_tab import EvaluateTab
 from app.tabs.runs_tab import RunsTab
 from app.tabs.setup_tab import SetupTab
@@ -33,11 +34,18 @@ from app.wheel_guard import install_wheel_guard
 from app.workers import JobRunner, Worker
 from ssl_core.config import RunConfig
 from ssl_core.errors import UserError
+from ssl_core.file_modes import give_normal_mode
 
 log = logging.getLogger(__name__)
 
 APP_TITLE = "SSL Workbench"
 WARM_UP_DELAY_MS = 2000  # UMAP's numba compile starts this long after the window was built
+EXPORT_MENU = [  # File > Export: a submenu per thing shown, the formats inside
+    ("Training curves", ["export_curves_csv", "export_curves_png", "export_curves_svg"]),
+    ("Runs comparison", ["export_compare_csv", "export_compare_png", "export_compare_svg"]),
+    ("Evaluation", ["export_eval_csv", "export_eval_png", "export_eval_svg", "export_eval_json"]),
+    ("Embeddings", ["export_plot", "export_svg", "export_csv", "export_npy"]),
+]
 
 
 def read_history(run_dir: Path) -> list[dict[str, Any]]:
@@ -213,6 +221,21 @@ class MainWindow(QMainWindow):
         self._action("export_csv", "Embeddings as CSV…", lambda: self.embeddings_tab.export_embeddings("csv"))
         self._action("export_npy", "Embeddings as NPY…", lambda: self.embeddings_tab.export_embeddings("npy"))
         self._action("export_backbone", "Backbone weights of the current run…", self.export_backbone)
+        for fmt in ("csv", "png", "svg"):
+            self._action(
+                f"export_curves_{fmt}",
+                f"Training curves as {fmt.upper()}…",
+                lambda _=False, f=fmt: exports.export_training_curves(
+                    self, self.train_tab, f, self.current_run
+                ),
+            )
+            self._action(
+                f"export_compare_{fmt}",
+                f"Runs comparison as {fmt.upper()}…",
+                lambda _=False, f=fmt: exports.export_runs_comparison(self, self.runs_tab, f),
+            )
+        for fmt, text in EVALUATE_EXPORTS.items():
+            self._action(f"export_eval_{fmt}", text, lambda _=False, f=fmt: self.evaluate_tab.export(f))
         self._action("quit", "Quit", self.close, QKeySequence.StandardKey.Quit)
         self._action(
             "intro", "What is self-supervised learning?", self.show_intro, "F1", sp.SP_MessageBoxQuestion
@@ -225,8 +248,12 @@ class MainWindow(QMainWindow):
         for key in ("open_data", None, "save_config", "load_config", None, "runs_dir"):
             file_menu.addSeparator() if key is None else file_menu.addAction(self.actions[key])
         export = file_menu.addMenu("Export")
-        for key in ("export_plot", "export_svg", "export_csv", "export_npy", None, "export_backbone"):
-            export.addSeparator() if key is None else export.addAction(self.actions[key])
+        for title, keys in EXPORT_MENU:
+            submenu = export.addMenu(title)
+            for key in keys:
+                submenu.addAction(self.actions[key])
+        export.addSeparator()
+        export.addAction(self.actions["export_backbone"])
         file_menu.addSeparator()
         file_menu.addAction(self.actions["quit"])
 
@@ -289,6 +316,7 @@ class MainWindow(QMainWindow):
         self.runs_tab.deleted.connect(self._run_deleted)
         self.runner.changed.connect(self._update_actions)
         self.setup_tab.data_loading_changed.connect(lambda _: self._update_actions())
+        self.setup_tab.problems_changed.connect(lambda _: self._update_actions())
         self.evaluate_tab.evaluated.connect(lambda _: self.runs_tab.refresh())
         self.anomalies_tab.exported.connect(lambda text: self.statusBar().showMessage(text, 8000))
         for tab in (
@@ -378,6 +406,7 @@ class MainWindow(QMainWindow):
         self.embeddings_tab.set_run(Path(event.run_dir))
         self.evaluate_tab.set_run(Path(event.run_dir))
         self.anomalies_tab.set_run(Path(event.run_dir))
+        self.views_tab.follow_training()  # views the person drew for the last run give way to live ones
         self.train_tab.run_started(event, self._pending_epochs)
         self.runs_tab.refresh()
 
@@ -529,7 +558,10 @@ class MainWindow(QMainWindow):
         state = self.session.state
         busy = state != IDLE or self.runner.running("history") or not self.engine_ready
         a = self.actions
-        a["start"].setEnabled(not busy and not self.setup_tab.data_loading)
+        # A setting Setup shows a problem beside keeps Start off; its tooltip says which (setup_tab).
+        a["start"].setEnabled(
+            not busy and not self.setup_tab.data_loading and not self.setup_tab.start_blocker()
+        )
         a["pause"].setEnabled(state == RUNNING)
         a["resume"].setEnabled(state == PAUSED)
         a["stop"].setEnabled(state in (STARTING, RUNNING, PAUSED))
@@ -565,7 +597,19 @@ class MainWindow(QMainWindow):
             if not path:
                 return None
         out = Path(path)
-        config.save(out)
+        try:
+            config.save(out)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            dialogs.show_error(
+                self,
+                UserError(
+                    f"Cannot write {out}: {reason}. Choose a folder you can write to, or free some space."
+                ),
+                title="Cannot save these settings",
+            )
+            return None
+        give_normal_mode(out)  # a file to share and edit, not one of a run's private files
         self.prefs.set("last_config_dir", str(out.parent))
         self.statusBar().showMessage(f"Saved {out}", 5000)
         return out

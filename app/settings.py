@@ -81,3 +81,19 @@ def default_runs_dir() -> Path:
     from ssl_core.runs.location import default_runs_dir as engine_default
 
     return engine_default()
+
+
+EXPORT_DIR_KEY = "last_export_dir"
+
+
+def last_export_dir(prefs: Prefs) -> Path | None:
+    """The folder the user last exported a file to, if it still exists."""
+    value = prefs.get(EXPORT_DIR_KEY)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    path = Path(value)
+    return path if path.is_dir() else None
+
+
+def remember_export_dir(prefs: Prefs, folder: Path) -> None:
+    prefs.set(EXPORT_DIR_KEY, str(folder))

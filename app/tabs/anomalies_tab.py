@@ -17,7 +17,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -28,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import dialogs
+from app import dialogs, exports
 from app.anomalies import (
     AnomalyView,
     evaluate_run,
@@ -393,8 +392,8 @@ class AnomaliesTab(RunJobTab, QWidget):
             return None
         if path is None:
             start = f"{self.view.run_dir.name}-flagged.csv"
-            path, _ = QFileDialog.getSaveFileName(self, "Export flagged samples", start, "CSV (*.csv)")
-            if not path:
+            path = exports.ask_save_path(self, "Export flagged samples", start, "csv")
+            if path is None:
                 return None
         worker = Worker(write_flagged, Path(path), self.view, self.histogram.threshold())
         worker.returned.connect(self._exported)

@@ -5,7 +5,7 @@ the plot and the embeddings can be exported."""
 
 from __future__ import annotations
 
-import csv
+import io
 import logging
 import threading
 from pathlib import Path
@@ -14,7 +14,6 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -27,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import dialogs
+from app import dialogs, exports
 from app.embeddings import MAX_POINTS, EmbeddingResult, compute_embeddings, run_umap
 from app.imaging import scaled_pixmap
 from app.run_context import RunContext, run_context, run_is_gone
@@ -479,64 +478,44 @@ class EmbeddingsTab(RunJobTab, QWidget):
 
     # ---- export ------------------------------------------------------------------------------
     def export_plot(self, fmt: str, path: str | None = None) -> Path | None:
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Export plot", f"embeddings.{fmt}", f"{fmt.upper()} (*.{fmt})"
-            )
-            if not path:
-                return None
-        if fmt == "svg":
-            # pyqtgraph 0.14's SVGExporter fails on the SVG paths newer Qt writes (pyqtgraph issue
-            # #3485), so the widget is painted straight into Qt's own SVG generator.
-            from PySide6.QtCore import QRect
-            from PySide6.QtGui import QPainter
-            from PySide6.QtSvg import QSvgGenerator
-
-            generator = QSvgGenerator()
-            generator.setFileName(str(path))
-            generator.setSize(self.scatter.size())
-            generator.setViewBox(QRect(0, 0, self.scatter.width(), self.scatter.height()))
-            generator.setTitle("SSL Workbench embeddings")
-            painter = QPainter(generator)
-            self.scatter.render(painter)
-            painter.end()
-        else:
-            import pyqtgraph.exporters as exporters
-
-            exporter = exporters.ImageExporter(self.scatter.getPlotItem())
-            exporter.parameters()["width"] = max(1200, int(self.scatter.width()))
-            exporter.export(str(path))
-        return Path(path)
+        """The map as shown (points, colours, selection) as a PNG or SVG figure."""
+        if self.result is None:
+            exports.nothing_to_export(self, "embeddings", "Compute the embeddings of a run first.")
+            return None
+        stem = f"{self.run_dir.name}-embeddings" if self.run_dir is not None else "embeddings"
+        return exports.export_figure(self, [self.scatter], "the embedding plot", stem, fmt, path)
 
     def export_embeddings(self, fmt: str, path: str | None = None) -> Path | None:
+        """Every sample's embedding: "npy" the array in source order, "csv" with its label and map position."""
         r = self.result
         if r is None:
+            exports.nothing_to_export(self, "embeddings", "Compute the embeddings of a run first.")
             return None
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Export embeddings", f"embeddings.{fmt}", f"{fmt.upper()} (*.{fmt})"
-            )
-            if not path:
-                return None
-        out = Path(path)
-        if fmt == "npy":
-            np.save(out, r.embeddings, allow_pickle=False)  # every sample, in source order
-        else:
-            kind = self.shown_kind()
-            rows, xy = r.projections[kind]
-            with out.open("w", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh)
-                dims = r.embeddings.shape[1]
-                writer.writerow(["index", "label", f"{kind}_x", f"{kind}_y", *[f"e{j}" for j in range(dims)]])
-                for pos, row in enumerate(rows):
-                    label = r.label_of(int(row)) if r.labels is not None else ""
-                    writer.writerow(
-                        [
-                            int(row),
-                            label,
-                            f"{xy[pos, 0]:.6g}",
-                            f"{xy[pos, 1]:.6g}",
-                            *[f"{v:.6g}" for v in r.embeddings[row]],
-                        ]
-                    )
-        return out
+        stem = f"{self.run_dir.name}-embeddings" if self.run_dir is not None else "embeddings"
+        produce = self._embeddings_npy if fmt == "npy" else self._embeddings_csv
+        return exports.export_file(self, "the embeddings", f"{stem}.{fmt}", fmt, produce, path)
+
+    def _embeddings_npy(self) -> bytes:
+        buffer = io.BytesIO()
+        np.save(buffer, self.result.embeddings, allow_pickle=False)  # every sample, in source order
+        return buffer.getvalue()
+
+    def _embeddings_csv(self) -> bytes:
+        r = self.result
+        kind = self.shown_kind()
+        rows, xy = r.projections[kind]
+        dims = r.embeddings.shape[1]
+        header = ["index", "label", f"{kind}_x", f"{kind}_y", *[f"e{j}" for j in range(dims)]]
+        return exports.csv_bytes(
+            header,
+            (
+                [
+                    int(row),
+                    r.label_of(int(row)) if r.labels is not None else "",
+                    f"{xy[pos, 0]:.6g}",
+                    f"{xy[pos, 1]:.6g}",
+                    *[f"{v:.6g}" for v in r.embeddings[row]],
+                ]
+                for pos, row in enumerate(rows)
+            ),
+        )

@@ -17,20 +17,22 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QMenu,
     QProgressBar,
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from app import dialogs
+from app import dialogs, exports
 from app.run_context import RunContext, run_context, run_is_gone
 from app.tabs.run_jobs import RunJobTab
 from app.theme import series_color
 from app.widgets.confusion import ConfusionMatrix
-from app.widgets.curves import follow_theme, readable_axes
+from app.widgets.curves import follow_theme, readable_axes, set_axis_label
 from app.widgets.legend_bar import LegendBar
 from app.workers import JobRunner, Worker
 
@@ -75,12 +77,17 @@ class ReportView:
         return None
 
 
-def parse_report(d: dict[str, Any]) -> ReportView:
-    """Read ssl_core.eval's report dict: features[name].label_efficiency.rows and probe.confusion."""
+def _features(d: dict[str, Any]) -> dict[str, Any]:
+    """A report's feature sets by name (older reports list them, or call the raw input "raw_pixels")."""
     features = d.get("features") or {}
     if isinstance(features, list):
         features = {f.get("name"): f for f in features}
-    features = {_OLD_KEYS.get(k, k): v for k, v in features.items()}
+    return {_OLD_KEYS.get(k, k): v for k, v in features.items()}
+
+
+def parse_report(d: dict[str, Any]) -> ReportView:
+    """Read ssl_core.eval's report dict: features[name].label_efficiency.rows and probe.confusion."""
+    features = _features(d)
     series: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
     titles = dict(FEATURE_SETS)
     fractions = [float(f) for f in d.get("fractions", [])]
@@ -115,6 +122,63 @@ def parse_report(d: dict[str, Any]) -> ReportView:
     )
 
 
+CLASSIFIERS = {"probe": "linear probe", "knn": "k-nearest neighbours"}
+EXPORTS = {  # the Export menu: format -> entry
+    "csv": "Results as CSV…",
+    "png": "Charts as PNG…",
+    "svg": "Charts as SVG…",
+    "json": "Report as JSON…",
+}
+
+
+def results_table(view: ReportView) -> tuple[list[str], list[list[Any]]]:
+    """The accuracies the charts show, one row per feature set, classifier and label fraction, with each
+    seed's value (a seed picks the labelled subsample; all labels need only one). Accuracies in percent."""
+    from ssl_core.eval.verdict import label_counts
+
+    d = view.raw
+    seeds = [int(s) for s in d.get("seeds") or []]
+    counts = dict(label_counts(d))
+    header = [
+        "feature_set",
+        "features",
+        "classifier",
+        "fraction",
+        "labelled",
+        "mean_accuracy_percent",
+        "std_percent",
+        *[f"seed_{s}_percent" for s in seeds],
+    ]
+    rows: list[list[Any]] = []
+    features = _features(d)
+    for key, _ in FEATURE_SETS:
+        block_rows = ((features.get(key) or {}).get("label_efficiency") or {}).get("rows") or []
+        for kind, classifier in CLASSIFIERS.items():
+            for r in block_rows:
+                if kind not in r:
+                    continue
+                stat, fraction = r[kind], float(r["fraction"])
+                values = [float(v) for v in stat.get("values") or [stat["mean"]]]
+                per_seed = [_percent(v) for v in values] + [""] * (len(seeds) - len(values))
+                rows.append(
+                    [
+                        key,
+                        view.title(key),
+                        classifier,
+                        fraction,
+                        int(r.get("labels_used", counts.get(fraction, 0))),
+                        _percent(stat["mean"]),
+                        _percent(stat.get("std", 0.0)),
+                        *per_seed[: len(seeds)],
+                    ]
+                )
+    return header, rows
+
+
+def _percent(value: float) -> float:
+    return round(100.0 * float(value), 6)
+
+
 def run_evaluation(run_dir: Path, progress=None, cancel=None) -> dict[str, Any]:
     from ssl_core.eval import evaluate_run
 
@@ -136,10 +200,10 @@ class LabelEfficiencyChart(pg.PlotWidget):
         readable_axes(item)
         item.setTitle(title)
         item.setLabel("left", "accuracy (%)")
-        item.setLabel("bottom", "labels used")
+        item.setLabel("bottom", "share of labels")
         item.showGrid(x=False, y=True, alpha=0.2)
         item.setMouseEnabled(x=False, y=False)
-        self.setMinimumHeight(220)
+        self.setMinimumSize(220, 200)  # title, plot and axis label readable, at a 1024x700 window too
         follow_theme(self)
         self.items: list[Any] = []
 
@@ -176,8 +240,10 @@ class LabelEfficiencyChart(pg.PlotWidget):
         axis = self.getPlotItem().getAxis("bottom")
         ticks = view.ticks if len(view.ticks) == len(xs) else [f"{f * 100:g}%" for f in view.fractions]
         axis.setTicks([list(zip(xs.tolist(), ticks, strict=True))])
-        axis.setLabel(f"labels used: share (number of labelled {view.raw.get('samples') or 'samples'})")
-        self.setXRange(-0.3, max(0.3, len(xs) - 0.7), padding=0)
+        samples = view.raw.get("samples") or "samples"
+        set_axis_label(self.getPlotItem(), "bottom", f"share of labels (number of {samples})")
+        # half a step of room each side: the first and last tick texts ("100% (1,438)") fit whole
+        self.setXRange(-0.5, max(0.5, len(xs) - 0.5), padding=0)
         self.setYRange(0, 104, padding=0)  # room above 100% for a point's marker
         return entries
 
@@ -223,11 +289,20 @@ class EvaluateTab(RunJobTab, QWidget):
         self.headline.setObjectName("eval_headline")
         self.headline.setWordWrap(True)
         self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.export_button = QToolButton()
+        self.export_button.setObjectName("eval_export")
+        self.export_button.setText("Export")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self)
+        for fmt, text in EXPORTS.items():
+            menu.addAction(text, lambda f=fmt: self.export(f))
+        self.export_button.setMenu(menu)
         top = QHBoxLayout()
         top.addWidget(self.button)
         top.addWidget(self.cancel_button)
         top.addWidget(self.progress, 1)
         top.addStretch(0)
+        top.addWidget(self.export_button)
         self.button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
         self.probe_chart = LabelEfficiencyChart("Linear probe")
@@ -238,19 +313,22 @@ class EvaluateTab(RunJobTab, QWidget):
         self.confusion.setObjectName("confusion_matrix")
         self.legend = LegendBar()
         self.legend.setObjectName("eval_legend")
+        # The two charts side by side under their shared legend: stacked, each got half the height and a
+        # small window squeezed them until one's axis label ran into the other's title.
+        pair = QSplitter(Qt.Orientation.Horizontal)
+        pair.addWidget(self.probe_chart)
+        pair.addWidget(self.knn_chart)
+        pair.setChildrenCollapsible(False)
+        self.figure = QWidget()  # what "Charts as PNG/SVG" saves: the legend and both charts
+        self.figure.setObjectName("eval_figure")
+        figure_layout = QVBoxLayout(self.figure)
+        figure_layout.setContentsMargins(0, 0, 0, 0)
+        figure_layout.addWidget(self.legend)
+        figure_layout.addWidget(pair, 1)
         charts = QSplitter(Qt.Orientation.Horizontal)
-        left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(self.probe_chart)
-        left.addWidget(self.knn_chart)
-        left_box = QWidget()
-        left_layout = QVBoxLayout(left_box)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.legend)
-        left_layout.addWidget(left, 1)
-        charts.addWidget(left_box)
+        charts.addWidget(self.figure)
         charts.addWidget(self.confusion)
-        charts.setStretchFactor(0, 3)
-        charts.setStretchFactor(1, 2)
+        charts.setSizes([620, 380])  # shares of the width: the matrix's title fits at 1024 px too
         charts.setChildrenCollapsible(False)
 
         layout = QVBoxLayout(self)
@@ -362,6 +440,31 @@ class EvaluateTab(RunJobTab, QWidget):
 
     def _update_controls(self) -> None:
         self.show_enabled(self.button, self.can_evaluate(), self._button_tip)
+        ready = self.view is not None and bool(self.view.series)
+        self.export_button.setEnabled(ready)
+        self.export_button.setToolTip(
+            "Save the accuracies as CSV, the charts as PNG or SVG, or the whole report as JSON."
+            if ready
+            else "Nothing to export yet: evaluate the run (or open an evaluated one) first."
+        )
+
+    # ---- export ------------------------------------------------------------------------------
+    def export(self, fmt: str, path: str | Path | None = None) -> Path | None:
+        """Save what the tab shows: "csv" the accuracies, "png"/"svg" the charts, "json" the report."""
+        if self.view is None or not self.view.series:
+            exports.nothing_to_export(
+                self, "evaluation results", "Evaluate the run, or open an evaluated run."
+            )
+            return None
+        view = self.view
+        stem = f"{self.run_dir.name}-evaluation" if self.run_dir is not None else "evaluation"
+        if fmt in exports.FIGURE_FORMATS:
+            return exports.export_figure(self, [self.figure], "the evaluation charts", stem, fmt, path)
+        if fmt == "json":
+            produce, what = (lambda: exports.json_bytes(view.raw)), "the evaluation report"
+        else:
+            produce, what = (lambda: exports.csv_bytes(*results_table(view))), "the evaluation results"
+        return exports.export_file(self, what, f"{stem}.{fmt}", fmt, produce, path)
 
     def can_evaluate(self) -> bool:
         return self.context is not None and self.context.has_checkpoint and self.worker is None
@@ -397,4 +500,5 @@ class EvaluateTab(RunJobTab, QWidget):
         if said.text and said.error_bars:
             lines.append(f"<small>{html.escape(said.error_bars)}</small>")
         self.headline.setText("<br>".join(lines))
+        self._update_controls()  # results to export now
         self.evaluated.emit(view)

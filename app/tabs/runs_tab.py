@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import dialogs
+from app import dialogs, exports
 from app.run_context import run_is_gone
 from app.theme import series_color
-from app.widgets.curves import EmaSmoother, legend_below, make_plot
+from app.widgets.curves import EmaSmoother, legend_below, make_plot, set_axis_label
 from app.widgets.elided_label import ElidedLabel
 from app.workers import JobRunner, Worker
 
@@ -339,7 +339,10 @@ class RunsTab(QWidget):
             return None
         if not path:
             path, _ = QFileDialog.getSaveFileName(
-                self, "Export backbone weights", f"{run.name}-backbone.pt", "PyTorch weights (*.pt)"
+                self,
+                "Export backbone weights",
+                str(exports.start_dir(self) / f"{run.name}-backbone.pt"),
+                "PyTorch weights (*.pt)",
             )
             if not path:
                 return None
@@ -377,7 +380,7 @@ class RunsTab(QWidget):
             legend.clear()
         self._curves = curves
         relative = self.relative.isChecked()
-        self.compare_plot.setLabel("left", "loss / first loss" if relative else "loss")
+        set_axis_label(self.compare_plot.getPlotItem(), "left", "loss / first loss" if relative else "loss")
         for i, (name, (steps, losses)) in enumerate(curves.items()):
             smooth = EmaSmoother(0.9)(losses)
             if relative and smooth and smooth[0] not in (0.0,) and math.isfinite(smooth[0]):

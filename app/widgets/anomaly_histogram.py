@@ -25,7 +25,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.theme import Colors, current_colors, theme_manager
-from app.widgets.curves import follow_theme, readable_axes
+from app.widgets.curves import follow_theme, readable_axes, set_axis_label
 from app.widgets.legend_bar import LegendBar
 
 TOP_PERCENTILE = 99.5  # scores above it share the last bin (linear axis)
@@ -231,7 +231,9 @@ class AnomalyHistogram(QWidget):
         return self._threshold
 
     def set_score_name(self, name: str) -> None:
-        self.plot.getPlotItem().setLabel("bottom", f"anomaly score ({name})" if name else "anomaly score")
+        set_axis_label(
+            self.plot.getPlotItem(), "bottom", f"anomaly score ({name})" if name else "anomaly score"
+        )
 
     def clear(self, message: str = "") -> None:
         self.scores = np.zeros(0)

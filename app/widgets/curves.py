@@ -92,6 +92,14 @@ def readable_axes(item: pg.PlotItem) -> None:
             axis.enableAutoSIPrefix(False)
 
 
+def set_axis_label(item: pg.PlotItem, side: str, text: str) -> None:
+    """Change an axis label and centre it again: pyqtgraph places the label only when the axis is resized,
+    so a longer text set later hangs off to one side, over the next plot or out of view."""
+    axis = item.getAxis(side)
+    axis.setLabel(text)
+    axis.resizeEvent()
+
+
 LEGEND_ROW = 4  # PlotItem's grid: 0 title, 1 top axis, 2 the plot, 3 bottom axis; the legend goes below
 
 
@@ -293,7 +301,8 @@ class CurveSet:
         self.raw[name] = Series()
         self.smooth[name] = Series()
         self._smoothers[name] = EmaSmoother(self.smoothing)
-        raw_pen = pg.mkPen(color + "55", width=1)
+        # faint, but not lost: on the dark background a third of the colour is near-black
+        raw_pen = pg.mkPen(color + ("99" if current_colors().dark else "55"), width=1)
         # the faint raw line is the noisy one: antialiasing it costs the most and shows the least
         smoothed = self.smoothing > 0
         # The legend tells the faint raw line from the smoothed one (named once, on the first series).
@@ -331,3 +340,26 @@ class CurveSet:
 
     def point_count(self, name: str) -> int:
         return self.raw[name].n if name in self.raw else 0
+
+    def rows(self) -> list[tuple[str, int | float, float, float]]:
+        """Every point of every series, shown or hidden: (series, step, raw value, smoothed value)."""
+        return [
+            (name, _whole(x), float(raw), float(smooth))
+            for name, series in self.raw.items()
+            for x, raw, smooth in zip(series.x, series.y, self.smooth[name].y, strict=True)
+        ]
+
+
+def _whole(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def plotted_rows(plot: pg.PlotWidget) -> list[tuple[str, int | float, float]]:
+    """The named lines of a plot as drawn, every point (not the on-screen downsampling): (name, x, y)."""
+    rows = []
+    for item in plot.getPlotItem().listDataItems():
+        name = item.name()
+        if not name or item.xData is None or item.yData is None:
+            continue
+        rows += [(name, _whole(x), float(y)) for x, y in zip(item.xData, item.yData, strict=True)]
+    return rows

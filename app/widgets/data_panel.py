@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import inspect
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -122,7 +123,7 @@ class NameDialog(QDialog):
         form.addRow(buttons)
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder", self.root.text())
+        folder = QFileDialog.getExistingDirectory(self, "Folder", self.root.text() or str(Path.home()))
         if folder:
             self.root.setText(folder)
 
@@ -334,10 +335,12 @@ class DataPanel(QWidget):
         """Ask for what the kind needs (a folder, a file, a name) and open it; None when cancelled."""
         scheme = kind.scheme
         if kind.browse == "folder":
-            folder = QFileDialog.getExistingDirectory(self, f"Open: {kind.title}")
+            folder = QFileDialog.getExistingDirectory(self, f"Open: {kind.title}", str(Path.home()))
             return self.open_spec(f"{scheme}:{folder}") if folder else None
         if kind.browse == "file":
-            path, _ = QFileDialog.getOpenFileName(self, f"Open: {kind.title}", "", file_filter(kind))
+            path, _ = QFileDialog.getOpenFileName(
+                self, f"Open: {kind.title}", str(Path.home()), file_filter(kind)
+            )
             return self.open_spec(f"{scheme}:{path}") if path else None
         if kind.browse == "name":
             dialog = NameDialog(kind, self)

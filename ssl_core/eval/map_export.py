@@ -8,16 +8,15 @@ plot, so it never covers a point. `ssl-core embed` writes both next to the array
 from __future__ import annotations
 
 import colorsys
-import contextlib
 import csv
 import io
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ssl_core.file_modes import give_normal_mode
 from ssl_core.runs.atomic import atomic_write_bytes, atomic_write_text
 
 PLOT_SIZE = 720  # side of the square plot area, in pixels
@@ -215,8 +214,7 @@ def export_map(result, class_names: Sequence[str] = (), title: str = "") -> dict
     atomic_write_bytes(png_path, data.getvalue())
     atomic_write_text(csv_path, map_csv(idx, result.projection, labels, class_names, anomaly))
     for path in (png_path, csv_path):  # files to share: readable by others, like any saved document
-        with contextlib.suppress(OSError):
-            os.chmod(path, 0o644)
+        give_normal_mode(path)
     return {"map_png": str(png_path), "map_csv": str(csv_path)}
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from ssl_core.config import RunConfig
+from ssl_core.file_modes import give_normal_mode
 from ssl_core.errors import UserError
 from ssl_core.runs.atomic import atomic_write_json
 from ssl_core.runs.checkpoint import load_checkpoint, save_checkpoint
@@ -269,6 +270,7 @@ def export_backbone(run_dir: str | Path, out_path: str | Path) -> Path:
             "state_dict": weights,
         },
     )
+    give_normal_mode(out)  # a file to share, not one of the run's private files
     return out
 
 
