@@ -42,7 +42,7 @@ def main() -> int:
     parser.add_argument(
         "--flows",
         default="images,series,tables",
-        help="comma-separated flows to capture: images, series, tables",
+        help="comma-separated flows to capture: images, series, tables (setup: only the Setup shots)",
     )
     parser.add_argument("--series-epochs", type=int, default=40, help="epochs of the runs on BasicMotions")
     parser.add_argument("--table-epochs", type=int, default=4, help="epochs of the run on the Shuttle table")
@@ -97,6 +97,8 @@ def main() -> int:
     steps = Steps(window, wait, settle, shot)
     if "images" in flows:
         image_flow(steps, args)
+    elif "setup" in flows:
+        setup_flow(steps)
     if "series" in flows:
         series_flow(steps, args)
     if "tables" in flows:
@@ -145,13 +147,32 @@ class Steps:
         emb._clicked(target)
 
 
-def image_flow(steps: Steps, args) -> None:
-    window, wait, shot = steps.window, steps.wait, steps.shot
+def setup_flow(steps: Steps) -> None:
+    """Setup as it opens, then with a setting that cannot work, told in words beside the field."""
+    window, shot = steps.window, steps.shot
     window.tabs.setCurrentWidget(window.setup_tab)
     shot("setup")
 
-    # a short but real run: SimCLR on the digits
+    # a setting that cannot work, told in words beside the field, with Start off
     setup = window.setup_tab
+    setup.method.set_method("mae", {"patch_size": 3})
+    setup.training.set_value("data.image_size", 8)
+    patch = setup.method.params.editor("patch_size")
+    scroll = patch.parent()
+    while scroll is not None and not hasattr(scroll, "ensureWidgetVisible"):
+        scroll = scroll.parent()
+    if scroll is not None:
+        scroll.ensureWidgetVisible(patch, 0, 120)
+    shot("setup-check")
+    setup.training.set_value("data.image_size", None)
+
+
+def image_flow(steps: Steps, args) -> None:
+    window, wait, shot = steps.window, steps.wait, steps.shot
+    setup = window.setup_tab
+    setup_flow(steps)
+
+    # a short but real run: SimCLR on the digits
     setup.method.set_method("simclr")
     setup.training.epochs.setValue(args.epochs)
     setup.training.batch_size.setValue(256)

@@ -1,5 +1,6 @@
 """Problems shown where they are: a line in words under the field of a form that has one, in the theme's
-"bad" colour, and the field marked (property invalid=true, its tooltip leading with the problem).
+"bad" colour, and the field marked (its value in that colour, property invalid=true, its tooltip
+leading with the problem).
 
     errors = FieldErrors(form)
     form.addRow(label, editor)
@@ -92,7 +93,11 @@ def mark(editor: QWidget, problem: str) -> None:
     was = bool(editor.property("invalid"))
     editor.setProperty("invalid", bool(problem))
     editor.setToolTip(f"<p><b>{html.escape(problem, quote=False)}</b></p>{plain}" if problem else plain)
-    if was != bool(problem):  # re-apply the style sheet to the new property value
-        style = editor.style()
-        style.unpolish(editor)
-        style.polish(editor)
+    if was != bool(problem):
+        # The wrong value in the "bad" colour. A palette, not a style-sheet border: a border on a spin
+        # box or combo box makes Qt draw their arrows as plain boxes. An empty palette inherits again.
+        palette = QPalette()
+        if problem:
+            palette = editor.palette()
+            palette.setColor(QPalette.ColorRole.Text, QColor(current_colors().bad))
+        editor.setPalette(palette)

@@ -5,6 +5,7 @@ every label in Setup explains itself in a tooltip."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QComboBox, QFormLayout, QLabel
 
 from app.theme import LIGHT
@@ -34,6 +35,7 @@ def test_a_patch_size_that_does_not_fit_shows_words_beside_it_and_keeps_start_of
     assert line.isVisibleTo(window)
     assert line.palette().color(line.foregroundRole()).name() == LIGHT.bad.lower()
     assert patch.property("invalid") is True and words in patch.toolTip()
+    assert patch.palette().color(QPalette.ColorRole.Text).name() == LIGHT.bad.lower()  # the value in red
     assert "data.image_size" not in line.text() and "patch_size" not in line.text()  # words, not keys
     assert not start.isEnabled()
     assert words in start.toolTip() and "Patch size" in start.toolTip()
@@ -46,6 +48,7 @@ def test_a_patch_size_that_does_not_fit_shows_words_beside_it_and_keeps_start_of
     _type(qtbot, patch, "4")
     assert not line.isVisibleTo(window) and line.text() == ""
     assert patch.property("invalid") is False and words not in patch.toolTip()
+    assert patch.palette().color(QPalette.ColorRole.Text).name() != LIGHT.bad.lower()
     assert start.isEnabled() and setup.start_blocker() == ""
     assert "Fix this first" not in start.toolTip()
 
