@@ -11,6 +11,7 @@ from ssl_core.data.base import DataInfo
 from ssl_core.losses import barlow_twins_loss
 from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
+from ssl_core.methods.projection_params import projection_params
 from ssl_core.models.heads import wide_projector
 from ssl_core.params import Param, params
 
@@ -53,21 +54,12 @@ SPEC = MethodSpec(
             log_scale=True,
             label="Lambda",
         ),
-        Param(
-            "proj_hidden_dim",
+        *projection_params(
+            1024,
             1024,
             "Width of the projector's hidden layers (paper: 8192).",
-            low=16,
-            high=16384,
-            label="Projection head width",
-        ),
-        Param(
-            "proj_out_dim",
-            1024,
             "Size of the embedding whose cross-correlation is computed (paper: 8192).",
-            low=16,
-            high=16384,
-            label="Projection output size",
+            out_low=16,
         ),
     ),
     factory=BarlowTwins,

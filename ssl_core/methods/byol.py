@@ -12,6 +12,7 @@ from ssl_core.losses import byol_loss
 from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods._momentum import cosine_momentum, ema_update, momentum_copy
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
+from ssl_core.methods.projection_params import projection_params
 from ssl_core.models.heads import byol_mlp
 from ssl_core.params import Param, params
 
@@ -72,21 +73,11 @@ SPEC = MethodSpec(
             high=1.0,
             label="Slow copy's momentum",
         ),
-        Param(
-            "proj_hidden_dim",
+        *projection_params(
             512,
-            "Width of the projector's hidden layer (paper: 4096).",
-            low=16,
-            high=16384,
-            label="Projection head width",
-        ),
-        Param(
-            "proj_out_dim",
             128,
+            "Width of the projector's hidden layer (paper: 4096).",
             "Size of the projected embedding (paper: 256).",
-            low=8,
-            high=16384,
-            label="Projection output size",
         ),
         Param(
             "pred_hidden_dim",

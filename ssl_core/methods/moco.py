@@ -14,6 +14,7 @@ from ssl_core.losses import info_nce_queue
 from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods._momentum import cosine_momentum, ema_update, momentum_copy
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
+from ssl_core.methods.projection_params import projection_params
 from ssl_core.models.heads import moco_projector
 from ssl_core.params import Param, params
 
@@ -119,22 +120,7 @@ SPEC = MethodSpec(
             high=1.0,
             label="Slow copy's momentum",
         ),
-        Param(
-            "proj_hidden_dim",
-            512,
-            "Width of the projector's hidden layer.",
-            low=16,
-            high=16384,
-            label="Projection head width",
-        ),
-        Param(
-            "proj_out_dim",
-            128,
-            "Size of the embedding stored in the queue (paper: 128).",
-            low=8,
-            high=16384,
-            label="Projection output size",
-        ),
+        *projection_params(512, 128, out_help="Size of the embedding stored in the queue (paper: 128)."),
     ),
     factory=MoCo,
     optim=OptimDefaults(optimizer="adamw", lr=1e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),

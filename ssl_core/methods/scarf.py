@@ -11,6 +11,7 @@ from torch import nn
 from ssl_core.data.base import DataInfo
 from ssl_core.losses import info_nce_in_batch
 from ssl_core.methods.base import MethodSpec, Preview, SSLMethod, StepContext, StepOutput
+from ssl_core.methods.projection_params import projection_params
 from ssl_core.methods.setup_check import SetupFacts, SetupProblem, raise_first
 from ssl_core.methods.vime import SMALL_TABLE_OPTIM
 from ssl_core.models.heads import mlp
@@ -113,21 +114,8 @@ SPEC = MethodSpec(
             log_scale=True,
             label="Temperature",
         ),
-        Param(
-            "proj_hidden_dim",
-            256,
-            "Width of the projection head's hidden layer (256 in the paper).",
-            low=16,
-            high=4096,
-            label="Projection head width",
-        ),
-        Param(
-            "proj_out_dim",
-            128,
-            "Size of the projected embedding the loss compares.",
-            low=8,
-            high=4096,
-            label="Projection output size",
+        *projection_params(
+            256, 128, "Width of the projection head's hidden layer (256 in the paper).", high=4096
         ),
     ),
     factory=SCARF,

@@ -11,6 +11,7 @@ from ssl_core.data.base import DataInfo
 from ssl_core.losses import nt_xent
 from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
+from ssl_core.methods.projection_params import projection_params
 from ssl_core.models.heads import simclr_projector
 from ssl_core.params import Param, params
 
@@ -54,21 +55,8 @@ SPEC = MethodSpec(
             log_scale=True,
             label="Temperature",
         ),
-        Param(
-            "proj_hidden_dim",
-            512,
-            "Width of the projector's hidden layer.",
-            low=16,
-            high=16384,
-            label="Projection head width",
-        ),
-        Param(
-            "proj_out_dim",
-            128,
-            "Size of the projected embedding the loss compares (the paper uses 128).",
-            low=8,
-            high=16384,
-            label="Projection output size",
+        *projection_params(
+            512, 128, out_help="Size of the projected embedding the loss compares (the paper uses 128)."
         ),
     ),
     factory=SimCLR,

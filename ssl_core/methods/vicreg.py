@@ -11,6 +11,7 @@ from ssl_core.data.base import DataInfo
 from ssl_core.losses import vicreg_loss
 from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
+from ssl_core.methods.projection_params import projection_params
 from ssl_core.models.heads import wide_projector
 from ssl_core.params import Param, params
 
@@ -71,21 +72,12 @@ SPEC = MethodSpec(
             high=100.0,
             label="Decorrelation weight",
         ),
-        Param(
-            "proj_hidden_dim",
+        *projection_params(
+            1024,
             1024,
             "Width of the expander's hidden layers (paper: 8192).",
-            low=16,
-            high=16384,
-            label="Projection head width",
-        ),
-        Param(
-            "proj_out_dim",
-            1024,
             "Size of the expanded embedding (paper: 8192).",
-            low=16,
-            high=16384,
-            label="Projection output size",
+            out_low=16,
         ),
     ),
     factory=VICReg,

@@ -1,0 +1,21 @@
+"""The two settings every method with a projection head has, named, ranged and labelled once."""
+
+from __future__ import annotations
+
+from ssl_core.params import Param
+
+
+def projection_params(
+    hidden: int,
+    out: int,
+    hidden_help: str = "Width of the projector's hidden layer.",
+    out_help: str = "Size of the projected embedding the loss compares.",
+    *,
+    out_low: int = 8,
+    high: int = 16384,
+) -> tuple[Param, Param]:
+    """`proj_hidden_dim` and `proj_out_dim` with their defaults; the help says what the paper used."""
+    return (
+        Param("proj_hidden_dim", hidden, hidden_help, low=16, high=high, label="Projection head width"),
+        Param("proj_out_dim", out, out_help, low=out_low, high=high, label="Projection output size"),
+    )
