@@ -21,8 +21,8 @@ class _ProgressBar:
 
             self.bar = tqdm(
                 total=1000, file=sys.stderr, dynamic_ncols=True, mininterval=0.25,
-                bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
-            )  # fmt: skip
+                bar_format="{desc} |{bar}| {percentage:3.0f}% of the whole job [{elapsed}<{remaining}]",
+            )  # fmt: skip  # the stage's own count is in desc: the percentage must not pass for it
 
     def __call__(self, fraction: float, message: str) -> None:
         if self.bar is None:

@@ -22,3 +22,13 @@ def test_a_staged_message_says_its_percentage_is_the_whole_jobs():
 def test_an_unstaged_message_keeps_a_plain_percentage():
     assert progress_words("Loading the run", 0.0) == "Loading the run  0%"
     assert progress_words("", 0.5) == "50%"
+
+
+def test_the_cli_bar_says_its_percentage_is_the_whole_jobs(capsys):
+    from ssl_core.eval.cli import ProgressBar
+
+    bar = ProgressBar(quiet=False)
+    bar(0.28, "Step 1 of 2, features of every image: embedding 1,664 of 1,797 images")
+    bar.close()
+    err = capsys.readouterr().err
+    assert "embedding 1,664 of 1,797 images" in err and "28% of the whole job" in err
