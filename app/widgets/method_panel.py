@@ -36,7 +36,7 @@ from ssl_core.params import ParamSet
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 AUTO = "auto"
-TOP_HEIGHT = 300  # the method list and its description: ~14 rows; a longer description scrolls
+TOP_HEIGHT = 300  # the list and its description before the methods are known; a long description scrolls
 
 
 def _methods():
@@ -98,6 +98,7 @@ class MethodPanel(QWidget):
         top.setStretchFactor(1, 3)
         top.setChildrenCollapsible(False)
         top.setFixedHeight(TOP_HEIGHT)  # the settings below never squeeze or stretch it
+        self._top = top
 
         self.backbone = QComboBox()
         self.backbone.setObjectName("backbone")
@@ -169,8 +170,20 @@ class MethodPanel(QWidget):
             item.setData(0, NAME_ROLE, name)
             item.setToolTip(0, spec.summary)
         self.tree.expandAll()
+        self._fit_every_method()
         self._fill_backbones()
         self.set_method("simclr" if "simclr" in _methods() else next(iter(_methods().names()), ""))
+
+    def _fit_every_method(self) -> None:
+        """Make the list tall enough for every method and family heading, so none hides below a scroll
+        bar; the height stays fixed from then on (nothing jumps when the settings below change)."""
+        rows = 0
+        for i in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(i)
+            rows += 1 + group.childCount()
+        row_height = max(self.tree.sizeHintForRow(0), self.tree.fontMetrics().height() + 6)
+        frame = 2 * self.tree.frameWidth() + 4
+        self._top.setFixedHeight(max(TOP_HEIGHT, rows * row_height + frame))
 
     def _items(self):
         for i in range(self.tree.topLevelItemCount()):

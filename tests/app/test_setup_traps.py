@@ -148,3 +148,17 @@ def test_setup_says_how_many_steps_and_warns_when_too_few(qtbot, window):
     plan, warning = setup.step_plan_text()
     assert "50 optimizer steps" in plan and warning == ""
     assert not setup.step_warning.isVisibleTo(window)
+
+
+def test_the_method_list_is_tall_enough_for_every_method(qtbot, window):
+    tree = window.setup_tab.method.tree
+    _settle(qtbot)
+    viewport = tree.viewport().rect()
+    items = []
+    for i in range(tree.topLevelItemCount()):
+        group = tree.topLevelItem(i)
+        items += [group] + [group.child(j) for j in range(group.childCount())]
+    assert len(items) >= 20
+    for item in items:  # every heading and method whole in view, with no scrolling
+        assert viewport.contains(tree.visualItemRect(item)), item.text(0)
+    assert not tree.verticalScrollBar().isVisible()
