@@ -9,8 +9,8 @@ STAMP := $(VENV)/.installed
 QT_DEBS := libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 \
 	libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 \
 	libxcb-xinerama0 libxcb-xfixes0 libglib2.0-0
-# Xvfb and screenshot tools for the real-window GUI test.
-TEST_DEBS := xvfb xauth x11-utils imagemagick
+# Xvfb and screenshot tools for the real-window GUI test; the validators of the desktop entry and metainfo.
+TEST_DEBS := xvfb xauth x11-utils imagemagick desktop-file-utils appstream
 
 .PHONY: run test lint bench venv sysdeps sysdeps-test clean
 
@@ -44,3 +44,8 @@ sysdeps-test:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# The sdist and the wheel (built from that sdist) in dist/, with the tools already in .venv.
+.PHONY: dist
+dist: $(STAMP)
+	$(BIN)/python -m build --no-isolation --outdir dist .

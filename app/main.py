@@ -14,14 +14,36 @@ from PySide6.QtCore import QCoreApplication, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app import dialogs
+from app.launch_target import CONFIG, DATA, RUN, LaunchTarget, classify
 from app.resources import app_icon
 from app.settings import APPLICATION, ORGANIZATION, Prefs
 from app.theme import ThemeManager
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from ssl_core import __version__
+
     parser = argparse.ArgumentParser(prog="ssl-workbench", description="SSL Workbench desktop app.")
-    parser.add_argument("config", nargs="?", type=Path, help="an experiment config (.toml) to load at start")
+    parser.add_argument("--version", action="version", version=f"ssl-workbench {__version__}")
+    parser.add_argument(
+        "config",
+        nargs="?",
+        type=Path,
+        metavar="PATH",
+        help="open at start: a run folder, an experiment config (.toml), or data (a folder of images, "
+        "a .npz, .npy, .ts, .csv or .tsv file)",
+    )
+    entry = parser.add_mutually_exclusive_group()
+    entry.add_argument(
+        "--install-desktop-entry",
+        action="store_true",
+        help="add SSL Workbench to this user's application menu (launcher, icons, metainfo) and exit",
+    )
+    entry.add_argument(
+        "--uninstall-desktop-entry",
+        action="store_true",
+        help="remove what --install-desktop-entry wrote and exit",
+    )
     parser.add_argument(
         "--settings", type=Path, help="keep preferences in this INI file (portable use, tests)"
     )
@@ -88,8 +110,31 @@ class StartupReport:
             self.window.close()
 
 
+def open_path(window, path: Path | str) -> LaunchTarget:
+    """Open what `ssl-workbench PATH` names in the window (whose engine is loaded): a run, a config, or
+    data in Setup; anything else gets one line on stderr and a dialog, and the app carries on."""
+    target = classify(path)
+    if target.kind == RUN:
+        window.open_run(target.path)
+        window.tabs.setCurrentWidget(window.train_tab)  # its curves and status
+    elif target.kind == CONFIG:
+        window.load_config(str(target.path))
+    elif target.kind == DATA:
+        window.setup_tab.open_data(target.spec)
+        window.tabs.setCurrentWidget(window.setup_tab)
+    else:
+        print(f"ssl-workbench: {target.message}", file=sys.stderr)
+        # From the event loop, so the launch goes on (and a modal dialog never runs inside main()).
+        QTimer.singleShot(0, lambda: dialogs.present(window, "user", "Cannot open this", target.message))
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.install_desktop_entry or args.uninstall_desktop_entry:  # no window, no QApplication
+        from app import desktop_entry
+
+        return desktop_entry.main("install" if args.install_desktop_entry else "uninstall")
     use_numba_cache()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -108,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     app.aboutToQuit.connect(lambda: window.runner.wait_all(15_000))
     window.show()
     if args.config is not None:
-        window.when_ready(lambda: window.load_config(str(args.config)))
+        window.when_ready(lambda: open_path(window, args.config))
     if args.quit_after is not None:  # counted from when the engine is loaded and the config applied
         window.when_ready(lambda: QTimer.singleShot(int(args.quit_after * 1000), window.close))
     if args.report_startup is not None:

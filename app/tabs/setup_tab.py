@@ -251,6 +251,10 @@ class SetupTab(QWidget):
     def data_spec(self) -> str:
         return self.data.spec()
 
+    def open_data(self, spec: str) -> Any:
+        """Open the data a spec names (e.g. `ssl-workbench PATH`) on a worker; returns it (None: already open)."""
+        return self.data.open_spec(spec)
+
     def show_open_menu(self) -> None:
         """Pop up the data's Open menu (File → Open data…)."""
         self.data.show_open_menu()

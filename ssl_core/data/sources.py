@@ -56,6 +56,17 @@ def _infer_from_path(spec: str) -> tuple[str, str] | None:
     return None
 
 
+# The file suffixes a bare path may end with to be opened as data (a folder needs none).
+DATA_FILE_SUFFIXES: tuple[str, ...] = tuple(_SUFFIX_SCHEMES)
+
+
+def spec_for_path(path: str | Path) -> str | None:
+    """The data spec ("folder:PATH", "npz:PATH", "csv:PATH", ...) that opens an existing folder or data file
+    (any of DATA_FILE_SUFFIXES), or None when the path is neither (missing, or a file of another kind)."""
+    inferred = _infer_from_path(str(path))
+    return f"{inferred[0]}:{inferred[1]}" if inferred is not None else None
+
+
 def parse_spec(spec: str) -> tuple[SourceKind, str]:
     """Split "scheme:argument" and find the scheme's registry entry.
 
