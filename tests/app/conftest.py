@@ -103,7 +103,10 @@ def make_window(qtbot, settings_path: Path, runs_dir: Path, preview_interval_s: 
     window = MainWindow(
         Prefs.open(settings_path), runs_dir=runs_dir, warm_umap=False, preview_interval_s=preview_interval_s
     )
-    qtbot.addWidget(window)
+    # pytest-qt closes and deletes registered widgets before fixtures are torn down: close like a user
+    # first, waiting for jobs a test left running (an automatic preview, say), or they would finish into
+    # deleted widgets.
+    qtbot.addWidget(window, before_close_func=lambda w: close_window(qtbot, w))
     window.show()
     qtbot.waitUntil(
         lambda: window.setup_tab.data.info is not None and not window.setup_tab.data.loading, timeout=30_000
@@ -112,7 +115,10 @@ def make_window(qtbot, settings_path: Path, runs_dir: Path, preview_interval_s: 
 
 
 def close_window(qtbot, window) -> None:
-    """Close like a user would, answering yes, and wait until every job ended."""
+    """Close like a user would, answering yes, and wait until every job ended (once per window)."""
+    if getattr(window, "_closed_by_test", False):
+        return
+    window._closed_by_test = True
     window.embeddings_tab.cancel()
     window.evaluate_tab.cancel()
     window.session.stop()
