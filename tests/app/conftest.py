@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 
 
@@ -173,3 +175,18 @@ def copied_run(trained_run, runs_dir) -> Path:
     target = runs_dir / trained_run.name
     shutil.copytree(trained_run, target)
     return target
+
+
+def launch_app(path: Path, tmp_path: Path, settings: Path, quit_after: float) -> subprocess.CompletedProcess:
+    """`python -m app PATH` offscreen, as a person starts it from a shell, quitting after `quit_after` s."""
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(root))
+    args = [str(path), "--settings", str(settings), "--runs-dir", str(tmp_path / "runs"), "--no-umap-warmup"]
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args, "--quit-after", str(quit_after)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

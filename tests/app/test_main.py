@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from ssl_core.config import RunConfig
+from tests.app.conftest import launch_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,27 +17,7 @@ def test_python_m_app_starts_loads_config_and_exits(tmp_path):
     config = tmp_path / "exp.toml"
     cfg.save(config)
     settings = tmp_path / "settings.ini"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "app",
-            str(config),
-            "--settings",
-            str(settings),
-            "--runs-dir",
-            str(tmp_path / "runs"),
-            "--no-umap-warmup",
-            "--quit-after",
-            "3",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = launch_app(config, tmp_path, settings, quit_after=3)
     assert result.returncode == 0, result.stderr[-3000:]
     text = settings.read_text()
     assert "byol" in text  # the loaded config became the remembered setup

@@ -3,9 +3,6 @@ Setup, and anything else gets one line on stderr and a dialog naming the path wh
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +12,7 @@ from PIL import Image
 from app.launch_target import CONFIG, DATA, MISSING, RUN, UNKNOWN, classify
 from app.main import open_path
 from ssl_core.config import RunConfig
+from tests.app.conftest import launch_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,27 +142,7 @@ def test_anything_else_is_one_line_and_a_dialog_and_the_app_goes_on(
 
 def test_the_command_line_says_what_it_cannot_open_and_starts_anyway(tmp_path):
     missing = tmp_path / "elsewhere" / "run-1"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "app",
-            str(missing),
-            "--settings",
-            str(tmp_path / "settings.ini"),
-            "--runs-dir",
-            str(tmp_path / "runs"),
-            "--no-umap-warmup",
-            "--quit-after",
-            "1",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = launch_app(missing, tmp_path, tmp_path / "settings.ini", quit_after=1)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [line for line in result.stderr.splitlines() if line.startswith("ssl-workbench:")]
     assert len(lines) == 1 and f"Cannot open {missing}: it does not exist." in lines[0], result.stderr
