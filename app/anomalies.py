@@ -221,11 +221,9 @@ def flagged_csv(view: AnomalyView, threshold: float) -> tuple[str, int]:
 
 
 def write_flagged(path: Path, view: AnomalyView, threshold: float) -> tuple[Path, int]:
-    """Write the flagged list atomically (a temporary file, then a rename)."""
-    from ssl_core.file_modes import give_normal_mode
-    from ssl_core.runs.atomic import atomic_write_text
+    """Write the flagged list atomically (a temporary file, then a rename), as a file to share."""
+    from ssl_core.file_modes import write_shared_file
 
     text, count = flagged_csv(view, threshold)
-    atomic_write_text(Path(path), text)
-    give_normal_mode(path)  # a file to share, not the atomic writer's private 0600
+    write_shared_file(path, text.encode("utf-8"))
     return Path(path), count

@@ -7,12 +7,10 @@ A file that cannot be written (folder not writable, disk full) is a dialog namin
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import logging
-import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QWidget
 from app import dialogs
 from app.settings import Prefs, last_export_dir, remember_export_dir
 from app.widgets.curves import plotted_rows
-from ssl_core.file_modes import give_normal_mode
-from ssl_core.runs.atomic import write_error
+from ssl_core.file_modes import write_shared_file
 
 log = logging.getLogger(__name__)
 
@@ -79,23 +76,6 @@ def ask_save_path(parent: QWidget | None, title: str, file_name: str, fmt: str) 
 
 
 # ---- writing ---------------------------------------------------------------------------------------
-def write_bytes(path: Path, data: bytes) -> Path:
-    """Write `data` to a temporary file beside `path`, then rename it over `path`: a failure leaves an
-    older file as it was. Raises DiskWriteError (a UserError naming the file and what to do)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):  # the folder may have refused the file in the first place
-            tmp.unlink(missing_ok=True)
-        raise write_error(exc, path) from None
-    give_normal_mode(path)  # also when it replaced an older file of another mode
-    return path
-
-
 def export_file(
     parent: QWidget | None,
     what: str,
@@ -111,7 +91,7 @@ def export_file(
         return None
     window = parent.window() if parent is not None else None
     try:
-        write_bytes(out, produce())
+        write_shared_file(out, produce())
     except Exception as exc:  # noqa: BLE001 - a UserError (disk, folder) as advice, anything else as a bug
         dialogs.show_error(window, exc, title=f"Cannot export {what}")
         return None
@@ -282,5 +262,4 @@ __all__ = [
     "nothing_to_export",
     "remember_dir",
     "start_dir",
-    "write_bytes",
 ]

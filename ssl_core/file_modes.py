@@ -32,4 +32,16 @@ def give_normal_mode(path: str | Path) -> None:
         os.chmod(path, normal_file_mode())
 
 
-__all__ = ["current_umask", "give_normal_mode", "normal_file_mode"]
+def write_shared_file(path: str | Path, data: bytes) -> Path:
+    """Write a file made to be shared (an export, a map) whole or not at all (the run store's atomic
+    write, which raises DiskWriteError naming the file and what to do), then give it the normal mode:
+    the atomic write's temporary file is private (0600), and the target may be an older private file."""
+    from ssl_core.runs.atomic import atomic_write_bytes
+
+    path = Path(path)
+    atomic_write_bytes(path, data)
+    give_normal_mode(path)
+    return path
+
+
+__all__ = ["current_umask", "give_normal_mode", "normal_file_mode", "write_shared_file"]

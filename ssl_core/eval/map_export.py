@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ssl_core.file_modes import give_normal_mode
-from ssl_core.runs.atomic import atomic_write_bytes, atomic_write_text
+from ssl_core.file_modes import write_shared_file
 
 PLOT_SIZE = 720  # side of the square plot area, in pixels
 LEGEND_WIDTH = 190  # the panel right of the plot
@@ -211,10 +210,9 @@ def export_map(result, class_names: Sequence[str] = (), title: str = "") -> dict
     img = render_map(result.projection, labels, class_names, anomaly, title=title)
     data = io.BytesIO()
     img.save(data, format="PNG", optimize=True)
-    atomic_write_bytes(png_path, data.getvalue())
-    atomic_write_text(csv_path, map_csv(idx, result.projection, labels, class_names, anomaly))
-    for path in (png_path, csv_path):  # files to share: readable by others, like any saved document
-        give_normal_mode(path)
+    # files to share: readable by others, like any saved document
+    write_shared_file(png_path, data.getvalue())
+    write_shared_file(csv_path, map_csv(idx, result.projection, labels, class_names, anomaly).encode("utf-8"))
     return {"map_png": str(png_path), "map_csv": str(csv_path)}
 
 

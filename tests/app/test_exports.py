@@ -253,7 +253,7 @@ def test_exported_files_get_normal_permissions(evaluate_tab, train_curves, tmp_p
         assert _mode(evaluate_tab.export("csv", tmp_path / "private.csv")) == 0o600
     finally:
         os.umask(old)
-    assert not list(tmp_path.glob(".*.partial"))  # no temporary files left behind
+    assert not list(tmp_path.glob(".*"))  # no temporary (hidden) files left behind
 
 
 def test_embed_map_files_follow_the_umask(tmp_path):
@@ -358,13 +358,13 @@ def test_a_full_disk_is_a_dialog_saying_so(evaluate_tab, dialog_log, tmp_path, m
     def full(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(exports.os, "replace", full)
+    monkeypatch.setattr(os, "replace", full)  # the atomic write's rename
     target = tmp_path / "report.json"
     assert evaluate_tab.export("json", target) is None
     kind, _, message, details = dialog_log.shown[-1]
     assert kind == "user" and not details  # advice, not a traceback
     assert str(target) in message and "disk is full" in message and "Free some disk space" in message
-    assert not target.exists() and not list(tmp_path.glob(".*.partial"))
+    assert not target.exists() and not list(tmp_path.glob(".*"))
 
 
 # ---- the Evaluate tab at 1024x700 ------------------------------------------------------------------
