@@ -30,9 +30,9 @@ def what_opens() -> str:
     """The kinds of path the app opens, in words."""
     from ssl_core.data.sources import DATA_FILE_SUFFIXES
     from ssl_core.runs.store import CONFIG as RUN_CONFIG
+    from ssl_core.wording import spoken_list
 
-    suffixes = [s for s in DATA_FILE_SUFFIXES if not s.endswith(".gz")]
-    files = ", ".join(suffixes[:-1]) + f" or {suffixes[-1]}"
+    files = spoken_list(s for s in DATA_FILE_SUFFIXES if not s.endswith(".gz"))
     return (
         f"a run folder (one with a {RUN_CONFIG}), an experiment config (.toml), or data: a folder of "
         f"images or a {files} file"

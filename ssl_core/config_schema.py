@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ssl_core.errors import UserError
+from ssl_core.wording import spoken_list
 
 SECTIONS = ("data", "method", "train")
 
@@ -138,7 +139,7 @@ class ConfigField:
             f"{c} ({w})" if w else str(c)
             for c, w in zip(self.choices, self.choice_words or ("",) * len(self.choices), strict=True)
         ]
-        return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+        return spoken_list(words)
 
     def describe(self) -> str:
         """Help, range or choices, and default, as one plain paragraph (a tooltip, a listing)."""

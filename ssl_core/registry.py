@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from ssl_core.errors import UserError
+from ssl_core.wording import spoken_list
 
 T = TypeVar("T")
 
@@ -50,9 +51,7 @@ class Registry(Generic[T]):
         close = self.suggestions(name)
         if not close:
             return ""
-        words = [repr(c) for c in close]
-        listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
-        return f" (did you mean {listed}?)"
+        return f" (did you mean {spoken_list(repr(c) for c in close)}?)"
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._entries

@@ -22,6 +22,7 @@ from ssl_core.methods.base import (
 from ssl_core.methods.setup_check import SetupFacts, SetupProblem, raise_first
 from ssl_core.models.decoders import eval_mode
 from ssl_core.params import Param, params
+from ssl_core.wording import spoken_list
 
 # The forecast preview shows the first 60% of each series and lets the model continue it.
 FORECAST_CUT = 0.6
@@ -45,10 +46,6 @@ def _series_backbones() -> list[str]:
     return [name for name, spec in BACKBONES.items() if "series" in spec.modalities]
 
 
-def _spoken_list(names: list[str], joiner: str) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {joiner} {names[-1]}"
-
-
 def causal_reason(backbone_name: str) -> str | None:
     """Why the backbone `backbone_name` cannot serve next-step prediction, or None when it can."""
     from ssl_core.models.backbones import BACKBONES
@@ -58,7 +55,7 @@ def causal_reason(backbone_name: str) -> str | None:
     kinds = BACKBONES.get(backbone_name).modalities
     if "series" not in kinds:
         return (
-            f"{_TITLE} needs a causal series backbone ({_spoken_list(causal, 'or')}); {backbone_name} "
+            f"{_TITLE} needs a causal series backbone ({spoken_list(causal, 'or')}); {backbone_name} "
             f"works on {' or '.join(kinds)} data."
         )
     if _is_causal(backbone_name):
@@ -66,8 +63,8 @@ def causal_reason(backbone_name: str) -> str | None:
     future = [name for name in series if not _is_causal(name)]
     verb = "sees" if len(future) == 1 else "see"
     return (
-        f"{_TITLE} needs a causal backbone ({_spoken_list(causal, 'or')}): "
-        f"{_spoken_list(future, 'and')} {verb} the future."
+        f"{_TITLE} needs a causal backbone ({spoken_list(causal, 'or')}): "
+        f"{spoken_list(future, 'and')} {verb} the future."
     )
 
 

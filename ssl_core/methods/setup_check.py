@@ -22,6 +22,7 @@ from typing import Any
 from ssl_core.data.base import DataInfo
 from ssl_core.errors import UserError
 from ssl_core.params import ParamSet
+from ssl_core.wording import spoken_list
 
 
 @dataclass(frozen=True)
@@ -111,14 +112,6 @@ def settings_with(param_set: ParamSet, overrides: Mapping[str, Any]) -> dict[str
         if name in by_name and by_name[name].problem(value) is None:
             values[name] = by_name[name].coerce(value)
     return values
-
-
-def spoken_list(items: Iterable[Any], last: str = "or") -> str:
-    """2, 4 or 8; "" for none."""
-    words = [str(i) for i in items]
-    if len(words) <= 1:
-        return "".join(words)
-    return f"{', '.join(words[:-1])} {last} {words[-1]}"
 
 
 __all__ = [
