@@ -4,6 +4,7 @@ and the run store. It holds no computation; each tab owns its widgets and each j
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -599,8 +600,8 @@ class MainWindow(QMainWindow):
         out = Path(path)
         try:
             config.save(out)
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
+        except OSError as exc:  # the store's DiskWriteError keeps the errno, not the OS's words for it
+            reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
             dialogs.show_error(
                 self,
                 UserError(

@@ -485,3 +485,5 @@ def test_saving_a_config_where_it_cannot_be_written_says_so(qtbot, window, dialo
     kind, title, message, _ = dialog_log.shown[-1]
     assert kind == "user" and title == "Cannot save these settings"
     assert str(target) in message and "Choose a folder" in message
+    assert message.count(str(target)) == 1  # said once, with the system's reason ("File exists")
+    assert "File exists" in message
