@@ -407,7 +407,6 @@ class MainWindow(QMainWindow):
         self.embeddings_tab.set_run(Path(event.run_dir))
         self.evaluate_tab.set_run(Path(event.run_dir))
         self.anomalies_tab.set_run(Path(event.run_dir))
-        self.views_tab.follow_training()  # views the person drew for the last run give way to live ones
         self.train_tab.run_started(event, self._pending_epochs)
         self.runs_tab.refresh()
 
