@@ -69,6 +69,9 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every_epochs: int = 1
     compile: bool = False  # torch.compile the networks: slow first step; pays off on GPUs (train/perf.py)
+    # Seconds of training after which the run ends as completed (0: none), so a demo or a race takes the same
+    # minute on any machine: a GPU does more steps in it. Counted from the first step of this start or resume.
+    time_limit_s: float = 0.0
 
 
 @dataclass

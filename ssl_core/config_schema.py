@@ -414,6 +414,15 @@ _FIELDS = (
         label="Checkpoint every (epochs)",
     ),
     ConfigField(
+        "train.time_limit_s",
+        float,
+        "End the run (as finished, with a checkpoint) after this many seconds of training, even before its "
+        "epochs are done; 0 means no limit. A faster machine does more steps in the same time.",
+        low=0.0,
+        high=7 * 24 * 3600.0,
+        label="Time limit (s)",
+    ),
+    ConfigField(
         "train.compile",
         bool,
         "torch.compile the networks: a slow first step that pays off on GPUs.",

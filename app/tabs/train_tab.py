@@ -348,6 +348,8 @@ class TrainTab(QWidget):
             self.progress.setValue(self.progress.maximum())
             self.progress.setFormat(f"Finished: {event.step:,} steps")
             self.append_log(f"Training finished after {event.step:,} steps.", "good")
+            if getattr(event, "note", ""):  # ended by its time limit, before the planned steps
+                self.append_log(event.note, "good")
             self.status.setText("Finished. Look at Views, Embeddings and Evaluate to see what it learned.")
         else:
             self.progress.setFormat(f"Stopped at step {event.step:,} (resumable from the Runs tab)")

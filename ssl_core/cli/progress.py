@@ -50,6 +50,8 @@ class ProgressPrinter:
             self._write(f"warning: {event.message}")
         elif isinstance(event, RunFinished | RunFailed):
             self.close()
+            if isinstance(event, RunFinished) and event.note:
+                self._write(event.note)
 
     def _write(self, text: str) -> None:
         if self.bar is not None:

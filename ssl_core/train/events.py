@@ -59,6 +59,7 @@ class RunFinished:
     run_dir: Path
     step: int
     status: str  # "completed" or "stopped"
+    note: str = ""  # why a completed run ended before its planned steps (its time limit), in words
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ from ssl_core.train.optim import Hyper, build_optimizer, build_scheduler, resolv
 from ssl_core.train.perf import compile_method, limit_cpu_threads, training_autocast_dtype, use_channels_last
 from ssl_core.train.plan import StepPlan
 from ssl_core.train.recorder import NonFiniteLoss, StepRecorder
+from ssl_core.train.time_limit import TimeLimit
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class Trainer:
         self.config = config
         self.control = control or RunControl()
         self.preview_interval_s = preview_interval_s
+        self.time_limit_note = ""  # set when train.time_limit_s ended the run before its planned steps
         self.events = EventBus()
         self.download = download
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -211,8 +213,9 @@ class Trainer:
             final_loss=last_loss
             if last_loss is not None
             else store.read_summary(self.run_dir).get("final_loss"),
+            note=self.time_limit_note,
         )
-        self.events.emit(RunFinished(self.run_dir, self.step, status))
+        self.events.emit(RunFinished(self.run_dir, self.step, status, self.time_limit_note))
         return RunResult(self.run_dir, status, self.step)
 
     def _warn_about_setup(self, parts: Components, hyper: Hyper) -> None:
@@ -286,6 +289,7 @@ class Trainer:
             metrics, self.events, plan.total_steps, 0.25 if state.device.type == "cuda" else 0.0
         )
         state.method.train()
+        limit = TimeLimit(cfg.train.time_limit_s)
         for epoch in range(start_epoch, plan.epochs):
             batches = pipeline.epoch(epoch, cfg.train.seed, start_batch if epoch == start_epoch else 0)
             for batch, _ in batches:
@@ -303,12 +307,14 @@ class Trainer:
                 self.step += 1
                 recorder.add(self.step, epoch, out.loss, out.parts, lr, batch.shape[0])
                 # the batch itself, not a copy: the previews take a few samples only when one is due
-                final = self.step >= plan.total_steps
+                final = self.step >= plan.total_steps or limit.reached()
                 previews.maybe_emit(state.method, state.device, self.step, batch, final=final)
+                if final:
+                    break
             mean_loss = recorder.end_epoch()
             if mean_loss is not None:
                 self.events.emit(EpochEnded(epoch, self.step, mean_loss))
-            finished = self.step >= plan.total_steps
+            finished = self.step >= plan.total_steps or limit.reached()
             epoch_complete = self.step % plan.steps_per_epoch == 0 or finished
             if epoch_complete and ((epoch + 1) % cfg.train.checkpoint_every_epochs == 0 or finished):
                 self._checkpoint(state, epoch)
@@ -321,6 +327,8 @@ class Trainer:
             if finished:
                 break
         previews.emit_final(state.method, state.device, self.step)
+        if self.step < plan.total_steps and limit.reached():
+            self.time_limit_note = limit.note(self.step, plan.total_steps)
         return recorder.last_loss, "completed"
 
     def _step(self, state: TrainingState, batch: torch.Tensor, epoch: int, total_steps: int) -> StepOutput:
