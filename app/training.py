@@ -62,9 +62,12 @@ class TrainingSession(QObject):
     job_error = Signal(object, str)  # an exception before the trainer could report (e.g. bad resume dir)
     ended = Signal()  # the worker thread's job is over (after run_finished / run_failed)
 
-    def __init__(self, runner: JobRunner, interval_ms: int = 40, parent: QObject | None = None):
+    def __init__(
+        self, runner: JobRunner, interval_ms: int = 40, parent: QObject | None = None, job_name: str = "train"
+    ):
         super().__init__(parent)
         self.runner = runner
+        self.job_name = job_name  # the runner's name for this session's jobs (a race's lanes have their own)
         self.state = IDLE
         self.control: RunControl | None = None
         self.worker: Worker | None = None
@@ -92,7 +95,7 @@ class TrainingSession(QObject):
         worker.finished.connect(self._worker_finished)
         self.worker = worker
         self._set_state(STARTING)
-        return self.runner.start(worker, "train")
+        return self.runner.start(worker, self.job_name)
 
     def pause(self) -> None:
         if self.control is not None and self.state == RUNNING:

@@ -29,6 +29,16 @@ def describe_devices() -> list[DeviceInfo]:
     return found
 
 
+def device_label(device: torch.device | str) -> str:
+    """What a person reads for a device of this machine ("NVIDIA H200 (140 GB)", "CPU (16 cores)"),
+    kept in a run's summary so a report says what it trained on."""
+    name = str(device)
+    for info in describe_devices():
+        if info.name == name or (name == "cuda" and info.name == "cuda:0"):
+            return info.label
+    return name
+
+
 def select_device(requested: str = "auto") -> torch.device:
     """Resolve "auto" to the best device; check that an explicit choice exists here."""
     requested = (requested or "auto").strip().lower()

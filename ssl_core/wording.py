@@ -14,4 +14,12 @@ def spoken_list(items: Iterable[Any], last: str = "or") -> str:
     return f"{', '.join(words[:-1])} {last} {words[-1]}"
 
 
-__all__ = ["spoken_list"]
+def format_seconds(seconds: float) -> str:
+    """A time limit in words: "45 s", "1 min", "2 min 30 s"."""
+    minutes, rest = divmod(int(round(seconds)), 60)
+    if not minutes:
+        return f"{rest} s"
+    return f"{minutes} min" + (f" {rest} s" if rest else "")
+
+
+__all__ = ["format_seconds", "spoken_list"]

@@ -375,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_eval_parsers = None
     if add_eval_parsers is not None:
         add_eval_parsers(sub)
+        from ssl_core.report.cli import add_report_parser
+
+        add_report_parser(sub)
     return parser
 
 

@@ -14,8 +14,9 @@ from ssl_core.progress import CancelToken, ProgressFn
 def random_init_method(run) -> torch.nn.Module:
     """The run's method rebuilt with its config and seed: the weights training started from."""
     from ssl_core.train.builder import build_components
+    from ssl_core.train.global_rng import isolated_global_stream
 
-    with torch.random.fork_rng(devices=[]):
+    with isolated_global_stream():
         return build_components(run.config, source=run.source).method
 
 

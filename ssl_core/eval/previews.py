@@ -20,6 +20,7 @@ def _resolve(what: Any, source: Any) -> tuple[Any, Any, torch.Tensor, torch.Tens
     """(method, source, val_idx, train_idx) for a run folder, a LoadedRun or a RunConfig."""
     from ssl_core.runs.store import LoadedRun, load_run
     from ssl_core.train.builder import build_components
+    from ssl_core.train.global_rng import isolated_global_stream
 
     if isinstance(what, str | Path):
         what = load_run(what)
@@ -27,7 +28,7 @@ def _resolve(what: Any, source: Any) -> tuple[Any, Any, torch.Tensor, torch.Tens
         return what.method, what.source, what.val_idx, what.train_idx
     if isinstance(what, RunConfig):
         # Building a model seeds torch's global RNG; keep the caller's random stream untouched.
-        with torch.random.fork_rng(devices=[]):
+        with isolated_global_stream():
             parts = build_components(what, source=source)
         return parts.method, parts.source, parts.val_idx, parts.train_idx
     raise TypeError(

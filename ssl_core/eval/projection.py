@@ -278,12 +278,15 @@ def project_umap(
     cancel: CancelToken | None = None,
     n_epochs: int | None = None,
     knn: str = "auto",
+    init: np.ndarray | None = None,
 ) -> np.ndarray:
     """UMAP projection (N, 2) float32 of up to MAX_UMAP_POINTS points; see the module docstring.
 
     `fast=None` takes the fast path above FAST_MIN_POINTS points (or whenever `knn` names a builder);
     `fast=False` is plain umap-learn. `knn` ("auto", "exact" or "nndescent") picks the fast path's
-    neighbour search; `n_epochs` overrides the number of optimisation epochs on either path.
+    neighbour search; `n_epochs` overrides the number of optimisation epochs on either path. `init`
+    (N, 2) starts the layout there instead of umap-learn's spectral layout (a live map continues its
+    previous layout this way).
     """
     if knn not in KNN_CHOICES:
         raise UserError(f"UMAP knn = {knn!r} is unknown; use one of {', '.join(KNN_CHOICES)}.", field="knn")
@@ -313,6 +316,8 @@ def project_umap(
     import umap  # deferred: importing numba and umap takes seconds
 
     kwargs: dict = {"n_epochs": n_epochs}
+    if init is not None:
+        kwargs["init"] = np.ascontiguousarray(_as_matrix(init, "initial layout"))
     data = x
     if fast:
         report(progress, 0.01, f"Reducing to {PCA_DIMS} dimensions with PCA")

@@ -33,9 +33,10 @@ _TITLE = "Next-step prediction"
 def _is_causal(name: str) -> bool:
     """Whether the registered series backbone `name` is causal (a tiny instance is built once to ask)."""
     from ssl_core.models.backbones import BACKBONES
+    from ssl_core.train.global_rng import isolated_global_stream
 
     spec = BACKBONES.get(name)
-    with torch.random.fork_rng(devices=[]):  # asking must not move a seeded run's random stream
+    with isolated_global_stream():  # asking must not move a seeded run's (or a racing build's) random stream
         net = spec.factory(1, 16)
     return bool(getattr(net, "causal", False))
 

@@ -201,11 +201,12 @@ def load_run(run_dir: str | Path, *, download: bool = False, source: Any = None)
 
     `source`: the run's data source when the caller has it open already (it is not opened again)."""
     from ssl_core.train.builder import build_components
+    from ssl_core.train.global_rng import isolated_global_stream
 
     paths = require_run_dir(run_dir)
     config = RunConfig.load(paths.config)
     state = load_checkpoint(paths.checkpoint)
-    with torch.random.fork_rng(devices=[]):  # rebuilding seeds torch; leave the caller's RNG alone
+    with isolated_global_stream():  # rebuilding seeds torch; leave the caller's RNG alone
         parts = build_components(config, download=download, source=source)
     _load_weights(parts.method, state, paths.checkpoint)
     parts.method.eval()

@@ -13,6 +13,7 @@ from ssl_core.errors import UserError
 from ssl_core.methods import METHODS, MethodSpec, SSLMethod, build_method
 from ssl_core.modalities import modality_of
 from ssl_core.models.backbones import BACKBONES, build_backbone
+from ssl_core.train.global_rng import seeded_draws
 
 
 @dataclass
@@ -80,21 +81,22 @@ def build_components(
     train_idx, val_idx = split_indices(len(source), config.data.val_fraction, config.train.seed, labels)
     if config.data.train_on == "normal":
         train_idx = normal_only(train_idx, labels, info, config.data.normal_classes)
-    # Same seed -> same initial weights, so a run is reproducible and a random-init baseline comparable.
-    torch.manual_seed(config.train.seed)
-    adapter = modality.input_adapter(source, train_idx, config.train.seed)
-    mean, std = modality.encoder_stats(source, train_idx, config.train.seed, adapter)
-    backbone = build_backbone(
-        backbone_name,
-        in_channels=info.channels,
-        image_size=info.size_hint,
-        mean=mean,
-        std=std,
-        modality=info.modality,
-        info=info,
-        params=config.method.backbone_params,
-    )
-    method = build_method(config.method.name, backbone, config.method.params, info, input_adapter=adapter)
+    # Same seed -> same initial weights, so a run is reproducible and a random-init baseline comparable;
+    # under the global stream's lock, so a run building at the same time (a race) cannot take our numbers.
+    with seeded_draws(config.train.seed):
+        adapter = modality.input_adapter(source, train_idx, config.train.seed)
+        mean, std = modality.encoder_stats(source, train_idx, config.train.seed, adapter)
+        backbone = build_backbone(
+            backbone_name,
+            in_channels=info.channels,
+            image_size=info.size_hint,
+            mean=mean,
+            std=std,
+            modality=info.modality,
+            info=info,
+            params=config.method.backbone_params,
+        )
+        method = build_method(config.method.name, backbone, config.method.params, info, input_adapter=adapter)
     return Components(
         source=source,
         train_idx=train_idx,

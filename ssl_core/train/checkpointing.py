@@ -16,6 +16,7 @@ import torch
 
 from ssl_core.errors import UserError
 from ssl_core.runs.checkpoint import load_checkpoint, save_checkpoint
+from ssl_core.train.global_rng import PrivateStream
 
 CHECKPOINT_FORMAT = 1
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "step")
@@ -32,6 +33,8 @@ class TrainingState:
     generator: torch.Generator  # the method's random draws (views, masks), on the device
     device: torch.device
     amp_dtype: torch.dtype | None = None  # autocast precision of a step; None: float32 throughout
+    # The run's own copy of the global stream, for layers that draw from it (dropout); None when none do.
+    stream: PrivateStream | None = None
 
 
 def save_training_checkpoint(path: Path, state: TrainingState, step: int, epoch: int, backbone: str) -> None:
@@ -45,7 +48,7 @@ def save_training_checkpoint(path: Path, state: TrainingState, step: int, epoch:
             "optimizer": state.optimizer.state_dict(),
             "scheduler": state.scheduler.state_dict(),
             "scaler": state.scaler.state_dict(),
-            "rng": rng_state(state.generator, state.device),
+            "rng": rng_state(state.generator, state.device, state.stream),
             "step": step,
             "epoch": epoch,
             # MAE swaps the configured backbone for its ViT: record what the weights really are.
@@ -73,7 +76,7 @@ def restore_training_checkpoint(path: Path, state: TrainingState) -> int:
         state.optimizer.load_state_dict(saved["optimizer"])
         state.scheduler.load_state_dict(saved["scheduler"])
         state.scaler.load_state_dict(saved["scaler"])
-        restore_rng(saved["rng"], state.generator, state.device)
+        restore_rng(saved["rng"], state.generator, state.device, state.stream)
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
@@ -84,16 +87,33 @@ def restore_training_checkpoint(path: Path, state: TrainingState) -> int:
     return int(saved["step"])
 
 
-def rng_state(generator: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
-    """torch's global RNG, the run's generator and, on CUDA, the device's RNG."""
+def _stream_key(device: torch.device) -> str:
+    return "cuda" if device.type == "cuda" else "torch"
+
+
+def rng_state(
+    generator: torch.Generator, device: torch.device, stream: PrivateStream | None = None
+) -> dict[str, torch.Tensor]:
+    """torch's global RNG, the run's generator and, on CUDA, the device's RNG; the run's private copy of
+    its device's global stream in place of the global one when it has one."""
     state = {"torch": torch.get_rng_state(), "generator": generator.get_state()}
     if device.type == "cuda":
         state["cuda"] = torch.cuda.get_rng_state(device)
+    if stream is not None:
+        state[_stream_key(device)] = stream.state.clone()
     return state
 
 
-def restore_rng(state: dict[str, torch.Tensor], generator: torch.Generator, device: torch.device) -> None:
-    torch.set_rng_state(state["torch"].cpu())
+def restore_rng(
+    state: dict[str, torch.Tensor],
+    generator: torch.Generator,
+    device: torch.device,
+    stream: PrivateStream | None = None,
+) -> None:
+    """Restore the run's generator and its private stream. The process-wide streams are left alone: the
+    run draws nothing from them (builds fork them, dropout uses the private copy), and another run
+    training in this process may be using them."""
     generator.set_state(state["generator"].cpu())
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
+    key = _stream_key(device)
+    if stream is not None and key in state:
+        stream.state = state[key].cpu().clone()

@@ -15,6 +15,7 @@ class RunStarted:
     steps_per_epoch: int
     start_step: int  # > 0 when resuming
     device: str
+    time_limit_s: float = 0.0  # train.time_limit_s: the run may end before total_steps
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class StepEnded:
     lr: float
     images_per_sec: float
     eta_seconds: float
+    time_fraction: float | None = None  # share of train.time_limit_s used; None without a time limit
 
 
 @dataclass(frozen=True)

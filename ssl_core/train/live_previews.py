@@ -28,6 +28,7 @@ import torch
 from ssl_core.methods.base import Preview
 from ssl_core.models.modes import eval_mode
 from ssl_core.train.events import EventBus, PreviewReady
+from ssl_core.train.preview_archive import PreviewArchive
 
 if TYPE_CHECKING:  # the builder imports every registry; the on-demand previews need none of them
     from ssl_core.train.builder import Components
@@ -73,7 +74,8 @@ def step_seed(seed: int, step: int) -> int:
 
 
 class LivePreviews:
-    """Emits PreviewReady on `events` at most every `interval_s` seconds (None: never).
+    """Emits PreviewReady on `events` at most every `interval_s` seconds (None: never), and hands the
+    previews of the archive's planned steps to `archive` (live previews on or not).
 
     `samples`: the fixed samples (as stored) for kinds outside BATCH_KINDS; `kind`: the method's preview
     kind; `seed`: the run's seed, mixed with the step for the fresh views of BATCH_KINDS previews."""
@@ -86,8 +88,10 @@ class LivePreviews:
         *,
         kind: str,
         seed: int = 0,
+        archive: PreviewArchive | None = None,
     ):
         self.events = events
+        self.archive = archive  # keeps a few previews on disk for the run report (train/preview_archive.py)
         self.interval_s = interval_s
         self.samples = samples
         self.kind = kind
@@ -111,22 +115,39 @@ class LivePreviews:
     ) -> None:
         """A preview when the interval has passed since the last one, or at the `final` step.
         `batch`: the batch just trained on, as stored, on `device`; only a few samples of it are used."""
-        if self.interval_s is None:
-            return
+        keep = self.archive is not None and self.archive.due(step, final)
         now = time.perf_counter()
-        if final or now - self._last >= self.interval_s:
+        live = self.interval_s is not None and (final or now - self._last >= self.interval_s)
+        if live:
             self._last = now
-            self.emit(method, device, step, batch)
+        if live or keep:
+            self._publish(self._make(method, device, step, batch), step, live=live, keep=keep)
 
     def emit_final(self, method, device: torch.device, step: int) -> None:
-        """The run's last preview, unless one was already shown at this step (the usual case)."""
-        if self.last_step != step:
-            self.emit(method, device, step)
+        """The run's last preview, unless one was already shown (and kept) at this step (the usual case)."""
+        live = self.interval_s is not None and self.last_step != step
+        keep = self.archive is not None and self.archive.due(step, final=True)
+        if live or keep:
+            self._publish(self._make(method, device, step), step, live=live, keep=keep)
 
     def emit(self, method, device: torch.device, step: int, batch: torch.Tensor | None = None) -> None:
         """A preview now (when previews are on and the method offers one)."""
-        if self.interval_s is None:
+        if self.interval_s is not None:
+            self._publish(self._make(method, device, step, batch), step, live=True, keep=False)
+
+    def _publish(self, preview: Preview | None, step: int, *, live: bool, keep: bool) -> None:
+        if preview is None:
             return
+        if keep and self.archive is not None:
+            self.archive.save(step, preview)
+        if live:
+            self.last_step = step
+            self.events.emit(PreviewReady(step, preview))
+
+    def _make(
+        self, method, device: torch.device, step: int, batch: torch.Tensor | None = None
+    ) -> Preview | None:
+        """The preview of `step` with its caption, or None when there are no samples or no preview."""
         if self.from_batch and batch is not None:
             samples, seed = batch[:PREVIEW_IMAGES], step_seed(self.seed, step)
             caption = f"From the training batch at step {step:,}: new random views of the samples it is learning from now"
@@ -137,12 +158,10 @@ class LivePreviews:
             samples, seed = self.samples, PREVIEW_SEED
             caption = f"Live from training, step {step:,}: the same samples all run, to watch them improve"
         if samples is None or len(samples) == 0:
-            return
+            return None
         generator = torch.Generator(device=device).manual_seed(seed)
         try:
             preview = finished_preview(method, method.prepare(samples.to(device)), generator)
         except NotImplementedError:
-            return
-        self.last_step = step
-        preview = dataclasses.replace(preview, meta={**preview.meta, CAPTION_KEY: caption})
-        self.events.emit(PreviewReady(step, preview))
+            return None
+        return dataclasses.replace(preview, meta={**preview.meta, CAPTION_KEY: caption})

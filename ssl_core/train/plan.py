@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ssl_core.config import RunConfig
 from ssl_core.data.split import _val_count
 from ssl_core.errors import UserError
+from ssl_core.wording import format_seconds
 
 MIN_STEPS = 50  # fewer optimizer steps than this rarely teach a network anything
 MIN_SUGGESTED_BATCH = 8  # smaller batches are not suggested (contrastive losses need negatives)
@@ -67,6 +68,7 @@ class RunEstimate:
     noun: str = "images"
     at_most: bool = False  # only some training samples are used (data.train_on = normal)
     problem: str = ""  # why the run cannot start at all, e.g. too few samples
+    time_limit_s: float = 0.0  # train.time_limit_s: the run may end sooner
 
     @property
     def total_steps(self) -> int:
@@ -88,6 +90,8 @@ class RunEstimate:
         )
         if self.max_steps and self.total_steps < self.plan.steps_per_epoch * self.epochs:
             line = f"{up_to}{steps}: the step limit ends the run before its {_plural(self.epochs, 'epoch')}"
+        if self.time_limit_s > 0:
+            line += f", or {format_seconds(self.time_limit_s)} of training, whichever comes first"
         return line + "."
 
     def warning(self) -> str:
@@ -153,4 +157,5 @@ def estimate(config: RunConfig, n_samples: int, noun: str = "images") -> RunEsti
         noun=noun,
         at_most=config.data.train_on == "normal",
         problem=problem,
+        time_limit_s=float(config.train.time_limit_s or 0.0),
     )

@@ -15,6 +15,7 @@ import torch
 
 from ssl_core.runs.metrics import MetricsWriter
 from ssl_core.train.events import EventBus, StepEnded
+from ssl_core.train.time_limit import TimeLimit
 
 
 class NonFiniteLoss(Exception):
@@ -32,8 +33,16 @@ class _Pending:
 
 
 class StepRecorder:
-    def __init__(self, metrics: MetricsWriter, events: EventBus, total_steps: int, flush_interval_s: float):
+    def __init__(
+        self,
+        metrics: MetricsWriter,
+        events: EventBus,
+        total_steps: int,
+        flush_interval_s: float,
+        limit: TimeLimit | None = None,
+    ):
         self.metrics = metrics
+        self.limit = limit  # train.time_limit_s: caps the ETA, and says how much of the time is used
         self.events = events
         self.total_steps = total_steps
         self.flush_interval_s = flush_interval_s
@@ -87,6 +96,10 @@ class StepRecorder:
                     "(train.amp = false), then resume or start again."
                 )
             eta = (self.total_steps - p.step) * per_step
+            remaining = self.limit.remaining() if self.limit is not None else None
+            if remaining is not None:
+                eta = min(eta, remaining)
+            used = self.limit.fraction() if self.limit is not None else None
             self.metrics.append(
                 {
                     "step": p.step,
@@ -100,7 +113,7 @@ class StepRecorder:
             )
             self.last_loss = loss
             self.epoch_losses.append(loss)
-            self.events.emit(StepEnded(p.step, p.epoch, self.total_steps, loss, parts, p.lr, ips, eta))
+            self.events.emit(StepEnded(p.step, p.epoch, self.total_steps, loss, parts, p.lr, ips, eta, used))
 
     def end_epoch(self) -> float | None:
         self.flush()

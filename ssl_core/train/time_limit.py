@@ -17,6 +17,14 @@ class TimeLimit:
     def reached(self) -> bool:
         return self.seconds > 0 and self.clock() - self.start >= self.seconds
 
+    def remaining(self) -> float | None:
+        """Seconds left before the limit ends the run; None without a limit."""
+        return max(0.0, self.seconds - (self.clock() - self.start)) if self.seconds > 0 else None
+
+    def fraction(self) -> float | None:
+        """The share of the limit used so far, 0..1; None without a limit."""
+        return min(1.0, (self.clock() - self.start) / self.seconds) if self.seconds > 0 else None
+
     def note(self, step: int, total_steps: int) -> str:
         """Why the run ended early, in words, for the log and the run's summary."""
         return (

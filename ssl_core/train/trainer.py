@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import traceback
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import torch
 
 from ssl_core.config import RunConfig
 from ssl_core.data.loader import BatchPipeline
-from ssl_core.device import select_device
+from ssl_core.device import device_label, select_device
 from ssl_core.errors import UserError
 from ssl_core.methods.base import StepContext, StepOutput
 from ssl_core.runs import store
@@ -34,6 +35,7 @@ from ssl_core.train.checkpointing import (
     save_training_checkpoint,
 )
 from ssl_core.train.control import RunControl
+from ssl_core.train.cpu_share import CoreShare, sharing_cores
 from ssl_core.train.events import (
     CheckpointSaved,
     EpochEnded,
@@ -44,10 +46,12 @@ from ssl_core.train.events import (
     TrainWarning,
 )
 from ssl_core.train.failures import free_memory, is_out_of_memory, is_write_error
+from ssl_core.train.global_rng import PrivateStream, draws_from_global_stream
 from ssl_core.train.live_previews import LivePreviews, preview_batch
 from ssl_core.train.optim import Hyper, build_optimizer, build_scheduler, resolve_hyper
 from ssl_core.train.perf import compile_method, limit_cpu_threads, training_autocast_dtype, use_channels_last
 from ssl_core.train.plan import StepPlan
+from ssl_core.train.preview_archive import PreviewArchive
 from ssl_core.train.recorder import NonFiniteLoss, StepRecorder
 from ssl_core.train.time_limit import TimeLimit
 
@@ -90,6 +94,7 @@ class Trainer:
         self._sample_text: str = ""  # e.g. "8 x 8 grayscale images", for messages
         self._size_setting: str = "data.image_size"  # the setting that makes samples smaller
         self._device: torch.device | None = None
+        self._cores: CoreShare | None = None  # this run's share of the CPU's threads while it trains there
 
     @classmethod
     def resume(
@@ -181,6 +186,7 @@ class Trainer:
             data=cfg.data.spec,
             data_info=parts.source.info.to_dict() | {"skipped": len(parts.source.info.skipped)},
             device=str(device),
+            machine=device_label(device),
             batch_size=hyper.batch_size,
             lr=hyper.lr,
             total_steps=total_steps,
@@ -188,7 +194,11 @@ class Trainer:
             step=self.step,
             epochs_done=plan.epoch_of(self.step),
         )
-        self.events.emit(RunStarted(self.run_dir, total_steps, steps_per_epoch, self.step, str(device)))
+        self.events.emit(
+            RunStarted(
+                self.run_dir, total_steps, steps_per_epoch, self.step, str(device), cfg.train.time_limit_s
+            )
+        )
 
         previews = LivePreviews(
             self.events,
@@ -196,12 +206,14 @@ class Trainer:
             preview_batch(parts),
             kind=parts.spec.preview_kind,
             seed=cfg.train.seed,
+            archive=PreviewArchive(self.run_dir, total_steps),  # a few previews kept for the run report
         )
         metrics = MetricsWriter(store.RunPaths(self.run_dir).metrics)
         status = "completed"
         last_loss: float | None = None
         try:
-            last_loss, status = self._loop(state, pipeline, metrics, plan, previews)
+            with sharing_cores(device) as self._cores:  # a race's other run may train on the same CPU
+                last_loss, status = self._loop(state, pipeline, metrics, plan, previews)
         finally:
             metrics.close()
         store.write_summary(
@@ -254,6 +266,8 @@ class Trainer:
             generator=torch.Generator(device=device).manual_seed(cfg.train.seed),
             device=device,
             amp_dtype=amp_dtype,
+            # dropout draws from the global stream, shared by every run in the process: give it the run's own
+            stream=PrivateStream(cfg.train.seed, device) if draws_from_global_stream(method) else None,
         )
 
     def _open_run_dir(self, state: TrainingState) -> str:
@@ -285,11 +299,11 @@ class Trainer:
         start_epoch = plan.epoch_of(self.step)
         start_batch = self.step % plan.steps_per_epoch
         # A GPU runs ahead of Python; reading every loss back would stall it (see recorder.py).
+        limit = TimeLimit(cfg.train.time_limit_s)
         recorder = StepRecorder(
-            metrics, self.events, plan.total_steps, 0.25 if state.device.type == "cuda" else 0.0
+            metrics, self.events, plan.total_steps, 0.25 if state.device.type == "cuda" else 0.0, limit
         )
         state.method.train()
-        limit = TimeLimit(cfg.train.time_limit_s)
         for epoch in range(start_epoch, plan.epochs):
             batches = pipeline.epoch(epoch, cfg.train.seed, start_batch if epoch == start_epoch else 0)
             for batch, _ in batches:
@@ -333,11 +347,16 @@ class Trainer:
 
     def _step(self, state: TrainingState, batch: torch.Tensor, epoch: int, total_steps: int) -> StepOutput:
         method, device, amp_dtype = state.method, state.device, state.amp_dtype
+        if self._cores is not None:
+            self._cores.adjust()  # this run's share of the CPU's cores, as other runs start and end
         images = method.prepare(batch.to(device, non_blocking=True))
         if images.dim() == 4 and use_channels_last(device):
             images = images.contiguous(memory_format=torch.channels_last)
         ctx = StepContext(step=self.step, total_steps=total_steps, epoch=epoch, generator=state.generator)
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        with (
+            torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None),
+            state.stream.active() if state.stream is not None else nullcontext(),
+        ):
             out = method.training_step(images, ctx)
         state.optimizer.zero_grad(set_to_none=True)
         state.scaler.scale(out.loss).backward()
