@@ -14,10 +14,13 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QStyle, QTabWidget, QWidget
 
 from app import dialogs, exports
+from app.demo import install_demo
 from app.engine import EngineLoader
 from app.gc_guard import GuiThreadCollector
 from app.glyphs import GLYPHS, glyph_icon
 from app.help import IntroDialog, about
+from app.race import install_race
+from app.report_actions import install_report
 from app.resources import app_icon
 from app.run_context import file_names, has_checkpoint, run_is_gone, run_paths
 from app.settings import Prefs, chosen_runs_dir, default_runs_dir
@@ -121,6 +124,10 @@ class MainWindow(QMainWindow):
         self._make_toolbar()
         self._make_status_bar()
         self._connect()
+        # Extensions that add their own menu entries and windows over this one.
+        install_demo(self)  # Demo menu and the start page's entry: guided stories (app/demo)
+        install_race(self)  # Run > Race two methods (app/race)
+        install_report(self)  # File > Export > Run report (app/report_actions.py)
         self._restore_window_prefs()
         self.warm_umap = warm_umap
         self.engine_ready = False
@@ -246,9 +253,10 @@ class MainWindow(QMainWindow):
     def _make_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        self.menus: dict[str, Any] = {"file": file_menu}  # what install_* extensions add their entries to
         for key in ("open_data", None, "save_config", "load_config", None, "runs_dir"):
             file_menu.addSeparator() if key is None else file_menu.addAction(self.actions[key])
-        export = file_menu.addMenu("Export")
+        export = self.menus["export"] = file_menu.addMenu("Export")
         for title, keys in EXPORT_MENU:
             submenu = export.addMenu(title)
             for key in keys:
@@ -258,11 +266,11 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.actions["quit"])
 
-        run_menu = bar.addMenu("&Run")
+        run_menu = self.menus["run"] = bar.addMenu("&Run")
         for key in ("start", "pause", "resume", "stop"):
             run_menu.addAction(self.actions[key])
 
-        view_menu = bar.addMenu("&View")
+        view_menu = self.menus["view"] = bar.addMenu("&View")
         theme_menu = view_menu.addMenu("Theme")
         self.theme_group = QActionGroup(self)
         for mode in MODES:
@@ -280,7 +288,7 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, k=i: self.tabs.setCurrentIndex(k))
             view_menu.addAction(action)
 
-        help_menu = bar.addMenu("&Help")
+        help_menu = self.menus["help"] = bar.addMenu("&Help")
         help_menu.addAction(self.actions["intro"])
         help_menu.addAction(self.actions["about"])
 
@@ -310,6 +318,7 @@ class MainWindow(QMainWindow):
         s.run_failed.connect(self._run_failed)
         s.job_error.connect(self._job_error)
         s.ended.connect(self._training_ended)
+        self.embeddings_tab.follow_session(self.session)
         self.setup_tab.method_changed.connect(self._method_changed)
         self.views_tab.request.connect(self.compute_views)
         self.runs_tab.open_requested.connect(self.open_run)

@@ -1,7 +1,8 @@
 """Embeddings: every sample as a point (PCA at once, UMAP in the background with progress and Cancel),
 coloured by label or anomaly score; hover shows the sample in its own form (an image, a sparkline of a
 series: app/widgets/sample_thumbnails.py), a click its nearest neighbours, a box the selected samples;
-the plot and the embeddings can be exported."""
+the plot and the embeddings can be exported. While a run trains, a live map follows its checkpoints
+(app/live_map.py)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 from app import dialogs, exports
 from app.embeddings import MAX_POINTS, EmbeddingResult, compute_embeddings, run_umap
 from app.imaging import scaled_pixmap
+from app.live_map import LiveMapView
 from app.run_context import RunContext, run_context, run_is_gone
 from app.tabs.run_jobs import RunJobTab
 from app.widgets.image_grid import ImageGrid
@@ -56,9 +58,11 @@ def warm_up_umap(nndescent: bool = False) -> None:
 
     The NN-descent of maps above EXACT_KNN_MAX_POINTS points is compiled only with `nndescent=True`
     (see warm_up_nndescent): ~20 s of a core on every launch, worth it only for data that large."""
+    from ssl_core.eval.live_map import mark_umap_warm
     from ssl_core.eval.projection import precompile_umap
 
     took = precompile_umap(nndescent=nndescent)
+    mark_umap_warm()  # the live map may switch from PCA to UMAP now
     if nndescent:
         _NNDESCENT_WARM.set()
     log.debug("UMAP warm-up took %.1f s", took)
@@ -90,6 +94,7 @@ def warm_up_nndescent_for(points: int) -> bool:
 class EmbeddingsTab(RunJobTab, QWidget):
     busy_changed = Signal(bool)
     run_missing = Signal(object, str)  # run_dir, dialog title: its folder went away under a job
+    live_updated = Signal(object)  # a LiveFrame: the live map got a new picture of the training run
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None):
         super().__init__(parent)
@@ -180,6 +185,9 @@ class EmbeddingsTab(RunJobTab, QWidget):
         self.scatter.clicked.connect(self._clicked)
         self.scatter.selected.connect(self._selected)
         self.scatter.set_message("Train a model (or open a run), then compute its embeddings.")
+        self.live_map = LiveMapView(runner, self.scatter, self)  # follows training: see follow_session
+        self.live_map.drawn.connect(self._live_drawn)
+        self.live_map.live.frame_ready.connect(self.live_updated)
 
         # Side panel: the hovered sample, nearest neighbours of the clicked one, the selection.
         self.hover_image = QLabel()
@@ -227,6 +235,7 @@ class EmbeddingsTab(RunJobTab, QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addLayout(progress_row)
+        layout.addWidget(self.live_map.caption)
         layout.addWidget(split, 1)
         self._update_controls()
 
@@ -269,7 +278,7 @@ class EmbeddingsTab(RunJobTab, QWidget):
         got a new checkpoint, so its results are stale too."""
         if run_dir == self.run_dir and not reload:
             return
-        self.cancel()
+        self._cancel_jobs()
         self.run_dir = run_dir
         self.context = run_context(run_dir) if run_dir is not None else None
         self.result = None
@@ -293,6 +302,7 @@ class EmbeddingsTab(RunJobTab, QWidget):
         else:
             message = f"Press Compute embeddings to map this run's {self._plural()}."
         self.scatter.set_message(message)
+        self.live_map.show_run(run_dir, message)
         self._update_controls()
 
     def can_compute(self) -> bool:
@@ -373,10 +383,34 @@ class EmbeddingsTab(RunJobTab, QWidget):
         if self.umap_worker is not None:
             self.umap_worker.quit()
 
-    def cancel(self) -> None:
+    def _cancel_jobs(self) -> None:
         for worker in (self.embed_worker, self.umap_worker):
             if worker is not None:
                 worker.quit()
+
+    def cancel(self) -> None:
+        """Cancel every job of the tab, the live map's update too (it follows no more)."""
+        self._cancel_jobs()
+        self.live_map.stop()
+
+    # ---- live map ----------------------------------------------------------------------------
+    def follow_session(self, session) -> None:
+        """Show a live map of every run the session trains, updated from its checkpoints. Its updates do
+        not lock the run (run_in_use): resuming only adds checkpoints, and an update of a run deleted
+        under it fails quietly beside the map."""
+        self.live_map.follow(session)
+
+    @property
+    def live_caption(self) -> QLabel:
+        """The line above the map that says what the live map shows (a guided demo points at it)."""
+        return self.live_map.caption
+
+    def _live_drawn(self, frame) -> None:
+        self.hover_image.clear()
+        self.hover_text.setText(
+            f"Hover, neighbours and selection work on the full map of every {frame.noun}: press "
+            "Compute embeddings once training has ended."
+        )
 
     def _show_progress(self, text: str) -> None:
         self.progress.setValue(0)
@@ -419,6 +453,7 @@ class EmbeddingsTab(RunJobTab, QWidget):
         if r is None or kind is None:
             return
         rows, xy = r.projections[kind]
+        self.live_map.yield_to_computed_map()
         if self.colour_by.currentData() == "score" and r.anomaly is not None:
             self.scatter.set_scores(xy, r.anomaly[rows])
         else:

@@ -129,6 +129,7 @@ class RunsTab(QWidget):
     resume_requested = Signal(object)  # Path
     deleted = Signal(object)  # Path
     run_missing = Signal(object, str)  # run_dir, dialog title: its folder went away underneath
+    report_requested = Signal(list)  # [Path] of one or two runs: a run report (app/report_actions.py)
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None):
         super().__init__(parent)
@@ -183,6 +184,12 @@ class RunsTab(QWidget):
                 "Export backbone…",
                 "Save the trained backbone's weights to a file.",
                 self.export_selected,
+            ),
+            (
+                "report",
+                "Report…",
+                "Save a web page about the selected run, or comparing the two selected runs, to share.",
+                lambda: self.report_requested.emit(self.selected_paths()),
             ),
             ("delete", "Delete…", "Delete the selected runs from disk.", self.delete_selected),
         ):
@@ -286,6 +293,7 @@ class RunsTab(QWidget):
         self.buttons["resume"].setEnabled(one and free and not self._busy)
         self.buttons["compare"].setEnabled(len(paths) >= 1)
         self.buttons["export"].setEnabled(one)
+        self.buttons["report"].setEnabled(len(paths) in (1, 2))
         self.buttons["delete"].setEnabled(bool(paths) and free and not self._busy)
 
     # ---- actions -----------------------------------------------------------------------------

@@ -149,6 +149,10 @@ class SetupTab(QWidget):
         layout.addWidget(split, 1)
         layout.addLayout(bottom)
 
+    def add_banner(self, widget: QWidget) -> None:
+        """A line above the settings offering a way in (the guided demo's entry, app/demo)."""
+        self.layout().insertWidget(0, widget)
+
     # ---- how long the run is ------------------------------------------------------------------
     def update_step_plan(self) -> None:
         """Say how many steps the settings make on the loaded data, and warn when that is too few."""
@@ -247,6 +251,11 @@ class SetupTab(QWidget):
     @property
     def data_loading(self) -> bool:
         return self.data.loading
+
+    @property
+    def data_info(self) -> Any:
+        """The open data's DataInfo (modality, sample shape, classes); None until some data has loaded."""
+        return self.data.info
 
     def data_spec(self) -> str:
         return self.data.spec()

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from app.theme import current_colors
 from app.widgets.curves import CurveSet, make_plot
 from app.widgets.previews import PreviewPanel, live_preview_caption
+from ssl_core.wording import format_seconds
 
 LOSS = "loss"
 REDRAW_MS = 100  # live curves and numbers are redrawn at most 10 times a second
@@ -263,18 +264,28 @@ class TrainTab(QWidget):
         self._pending_step = steps[-1]  # _extend started the redraw timer
 
     def _show_step(self, last: Any) -> None:
-        self.progress.setRange(0, max(1, last.total_steps))
-        self.progress.setValue(last.step)
-        percent = 100.0 * last.step / max(1, last.total_steps)
-        epoch = (
-            f"Epoch {last.epoch + 1} of {self._epochs}  ·  "
-            if self._epochs
-            else f"Epoch {last.epoch + 1}  ·  "
-        )
-        self.progress.setFormat(f"{epoch}step {last.step:,} of {last.total_steps:,}  ·  {percent:.0f}%")
-        self.epoch_value.setText(
-            f"{last.epoch + 1} / {self._epochs}" if self._epochs else str(last.epoch + 1)
-        )
+        used = getattr(last, "time_fraction", None)
+        if used is not None and used * last.total_steps > last.step:
+            # The time limit will end the run first: the bar and the counts follow the clock, not the epochs.
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(used * 1000))
+            self.progress.setFormat(
+                f"Epoch {last.epoch + 1}  ·  step {last.step:,}  ·  {100 * used:.0f}% of the time limit"
+            )
+            self.epoch_value.setText(str(last.epoch + 1))
+        else:
+            self.progress.setRange(0, max(1, last.total_steps))
+            self.progress.setValue(last.step)
+            percent = 100.0 * last.step / max(1, last.total_steps)
+            epoch = (
+                f"Epoch {last.epoch + 1} of {self._epochs}  ·  "
+                if self._epochs
+                else f"Epoch {last.epoch + 1}  ·  "
+            )
+            self.progress.setFormat(f"{epoch}step {last.step:,} of {last.total_steps:,}  ·  {percent:.0f}%")
+            self.epoch_value.setText(
+                f"{last.epoch + 1} / {self._epochs}" if self._epochs else str(last.epoch + 1)
+            )
         self.rate_value.setText(f"{last.images_per_sec:,.0f}")
         self.eta_value.setText(format_duration(last.eta_seconds))
 
@@ -315,9 +326,11 @@ class TrainTab(QWidget):
         self.progress.setValue(event.start_step)
         self.progress.setFormat("Starting…")
         verb = "Resumed" if event.start_step else "Started"
+        limit = getattr(event, "time_limit_s", 0.0)
+        until = f" or {format_seconds(limit)} of training, whichever comes first" if limit else ""
         self.append_log(
             f"{verb} run {event.run_dir.name} on {event.device}: {event.total_steps:,} steps, "
-            f"{event.steps_per_epoch:,} per epoch."
+            f"{event.steps_per_epoch:,} per epoch{until}."
         )
         self.status.setText(f"Training {event.run_dir.name}")
 

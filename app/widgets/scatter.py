@@ -201,6 +201,7 @@ class EmbeddingScatter(pg.PlotWidget):
             pxMode=True,
         )
         item.indices = np.arange(len(self.xy))
+        item.brush_list = [palette[c] for c in codes]  # kept for move_points
         self.addItem(item)
         self.items.append(item)
         for name, brush in zip(names, palette, strict=True):
@@ -230,6 +231,7 @@ class EmbeddingScatter(pg.PlotWidget):
             pxMode=True,
         )
         item.indices = order
+        item.brush_list = [brushes[b] for b in bins[order]]  # kept for move_points
         self.addItem(item)
         self.items.append(item)
         gradient = pg.GradientLegend((14, 120), (-80, 30))
@@ -240,14 +242,36 @@ class EmbeddingScatter(pg.PlotWidget):
         self.set_message("")
         self._fit_view()
 
-    def _fit_view(self, legend_room: float = 0.16) -> None:
-        """Show every point, with a margin on the right where the legend sits (not over the points)."""
-        if not len(self.xy):
+    def move_points(self, xy: np.ndarray) -> None:
+        """New positions for the points on show, same count and colours (a live map animates with it);
+        the view is left as it is. Positions of another count are ignored."""
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        if len(xy) != len(self.xy) or not self.items:
             return
-        (x0, y0), (x1, y1) = self.xy.min(axis=0), self.xy.max(axis=0)
+        self.xy = xy
+        for item in self.items:
+            size = _point_size(len(xy))
+            shown = xy[item.indices]
+            item.setData(
+                x=shown[:, 0], y=shown[:, 1], pen=None, brush=item.brush_list, size=size, pxMode=True
+            )
+        self.marks.clear()
+        self.hover_mark.clear()
+
+    def _fit_view(self, legend_room: float = 0.16, xy: np.ndarray | None = None) -> None:
+        """Show every point (or every one of `xy`), with a margin on the right where the legend sits (not
+        over the points)."""
+        xy = self.xy if xy is None else np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        if not len(xy):
+            return
+        (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
         w, h = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
         self.setXRange(x0 - 0.04 * w, x1 + legend_room * w, padding=0)
         self.setYRange(y0 - 0.04 * h, y1 + 0.04 * h, padding=0)
+
+    def fit_to(self, xy: np.ndarray) -> None:
+        """Frame these positions (e.g. where points are and where they are going)."""
+        self._fit_view(xy=xy)
 
     def point_count(self) -> int:
         return sum(len(it.indices) for it in self.items)

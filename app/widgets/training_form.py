@@ -40,6 +40,7 @@ FORM_KEYS = (
     "train.seed",
     "data.val_fraction",
     "train.max_steps",
+    "train.time_limit_s",  # demos and races: the same minute on any machine
     "name",
 )
 # Attribute and object names that differ from the setting's own name.
