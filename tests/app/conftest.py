@@ -45,8 +45,6 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from ssl_core.config import RunConfig  # noqa: E402
-
 
 @dataclass
 class DialogLog:
@@ -154,19 +152,9 @@ def train_and_wait(qtbot, window, timeout: int = 90_000) -> None:
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
     """One tiny SimCLR run on the digits, trained once by the engine for tests that open a run."""
-    from ssl_core.train.trainer import Trainer
+    from tests.tiny_runs import train_tiny
 
-    root = tmp_path_factory.mktemp("shared-runs")
-    cfg = RunConfig()
-    cfg.runs_dir = str(root)
-    cfg.method.name = "simclr"
-    cfg.train.epochs = 1
-    cfg.train.max_steps = 6
-    cfg.train.batch_size = 128
-    cfg.data.num_workers = 0
-    result = Trainer(cfg).run()
-    assert result.status == "completed", result
-    return result.run_dir
+    return train_tiny(tmp_path_factory.mktemp("shared-runs"), "train.max_steps=6")
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from ssl_core.config import RunConfig
 from ssl_core.errors import UserError
 from ssl_core.eval import live_map
 from ssl_core.eval.live_map import (
@@ -24,24 +23,14 @@ from ssl_core.eval.live_map import (
 from ssl_core.eval.projection import project_pca, project_umap
 from ssl_core.runs.checkpoint import load_checkpoint, save_checkpoint
 from ssl_core.runs.store import RunPaths
+from tests.tiny_runs import train_tiny
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from ssl_core.train.trainer import Trainer
-
-    cfg = RunConfig()
-    cfg.runs_dir = str(tmp_path_factory.mktemp("live-map-runs"))
-    cfg.method.name = "simclr"
-    cfg.train.epochs = 1
-    cfg.train.max_steps = 4
-    cfg.train.batch_size = 128
-    cfg.data.num_workers = 0
-    result = Trainer(cfg).run()
-    assert result.status == "completed", result
-    return result.run_dir
+    return train_tiny(tmp_path_factory.mktemp("live-map-runs"), "train.max_steps=4")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from ssl_core.config import RunConfig
 from ssl_core.errors import UserError
 from ssl_core.eval import (
     Cancelled,
@@ -19,24 +18,11 @@ from ssl_core.eval import (
 )
 from ssl_core.eval.verdict import verdict
 from ssl_core.runs.store import list_runs, load_run
-from ssl_core.train.trainer import Trainer
+from tests.tiny_runs import train_tiny
 
 
 def _train(runs_dir, *overrides: str):
-    base = [
-        "data.spec=digits",
-        "method.name=simclr",
-        "method.backbone=small_cnn",
-        "train.epochs=1",
-        "train.max_steps=3",
-        "train.batch_size=256",
-        "train.device=cpu",
-        "data.num_workers=0",
-        f"runs_dir={str(runs_dir)!r}",
-    ]
-    result = Trainer(RunConfig().with_overrides(base + list(overrides))).run()
-    assert result.status == "completed", result.message
-    return result.run_dir
+    return train_tiny(runs_dir, "train.max_steps=3", "train.batch_size=256", *overrides)
 
 
 @pytest.fixture(scope="module")

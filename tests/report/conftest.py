@@ -8,28 +8,10 @@ from xml.etree import ElementTree
 
 import pytest
 
-from ssl_core.config import RunConfig
-from ssl_core.train.trainer import Trainer
+from tests.tiny_runs import train_tiny
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 URL_ATTRIBUTES = {"src", "href", "srcset", "poster", "data", "action"}
-
-
-def train_tiny(runs_dir, *overrides: str):
-    base = [
-        "data.spec=digits",
-        "method.name=simclr",
-        "method.backbone=small_cnn",
-        "train.epochs=1",
-        "train.max_steps=8",
-        "train.batch_size=128",
-        "train.device=cpu",
-        "data.num_workers=0",
-        f"runs_dir={str(runs_dir)!r}",
-    ]
-    result = Trainer(RunConfig().with_overrides(base + list(overrides))).run()
-    assert result.status == "completed", result.message
-    return result.run_dir
 
 
 @pytest.fixture(scope="session")

@@ -95,7 +95,7 @@ def test_comparison_of_two_runs(tiny_runs, tmp_path, capsys):
 
 
 def test_no_eval_says_in_one_line_how_to_evaluate(tmp_path, capsys):
-    from tests.report.conftest import train_tiny
+    from tests.tiny_runs import train_tiny
 
     run = train_tiny(tmp_path / "runs", "train.max_steps=2")
     out = tmp_path / "plain.html"
