@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 REFRESH_MS = 250  # how often Next's availability, the countdown and the live facts are looked at
 
 
+# The window size a story needs beside its narrator (the workbench at 1024 px plus the panel).
+ROOMY_WIDTH, ROOMY_HEIGHT = 1450, 860
+
+
 class DemoController(QObject):
     started = Signal(str)  # a story's key
     step_entered = Signal(int)
@@ -85,6 +89,7 @@ class DemoController(QObject):
         narrator = self._ensure_narrator()
         narrator.show_step(ctx.story.title, 0, len(ctx.story.steps), ctx.story.title, "", False)
         narrator.set_waiting("Loading PyTorch and the methods…")
+        self._make_room()
         narrator.show()
         narrator.raise_()
         self._focus_next()
@@ -94,6 +99,18 @@ class DemoController(QObject):
         self._timer.start()
         self.started.emit(key)
         self.window.when_ready(lambda: self._begin(ctx))
+
+    def _make_room(self) -> None:
+        """Grow a small window once, within the screen, before the narrator docks: otherwise a later step's
+        wide panel widens it mid-story and the Next button moves from where the person last clicked it."""
+        window = self.window
+        if window.isFullScreen() or window.isMaximized() or window.screen() is None:
+            return
+        room = window.screen().availableGeometry()
+        width = min(room.width(), max(window.width(), ROOMY_WIDTH))
+        height = min(room.height(), max(window.height(), ROOMY_HEIGHT))
+        if (width, height) != (window.width(), window.height()):
+            window.resize(width, height)
 
     def _begin(self, ctx: DemoContext) -> None:
         if ctx is self.ctx:  # not left while the engine loaded

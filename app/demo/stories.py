@@ -39,8 +39,9 @@ LEARNING_WITHOUT_LABELS = Story(
         Step(
             "The pictures",
             "These are the pictures it learns from: 1,797 small scans of handwritten digits, 0 to 9.<br><br>"
-            "We know the right digit for each one, but we keep those answers hidden: the computer only ever "
-            "sees the pictures.",
+            "We know the right digit for each one (the small number under each picture here), but the "
+            "computer is never shown those answers: it only gets the pictures. A fifth of them is kept aside "
+            "to test it at the end, so it practises on the other 1,438.",
             target="setup.data",
             enter=(ShowTab("setup"), ChooseData("digits")),
             wait="data",
@@ -84,8 +85,8 @@ LEARNING_WITHOUT_LABELS = Story(
         ),
         Step(
             "A few labels",
-            "Now we reveal a few answers: at the left end of each chart, only <b>1 picture in 100</b> comes "
-            "with its digit.<br><br>A simple classifier learns from those few, three times: on what the "
+            "Now we reveal a few answers: at the left end of each chart, only about <b>1 picture in 100</b> "
+            "comes with its digit (10 pictures, one of each digit).<br><br>A simple classifier learns from those few, three times: on what the "
             "computer learned (<b>this run</b>), on an untrained copy of it (<b>random weights</b>), and on "
             "the bare pixels. Higher is better.",
             target="evaluate.charts",
@@ -94,8 +95,9 @@ LEARNING_WITHOUT_LABELS = Story(
         ),
         Step(
             "The verdict",
-            "Here is the result in one sentence. When what it learned on its own beats the untrained network "
-            f"and the bare pixels with so few labels, the unlabelled pictures were worth something.<br><br>{LEAVE}",
+            "Here is the result in one sentence, below. Compare the first number (what it learned on its "
+            "own) with the other two (the untrained network, the bare pixels): the higher it is above them, the "
+            f"more the unlabelled pictures were worth.<br><br>{LEAVE}",
             target="evaluate.headline",
             enter=(ShowTab("evaluate"),),
             fact="verdict",

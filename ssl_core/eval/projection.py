@@ -279,6 +279,7 @@ def project_umap(
     n_epochs: int | None = None,
     knn: str = "auto",
     init: np.ndarray | None = None,
+    learning_rate: float = 1.0,
 ) -> np.ndarray:
     """UMAP projection (N, 2) float32 of up to MAX_UMAP_POINTS points; see the module docstring.
 
@@ -286,7 +287,8 @@ def project_umap(
     `fast=False` is plain umap-learn. `knn` ("auto", "exact" or "nndescent") picks the fast path's
     neighbour search; `n_epochs` overrides the number of optimisation epochs on either path. `init`
     (N, 2) starts the layout there instead of umap-learn's spectral layout (a live map continues its
-    previous layout this way).
+    previous layout this way); a `learning_rate` below umap-learn's 1.0 keeps such a continued layout
+    close to where it starts.
     """
     if knn not in KNN_CHOICES:
         raise UserError(f"UMAP knn = {knn!r} is unknown; use one of {', '.join(KNN_CHOICES)}.", field="knn")
@@ -315,7 +317,7 @@ def project_umap(
 
     import umap  # deferred: importing numba and umap takes seconds
 
-    kwargs: dict = {"n_epochs": n_epochs}
+    kwargs: dict = {"n_epochs": n_epochs, "learning_rate": float(learning_rate)}
     if init is not None:
         kwargs["init"] = np.ascontiguousarray(_as_matrix(init, "initial layout"))
     data = x

@@ -90,8 +90,8 @@ class RunEstimate:
         )
         if self.max_steps and self.total_steps < self.plan.steps_per_epoch * self.epochs:
             line = f"{up_to}{steps}: the step limit ends the run before its {_plural(self.epochs, 'epoch')}"
-        if self.time_limit_s > 0:
-            line += f", or {format_seconds(self.time_limit_s)} of training, whichever comes first"
+        if self.time_limit_s > 0:  # the time is what a person waits for; the steps are only an upper bound
+            line = f"{format_seconds(self.time_limit_s)} of training (a faster computer does more in it), at most {line}"
         return line + "."
 
     def warning(self) -> str:
