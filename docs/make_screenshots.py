@@ -18,14 +18,10 @@ import argparse
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from screenshot_kit import ROOT, Shots, parse_size
 
 
 def main() -> int:
@@ -48,52 +44,16 @@ def main() -> int:
     parser.add_argument("--table-epochs", type=int, default=4, help="epochs of the run on the Shuttle table")
     args = parser.parse_args()
     flows = {f.strip() for f in args.flows.split(",") if f.strip()}
-    width, height = (int(v) for v in args.size.lower().split("x"))
     if args.suffix is None:
         args.suffix = ("" if args.size == "1320x860" else f"-{args.size}") + (
             "-dark" if args.theme == "dark" else ""
         )
     args.out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="ssl-workbench-shots-"))
-
-    from app import dialogs
-    from app.main import create_app
-    from app.settings import Prefs
-    from app.theme import ThemeManager
-
-    app = create_app([sys.argv[0]])
-    ThemeManager(app, args.theme).apply()
-    dialogs.install_excepthook()
-    from app.main_window import MainWindow
-
-    window = MainWindow(Prefs.open(work / "settings.ini"), runs_dir=work / "runs", warm_umap=True)
-    window.resize(width, height)
-    window.move(40, 30)
-    window.show()
-
-    def wait(cond, timeout: float = 300.0, what: str = "") -> None:
-        end = time.monotonic() + timeout
-        while not cond():
-            if time.monotonic() > end:
-                raise TimeoutError(f"timed out waiting for {what}")
-            app.processEvents()
-            time.sleep(0.01)
-
-    def settle(seconds: float = 0.6) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
-
-    def shot(name: str) -> None:
-        settle()
-        path = args.out / f"{name}{args.suffix}.png"
-        window.grab().save(str(path))
-        print("wrote", path)
-
-    wait(
-        lambda: window.setup_tab.data.info is not None and not window.setup_tab.data.loading, 60, "the digits"
+    kit = Shots(
+        "ssl-workbench-shots-", out=args.out, suffix=args.suffix, theme=args.theme, size=parse_size(args.size)
     )
+    window, wait, settle, shot = kit.window, kit.wait, kit.settle, kit.shot
+    kit.wait_for_data("the digits")
     steps = Steps(window, wait, settle, shot)
     if "images" in flows:
         image_flow(steps, args)
@@ -110,9 +70,7 @@ def main() -> int:
         subprocess.run(["import", "-window", "root", str(desktop)], check=False)
         print("wrote", desktop)
 
-    window.close()
-    wait(lambda: not window.isVisible(), 60, "closing")
-    shutil.rmtree(work, ignore_errors=True)
+    kit.close()
     return 0
 
 

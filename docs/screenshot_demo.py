@@ -18,13 +18,9 @@ import dataclasses
 import re
 import shutil
 import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from screenshot_kit import ROOT, Shots, parse_size
 
 # For the stories other than the first: the one step shown, by title.
 ONE_STEP = {"fill_in": "Up close", "motion": "The map", "anomalies": "The scores"}
@@ -35,54 +31,27 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--stories", default="without_labels,fill_in,motion,anomalies")
     parser.add_argument("--time-limit", type=float, default=None, help="seconds of training per story")
-    parser.add_argument("--size", default="1500x900", help="window size WIDTHxHEIGHT")
+    parser.add_argument("--size", default="1600x900", help="window size WIDTHxHEIGHT")
     args = parser.parse_args()
-    width, height = (int(v) for v in args.size.lower().split("x"))
     args.out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="ssl-workbench-demo-"))
 
-    from app import dialogs
     from app.demo import stories
-    from app.main import create_app
-    from app.settings import Prefs
-    from app.theme import ThemeManager
 
     if args.time_limit:
         for key, story in list(stories.STORIES.items()):
             run = dataclasses.replace(story.run, time_limit_s=args.time_limit)
             stories.STORIES[key] = dataclasses.replace(story, run=run)
 
-    app = create_app([sys.argv[0]])
-    ThemeManager(app, "light").apply()
-    dialogs.install_excepthook()
-    from app.main_window import MainWindow
-
-    window = MainWindow(Prefs.open(work / "settings.ini"), runs_dir=work / "runs", warm_umap=True)
-    window.resize(width, height)
-    window.move(20, 20)
-    window.show()
-
-    def wait(cond, timeout: float = 600.0, what: str = "") -> None:
-        end = time.monotonic() + timeout
-        while not cond():
-            if time.monotonic() > end:
-                raise TimeoutError(f"timed out waiting for {what}")
-            app.processEvents()
-            time.sleep(0.01)
-
-    def settle(seconds: float = 0.8) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
-
-    def shot(name: str) -> None:
-        settle()
-        path = args.out / f"{name}.png"
-        window.grab().save(str(path))
-        print("wrote", path, flush=True)
-
-    wait(lambda: window.setup_tab.data.info is not None and not window.setup_tab.data.loading, 60, "the data")
+    kit = Shots(
+        "ssl-workbench-demo-",
+        out=args.out,
+        size=parse_size(args.size),
+        pos=(20, 20),
+        timeout=600.0,
+        pause=0.8,
+    )
+    window, wait, settle, shot = kit.window, kit.wait, kit.settle, kit.shot
+    kit.wait_for_data("the data")
     demo = window.demo
     chosen = [k.strip() for k in args.stories.split(",") if k.strip()]
     for key in chosen:
@@ -108,9 +77,7 @@ def main() -> int:
             demo.next()
         wait(lambda: not window.session.busy and not window.runner.running("train"), 120, "the run's end")
 
-    window.close()
-    wait(lambda: not window.isVisible(), 60, "closing")
-    shutil.rmtree(work, ignore_errors=True)
+    kit.close()
     return 0
 
 

@@ -13,12 +13,9 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from screenshot_kit import ROOT, Shots
 
 
 def main() -> int:
@@ -29,24 +26,14 @@ def main() -> int:
 
     from PySide6.QtCore import QPoint
 
-    from app.main import create_app
-    from app.main_window import MainWindow
-    from app.settings import Prefs
-    from app.theme import ThemeManager
-
-    app = create_app([sys.argv[0]])
-    ThemeManager(app, "light").apply()
-    work = Path(tempfile.mkdtemp(prefix="ssl-workbench-report-gui-"))
-    window = MainWindow(Prefs.open(work / "settings.ini"), runs_dir=args.runs, warm_umap=False)
-    window.resize(1320, 760)
-    window.move(40, 30)
-    window.show()
-
-    def settle(seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
+    kit = Shots(
+        "ssl-workbench-report-gui-",
+        size=(1320, 760),
+        warm_umap=False,
+        runs_dir=args.runs,
+        excepthook=False,
+    )
+    window, settle = kit.window, kit.settle
 
     settle(3.0)
     window.tabs.setCurrentWidget(window.runs_tab)

@@ -27,7 +27,7 @@ REFRESH_MS = 250  # how often Next's availability, the countdown and the live fa
 
 
 # The window size a story needs beside its narrator (the workbench at 1024 px plus the panel).
-ROOMY_WIDTH, ROOMY_HEIGHT = 1450, 860
+ROOMY_WIDTH, ROOMY_HEIGHT = 1600, 900  # the Train tab beside the narrator wants ~1560 px
 
 
 class DemoController(QObject):
