@@ -14,12 +14,18 @@ def spoken_list(items: Iterable[Any], last: str = "or") -> str:
     return f"{', '.join(words[:-1])} {last} {words[-1]}"
 
 
-def format_seconds(seconds: float) -> str:
-    """A time limit in words: "45 s", "1 min", "2 min 30 s"."""
+def format_seconds(seconds: float | None) -> str:
+    """A duration in words: "4.2 s", "45 s", "1 min", "3 min 5 s", "1 h 12 min"; "unknown" for None."""
+    if seconds is None:
+        return "unknown"
+    seconds = max(0.0, float(seconds))
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
     minutes, rest = divmod(int(round(seconds)), 60)
-    if not minutes:
-        return f"{rest} s"
-    return f"{minutes} min" + (f" {rest} s" if rest else "")
+    if minutes < 60:
+        return f"{minutes} min" + (f" {rest} s" if rest else "")
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h" + (f" {minutes} min" if minutes else "")
 
 
 __all__ = ["format_seconds", "spoken_list"]

@@ -264,7 +264,7 @@ class TrainTab(QWidget):
         self._pending_step = steps[-1]  # _extend started the redraw timer
 
     def _show_step(self, last: Any) -> None:
-        used = getattr(last, "time_fraction", None)
+        used = last.time_fraction
         if used is not None and used * last.total_steps > last.step:
             # The time limit will end the run first: the bar and the counts follow the clock, not the epochs.
             self.progress.setRange(0, 1000)
@@ -326,7 +326,7 @@ class TrainTab(QWidget):
         self.progress.setValue(event.start_step)
         self.progress.setFormat("Starting…")
         verb = "Resumed" if event.start_step else "Started"
-        limit = getattr(event, "time_limit_s", 0.0)
+        limit = event.time_limit_s
         until = f" or {format_seconds(limit)} of training, whichever comes first" if limit else ""
         self.append_log(
             f"{verb} run {event.run_dir.name} on {event.device}: {event.total_steps:,} steps, "
@@ -361,7 +361,7 @@ class TrainTab(QWidget):
             self.progress.setValue(self.progress.maximum())
             self.progress.setFormat(f"Finished: {event.step:,} steps")
             self.append_log(f"Training finished after {event.step:,} steps.", "good")
-            if getattr(event, "note", ""):  # ended by its time limit, before the planned steps
+            if event.note:  # ended by its time limit, before the planned steps
                 self.append_log(event.note, "good")
             self.status.setText("Finished. Look at Views, Embeddings and Evaluate to see what it learned.")
         else:

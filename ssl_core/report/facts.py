@@ -59,15 +59,24 @@ def training_seconds(records: list[dict[str, Any]]) -> float | None:
     return float(gaps[(gaps >= 0) & (gaps < PAUSE_GAP_S)].sum())
 
 
+def _current_map(run_dir: Path, evaluation: dict[str, Any] | None):
+    """The saved map (an EmbedResult) of the checkpoint the evaluation used; None when there is none or
+    it is stale."""
+    embedded = load_embedding(run_dir)
+    if embedded is None or embedded.projection is None or embedded.indices is None:
+        return None
+    if evaluation is not None and evaluation.get("checkpoint_key") not in (None, "", embedded.checkpoint_key):
+        return None  # drawn from another checkpoint than the numbers next to it
+    return embedded
+
+
 def _map_image(
     run_dir: Path, evaluation: dict[str, Any] | None, class_names: list[str]
 ) -> tuple[bytes | None, str]:
     """The saved map of the evaluated checkpoint as PNG bytes (None when there is none or it is stale)."""
-    embedded = load_embedding(run_dir)
-    if embedded is None or embedded.projection is None or embedded.indices is None:
+    embedded = _current_map(run_dir, evaluation)
+    if embedded is None:
         return None, ""
-    if evaluation is not None and evaluation.get("checkpoint_key") not in (None, "", embedded.checkpoint_key):
-        return None, ""  # drawn from another checkpoint than the numbers next to it
     idx = np.asarray(embedded.indices, dtype=np.int64)
     labels = None if embedded.labels is None else np.asarray(embedded.labels)[idx]
     anomaly = None if embedded.anomaly is None or labels is not None else np.asarray(embedded.anomaly)[idx]
@@ -80,7 +89,7 @@ def _map_image(
 
 def has_map(run_dir: str | Path) -> bool:
     """Whether the run has a saved map of the checkpoint its evaluation used."""
-    return _map_image(Path(run_dir), read_report(run_dir), [])[0] is not None
+    return _current_map(Path(run_dir), read_report(run_dir)) is not None  # checked, not drawn
 
 
 def read_run(run_dir: str | Path) -> RunFacts:

@@ -5,20 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ssl_core.report.facts import RunFacts
-
-
-def duration_text(seconds: float | None) -> str:
-    """ "42 s", "3 min 5 s", "1 h 12 min"; "unknown" for None."""
-    if seconds is None:
-        return "unknown"
-    seconds = max(0.0, float(seconds))
-    if seconds < 60:
-        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+from ssl_core.wording import format_seconds
 
 
 def _method(name: str) -> tuple[str, str]:
@@ -85,7 +72,7 @@ def config_rows(facts: RunFacts) -> list[tuple[str, str]]:
         training.append(f"learning rate {lr:.3g}")
     training.append(f"seed {cfg.train.seed}")
     if cfg.train.time_limit_s:
-        training.append(f"time limit {duration_text(cfg.train.time_limit_s)}")
+        training.append(f"time limit {format_seconds(cfg.train.time_limit_s)}")
     rows.append(("Training", ", ".join(training)))
     status = summary.get("status", "unknown")
     outcome = f"{status} at step {int(steps):,}" if steps is not None else status
@@ -114,11 +101,11 @@ def machine_text(summary: dict[str, Any]) -> str:
 
 
 def time_text(facts: RunFacts) -> str:
-    text = f"{duration_text(facts.training_seconds)} of training"
+    text = f"{format_seconds(facts.training_seconds)} of training"
     steps = len(facts.losses)
     if facts.training_seconds and steps > 1:
         text += f" ({steps / facts.training_seconds:,.1f} steps per second)"
     evaluation = facts.evaluation or {}
     if evaluation.get("seconds") is not None:
-        text += f"; evaluation took {duration_text(float(evaluation['seconds']))}"
+        text += f"; evaluation took {format_seconds(float(evaluation['seconds']))}"
     return text
