@@ -13,8 +13,8 @@ Three tables, each row measured next to its reference in the same run:
 * heartbeat: a QTimer asks for a beat every 10 ms on the GUI thread; a gap is the time between two
   beats, so a gap of 10 ms means the GUI answered at once. Measured with the app idle (reference) and
   while SimCLR trains on the digits with the Train tab's live curves or the Views tab's live previews
-  shown. A watchdog thread samples the GUI thread's Python stack whenever a beat is more than 40 ms
-  late and the table lists the most common places.
+  shown. Whenever a beat is more than 40 ms late the GUI thread samples its own Python stack (a
+  watchdog thread signals it) and the table lists the most common places.
 * scatter: the embeddings scatter (app/widgets/scatter.py: one item, one shared brush per class, no
   point borders, pxMode) with 50,000 and 20,000 points, panned programmatically (ViewBox.translateBy)
   and rendered with QWidget.grab() each frame; reference: one item whose points each carry their own
@@ -30,6 +30,7 @@ import argparse
 import collections
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -132,7 +133,17 @@ def bench_launch(warm_runs: int, umap: bool = True) -> tuple[list[Launch], float
 
 # ---- heartbeat ------------------------------------------------------------------------------------
 class Watchdog(threading.Thread):
-    """Samples the GUI thread's Python stack while its heartbeat is late: where the time goes."""
+    """Where the GUI thread is while its heartbeat is late, sampled by the GUI thread itself.
+
+    This thread only reads the time of the last beat; while a beat is more than LATE_MS late it sends
+    the GUI thread a signal every 5 ms, and Python runs the handler on the GUI thread, which records its
+    own stack: where its Python code is and, for signals it could not answer in time, that it was
+    outside Python (in C++ or waiting for the GIL) before it came back to that code. It never reads
+    another thread's frames: sys._current_frames() and f_back from a second thread crash CPython 3.11
+    (the native segfault of issue 19; the same crash as the sampling profilers of sentry-sdk and
+    ddtrace)."""
+
+    SIGNAL = signal.SIGUSR1
 
     def __init__(self, main_ident: int):
         super().__init__(name="heartbeat-watchdog", daemon=True)
@@ -140,13 +151,28 @@ class Watchdog(threading.Thread):
         self.last_beat = time.perf_counter()
         self.samples: collections.Counter[str] = collections.Counter()
         self.stop_event = threading.Event()
+        self.sent = 0  # signals sent and not yet answered by the GUI thread
+        self.previous_handler = signal.signal(self.SIGNAL, self._on_gui_thread)
 
     def run(self) -> None:
         while not self.stop_event.wait(0.005):
             if (time.perf_counter() - self.last_beat) * 1000.0 > LATE_MS:
-                frame = sys._current_frames().get(self.main_ident)
-                if frame is not None:
-                    self.samples[_where(frame)] += 1
+                self.sent += 1
+                signal.pthread_kill(self.main_ident, self.SIGNAL)
+
+    def _on_gui_thread(self, signum, frame) -> None:
+        count, self.sent = self.sent, 0
+        if frame is None or not count:
+            return
+        where = _where(frame)
+        self.samples[where] += 1
+        if count > 1:  # signals it could not answer: it was in C++ (Qt drawing, say) or waiting for the GIL
+            self.samples[f"outside Python (C++ code or waiting for the GIL), then {where}"] += count - 1
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(timeout=5)
+        signal.signal(self.SIGNAL, self.previous_handler)
 
 
 def _where(frame) -> str:
@@ -278,7 +304,7 @@ class HeartbeatBench:
         return Beats(name, gaps, steps=done, late=late, gui_cpu=self.gui_cpu)
 
     def close(self) -> None:
-        self.watchdog.stop_event.set()
+        self.watchdog.stop()
         self.window.close()
         self.wait(lambda: not self.window.isVisible(), timeout=60)
 
@@ -462,7 +488,7 @@ def render(
             late.update(b.late)
         if late:
             total = sum(late.values())
-            lines += ["", f"Where the GUI thread was when a beat was over {LATE_MS:.0f} ms late (watchdog samples every 5 ms):",
+            lines += ["", f"Where the GUI thread was when a beat was over {LATE_MS:.0f} ms late (the GUI thread samples itself every 5 ms while late):",
                       "", table(["GUI thread in", "share of late samples"],
                                 [[f"`{k}`", f"{v / total:.0%}"] for k, v in late.most_common(6)], "lr")]  # fmt: skip
         worst = max(b.pct(99) for b in beats[1:]) if len(beats) > 1 else ref.pct(99)

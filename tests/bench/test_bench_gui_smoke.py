@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
-from tests.bench.test_bench_smoke import EARLIER, load, results  # noqa: F401 - fixture
+from tests.bench.test_bench_smoke import BENCH, EARLIER, results  # noqa: F401 - fixture
+
+
+def run_bench_script(name: str, tmp_path, *args: str, timeout: int = 240) -> subprocess.CompletedProcess:
+    """A GUI benchmark in its own process, with its own QApplication, like a person runs it: sharing
+    pytest-qt's application with the windows earlier tests left would make its result depend on them."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "SSL_WORKBENCH_CACHE": str(tmp_path / "cache")}
+    return subprocess.run(
+        [sys.executable, "-X", "faulthandler", str(BENCH / f"{name}.py"), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=tmp_path, env=env,
+    )  # fmt: skip
 
 
 def test_bench_gui_quick(results, tmp_path):  # noqa: F811
     summary = tmp_path / "summary.json"
-    module = load("bench_gui")
-    assert module.main(["--quick", "--results", str(results), "--summary-json", str(summary)]) == 0
+    done = run_bench_script("bench_gui", tmp_path, "--quick", "--results", str(results),
+                            "--summary-json", str(summary))  # fmt: skip
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     text = results.read_text()
     assert EARLIER in text and text.count("<!-- bench_gui:start -->") == 1
     assert "CPU:" in text and "load average" in text and "PySide6 " in text
@@ -34,17 +48,7 @@ def test_bench_gui_quick(results, tmp_path):  # noqa: F811
 
 def test_soak_gui_quick_trains_samples_and_judges(tmp_path):
     """The soak benchmark's 20-second smoke run, in its own process (it makes its own QApplication)."""
-    import os
-    import subprocess
-    import sys
-
-    from tests.bench.test_bench_smoke import BENCH
-
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "SSL_WORKBENCH_CACHE": str(tmp_path / "cache")}
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "soak_gui.py"), "--quick"],
-        capture_output=True, text=True, timeout=240, cwd=tmp_path, env=env,
-    )  # fmt: skip
+    done = run_bench_script("soak_gui", tmp_path, "--quick")
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     samples = [ln for ln in done.stdout.splitlines() if " min  steps " in ln]
     assert len(samples) >= 3, done.stdout[-2000:]
