@@ -17,8 +17,10 @@ TEST_DEBS := xvfb xauth x11-utils imagemagick desktop-file-utils appstream
 run: $(STAMP) sysdeps
 	$(BIN)/ssl-workbench
 
+# One pytest-xdist worker per core (at most four), each test file on one worker (its module fixtures are
+# made once); the 30 slowest tests and the total are printed, so a test that got slow shows in every log.
 test: $(STAMP) sysdeps sysdeps-test
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadscope --durations 30
 
 lint: $(STAMP)
 	$(BIN)/ruff check ssl_core app tests bench

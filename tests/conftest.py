@@ -5,6 +5,18 @@ import os
 import pytest
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (`make test` runs one worker per core, at most four), each worker's torch gets
+    its share of the cores: a worker each using every core would oversubscribe the CPU, and OpenMP threads
+    that wait for each other's cores make every step many times slower."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        import torch
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        torch.set_num_threads(max(1, cores // int(workers)))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _decoded_image_cache(tmp_path_factory):
     """Folders opened by tests are cached under the session's temporary folder, never in ~/.cache."""

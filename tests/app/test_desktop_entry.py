@@ -25,6 +25,7 @@ from app import desktop_entry
 from app.desktop_entry import APPSTREAM_ID, DESKTOP_ID, ICON_NAME
 from app.resources import resource_path
 from app.settings import APPLICATION
+from tests.xvfb_command import xvfb_run
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW_PREFIX = "https://raw.githubusercontent.com/ssl-workbench/ssl-workbench/main/"
@@ -272,7 +273,7 @@ def test_startup_wm_class_matches_the_window_class_qt_sets(tmp_path):
     env["PYTHONPATH"] = str(ROOT)
     script = tmp_path / "bin" / "ssl-workbench"  # argv[0] as the console script gives it
     result = subprocess.run(
-        ["xvfb-run", "-a", sys.executable, "-c", WINDOW_CLASS_SCRIPT, str(script)],
+        [*xvfb_run(), sys.executable, "-c", WINDOW_CLASS_SCRIPT, str(script)],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.xvfb_command import xvfb_run
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = textwrap.dedent(
@@ -59,10 +61,7 @@ def test_real_window_screenshot(tmp_path):
     work.mkdir()
     result = subprocess.run(
         [
-            "xvfb-run",
-            "-a",
-            "-s",
-            "-screen 0 1280x800x24",
+            *xvfb_run("-screen 0 1280x800x24"),
             sys.executable,
             "-c",
             SCRIPT,

@@ -27,6 +27,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 import ssl_core
+from tests.xvfb_command import xvfb_run
 
 ROOT = Path(__file__).resolve().parents[2]
 RESOURCES_PACKAGE = "ssl_workbench_resources"  # the import name pyproject.toml gives resources/
@@ -295,7 +296,7 @@ def test_real_window_from_the_installed_wheel_has_its_icon_and_theme(new_venv, t
     env = {
         k: v for k, v in _clean_env().items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")
     }
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", str(new_venv / "bin" / "python"), str(script)]
+    cmd = [*xvfb_run("-screen 0 1280x800x24"), str(new_venv / "bin" / "python"), str(script)]
     result = subprocess.run(
         [*cmd, str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
     )
