@@ -58,3 +58,39 @@ def test_soak_gui_quick_trains_samples_and_judges(tmp_path):
         assert criterion in done.stdout
     assert "**FAIL**" not in done.stdout
     assert "written to" not in done.stdout  # --quick writes no results file
+
+
+WATCHDOG_SCRIPT = """
+import hashlib, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+import bench_gui
+
+def busy_in_python(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+dog = bench_gui.Watchdog(threading.main_thread().ident)
+dog.start()
+busy_in_python(0.4)  # no beats: late after 40 ms, sampled every 5 ms
+data = bytes(100_000_000)
+for _ in range(3):
+    hashlib.sha256(data).digest()  # C code without the GIL (like Qt drawing): signals wait for it
+busy_in_python(0.05)
+dog.stop()
+for place, count in dog.samples.items():
+    print(count, place)
+"""
+
+
+def test_watchdog_samples_the_gui_threads_own_stack(tmp_path):
+    """The heartbeat watchdog finds where a late GUI thread is by signalling it, and the GUI thread
+    records its own stack (reading its frames from the watchdog's thread crashed CPython 3.11)."""
+    done = subprocess.run([sys.executable, "-c", WATCHDOG_SCRIPT, str(BENCH)], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    samples = {place: int(count) for count, place in (ln.split(" ", 1) for ln in done.stdout.splitlines())}
+    in_python = sum(n for place, n in samples.items() if place.endswith("busy_in_python"))
+    outside = sum(n for place, n in samples.items() if place.startswith("outside Python"))
+    assert in_python >= 20, samples  # ~70 signals in 0.35 s late, each answered at once
+    assert outside >= 2, samples  # signals sent while the hash ran in C, counted when it returned
