@@ -19,7 +19,7 @@ from ssl_core.errors import UserError
 
 log = logging.getLogger(__name__)
 
-TEMP_SUFFIX = ".tmp"  # temporary files are ".<name>.<random>.tmp" next to their target
+TEMP_SUFFIX = ".tmp"  # temporary files are ".<name>.<writer pid>-<random>.tmp" next to their target
 
 _DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 _NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
@@ -62,7 +62,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        # the writer's pid in the name: a cleaner can tell a write in progress from one a kill cut off
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=TEMP_SUFFIX, dir=path.parent)
     except OSError as exc:
         raise write_error(exc, path) from None
     try:
@@ -87,24 +88,52 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def remove_temp_files(folder: Path, names: tuple[str, ...] | None = None) -> list[Path]:
+def remove_temp_files(
+    folder: Path, names: tuple[str, ...] | None = None, *, dead_writers_only: bool = False
+) -> list[Path]:
     """Delete temporary files a killed process left in `folder` (only those of `names` when given).
 
-    Only call this where no other process may be writing at the same time (e.g. a run being resumed).
+    Without `dead_writers_only`, call this only where no other process may be writing at the same time
+    (e.g. the checkpoints of a run being resumed). With it, a file is removed only when the process that
+    wrote it has ended, so files another process may write (summary.json: `ssl-core eval` adds to it)
+    can be cleaned too.
     """
     removed = []
     folder = Path(folder)
     if not folder.is_dir():
         return removed
     for tmp in folder.glob(f".*{TEMP_SUFFIX}"):
-        target = tmp.name[1:].rsplit(".", 2)[0]  # ".last.pt.ab12cd.tmp" -> "last.pt"
+        target, writer = _temp_parts(tmp)  # ".last.pt.123-ab12cd.tmp" -> "last.pt", 123
         if names is not None and target not in names:
+            continue
+        if dead_writers_only and (writer is None or _process_alive(writer)):
             continue
         try:
             tmp.unlink()
             removed.append(tmp)
+        except FileNotFoundError:  # its writer renamed or removed it meanwhile
+            continue
         except OSError as exc:
             log.warning("could not remove leftover temporary file %s: %s", tmp, exc)
     if removed:
         log.info("removed %d leftover temporary file(s) in %s", len(removed), folder)
     return removed
+
+
+def _temp_parts(tmp: Path) -> tuple[str, int | None]:
+    """(target name, writer pid or None for a name without one) of a temporary file."""
+    parts = tmp.name[1:].rsplit(".", 2)  # ".last.pt.123-ab12cd.tmp" -> ["last.pt", "123-ab12cd", "tmp"]
+    pid, sep, _ = parts[1].partition("-") if len(parts) == 3 else ("", "", "")
+    return parts[0], int(pid) if sep and pid.isdigit() else None
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # Windows' os.kill would terminate it: assume alive
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but belongs to someone else: keep the file
+        return True
+    return True

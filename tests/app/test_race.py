@@ -4,10 +4,12 @@ side by side with a verdict; closing it mid-race asks nothing and leaves both ru
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 
 from ssl_core.runs.store import read_summary
+from ssl_core.train.events import StepEnded
 from tests.app.conftest import tiny_training
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -33,7 +35,20 @@ def test_two_lanes_train_at_once_and_show_both_results(qtbot, window, runs_dir, 
     assert "seed 0" in race.fairness.text() and "batch size 64" in race.fairness.text()
     lane_a, lane_b = race.lanes["A"], race.lanes["B"]
 
-    # Lane A pauses on its first steps; lane B keeps training meanwhile: two jobs, not one after the other.
+    # Lane A pauses after its first step; lane B keeps training meanwhile: two jobs, not one after the
+    # other. The pause is asked on A's training thread as the step is published (the GUI's throttled step
+    # signal may come several steps later on a fast CPU); the GUI then takes the paused state.
+    publish = lane_a.session.coalescer.push
+    first_step = threading.Event()
+
+    def publish_and_pause(event) -> None:
+        publish(event)
+        if isinstance(event, StepEnded) and not first_step.is_set():
+            first_step.set()
+            lane_a.session.control.pause()
+
+    lane_a.session.coalescer.push = publish_and_pause  # what lane A's trainer publishes its events to
+
     def pause_a(_steps) -> None:
         lane_a.session.pause()
 

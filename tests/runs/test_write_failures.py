@@ -2,6 +2,9 @@
 
 import errno
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -54,6 +57,41 @@ def test_remove_temp_files_only_touches_the_named_targets(tmp_path):
     removed = remove_temp_files(tmp_path, names=("last.pt", "metrics.jsonl"))
     assert sorted(p.name for p in removed) == [".last.pt.abc123.tmp", ".metrics.jsonl.x1.tmp"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".summary.json.y2.tmp", "keep.tmp", "last.pt"]
+
+
+def test_summary_temp_files_go_once_the_process_that_wrote_them_has_ended(tmp_path):
+    """summary.json may be written by another process (`ssl-core eval`) while a run resumes: only the
+    temporary files of writers that have ended (a kill cut their write off) are removed."""
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        names = [
+            f".summary.json.{ended.pid}-ab12cd.tmp",  # cut off by a kill
+            f".summary.json.{running.pid}-cd34ef.tmp",  # being written by another process
+            f".summary.json.{os.getpid()}-ef56gh.tmp",  # being written by this one
+            ".summary.json.x9y8z7.tmp",  # no writer in the name: cannot tell, kept
+            f".metrics.jsonl.{ended.pid}-ab12cd.tmp",  # another target
+        ]
+        for name in names:
+            (tmp_path / name).write_text("{}")
+        removed = remove_temp_files(tmp_path, names=("summary.json",), dead_writers_only=True)
+        assert [p.name for p in removed] == [names[0]]
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[1:])
+    finally:
+        running.kill()
+        running.wait()
+
+
+def test_temporary_files_carry_their_writers_pid(tmp_path, monkeypatch):
+    renamed = []
+    real_replace = os.replace
+    monkeypatch.setattr(
+        os, "replace", lambda src, dst: (renamed.append(Path(src).name), real_replace(src, dst))
+    )
+    atomic_write_text(tmp_path / "summary.json", "{}")
+    assert len(renamed) == 1 and renamed[0].startswith(f".summary.json.{os.getpid()}-")
+    assert renamed[0].endswith(".tmp") and (tmp_path / "summary.json").read_text() == "{}"
 
 
 def test_metrics_append_on_a_full_disk(tmp_path):
