@@ -84,7 +84,7 @@ class Faults:
         real_mkstemp, real_fsync = atomic.tempfile.mkstemp, os.fsync
 
         def mkstemp(prefix="", suffix="", dir=None):  # noqa: A002 - tempfile's own argument name
-            target = Path(dir) / prefix[1:-1]  # ".last.pt." -> last.pt
+            target = Path(dir) / prefix[1:].rsplit(".", 1)[0]  # ".last.pt.<pid>-" -> last.pt
             self._check("mkstemp", target)
             fd, name = real_mkstemp(prefix=prefix, suffix=suffix, dir=dir)
             self._targets[fd] = target
