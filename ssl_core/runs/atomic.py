@@ -103,7 +103,7 @@ def remove_temp_files(
     if not folder.is_dir():
         return removed
     for tmp in folder.glob(f".*{TEMP_SUFFIX}"):
-        target, writer = _temp_parts(tmp)  # ".last.pt.123-ab12cd.tmp" -> "last.pt", 123
+        target, writer = temp_file_parts(tmp)  # ".last.pt.123-ab12cd.tmp" -> "last.pt", 123
         if names is not None and target not in names:
             continue
         if dead_writers_only and (writer is None or _process_alive(writer)):
@@ -120,7 +120,7 @@ def remove_temp_files(
     return removed
 
 
-def _temp_parts(tmp: Path) -> tuple[str, int | None]:
+def temp_file_parts(tmp: Path) -> tuple[str, int | None]:
     """(target name, writer pid or None for a name without one) of a temporary file."""
     parts = tmp.name[1:].rsplit(".", 2)  # ".last.pt.123-ab12cd.tmp" -> ["last.pt", "123-ab12cd", "tmp"]
     pid, sep, _ = parts[1].partition("-") if len(parts) == 3 else ("", "", "")

@@ -21,6 +21,7 @@ import pytest
 import torch
 
 from ssl_core.errors import UserError
+from ssl_core.runs.atomic import temp_file_parts
 from ssl_core.runs.checkpoint import load_checkpoint
 from ssl_core.runs.store import list_runs, load_run, read_metrics, read_summary
 
@@ -84,7 +85,7 @@ class Faults:
         real_mkstemp, real_fsync = atomic.tempfile.mkstemp, os.fsync
 
         def mkstemp(prefix="", suffix="", dir=None):  # noqa: A002 - tempfile's own argument name
-            target = Path(dir) / prefix[1:].rsplit(".", 1)[0]  # ".last.pt.<pid>-" -> last.pt
+            target = Path(dir) / temp_file_parts(Path(f"{prefix}x{suffix}"))[0]  # the name it stands for
             self._check("mkstemp", target)
             fd, name = real_mkstemp(prefix=prefix, suffix=suffix, dir=dir)
             self._targets[fd] = target
