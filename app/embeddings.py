@@ -58,6 +58,20 @@ class EmbeddingResult:
         samples, _ = self.source.read(torch.as_tensor(rows, dtype=torch.long))
         return samples
 
+    @property
+    def is_text(self) -> bool:
+        """Text samples: the hover shows the text itself, in words, rather than a picture of it."""
+        info = getattr(self.source, "info", None)
+        return getattr(info, "modality", None) == "text" and hasattr(self.source, "texts")
+
+    def text_of(self, row: int) -> str | None:
+        """A text sample's whole text (the thumbnail may cut it short); None for other kinds of data."""
+        if not self.is_text:
+            return None
+        texts = self.source.texts
+        found = texts([int(row)])
+        return str(found[0]) if len(found) else ""
+
     def thumbnails(self, rows: np.ndarray | list[int], height: int) -> list[Any]:
         """QImages of the samples of `rows`, `height` pixels tall, in their own form."""
         if len(rows) == 0:

@@ -32,6 +32,13 @@ class DataConfig:
     id_column: str | None = None
     ignore_columns: list[str] = field(default_factory=list)
     categorical: list[str] = field(default_factory=list)
+    # Text (text:): the tokenizer trained on the training split and its vocabulary size (the embedding
+    # tables' rows), what one sample of a .txt file is, and a CSV's text column (None: the longest texts).
+    # `length` is the most tokens per text ([CLS] and [SEP] included; None: 64).
+    tokenizer: str = "bpe"
+    vocab_size: int = 2000
+    text_unit: str = "auto"
+    text_column: str | None = None
     # Anomaly detection: train on "all" training samples, or only on those whose label is a normal class.
     train_on: str = "all"
     normal_classes: list[str] = field(

@@ -185,8 +185,8 @@ _FIELDS = (
     ConfigField(
         "data.modality",
         str,
-        "The kind of data, where the source alone cannot tell (an array file): image, series or table.",
-        choices=("image", "series", "table"),
+        "The kind of data, where the source alone cannot tell (an array file): image, series, table or text.",
+        choices=("image", "series", "table", "text"),
         optional=True,
         none_label="Inferred from the data",
         label="Kind of data",
@@ -194,10 +194,11 @@ _FIELDS = (
     ConfigField(
         "data.length",
         int,
-        "Series: pad or crop every series to this many time steps.",
+        "Series: pad or crop every series to this many time steps. Text: the most tokens per text, [CLS] "
+        "and [SEP] included (4 to 4096; empty: 64).",
         low=2,
         optional=True,
-        none_label="The longest series",
+        none_label="The longest series (text: 64 tokens)",
         label="Series length",
     ),
     ConfigField(
@@ -210,8 +211,8 @@ _FIELDS = (
     ConfigField(
         "data.label_column",
         str,
-        "Tables: the column that holds each row's class (or normal / anomaly); empty: a column named "
-        "label, class, target, y or anomaly, if there is one.",
+        "Tables and text CSVs: the column that holds each row's class (or normal / anomaly); empty: a column "
+        "named label, class, target, y or anomaly (text: also category), if there is one.",
         optional=True,
         none_label="Inferred",
         label="Label column",
@@ -235,6 +236,41 @@ _FIELDS = (
         list,
         "Tables: columns treated as categories even where their values are numbers.",
         label="Categorical columns",
+    ),
+    ConfigField(
+        "data.tokenizer",
+        str,
+        "Text: how texts are cut into tokens, learned from the training texts when a run starts: byte-level "
+        "BPE (GPT-2 style subwords), WordPiece (BERT style, lower-cased) or single characters (tiny corpora).",
+        choices=("bpe", "wordpiece", "char"),
+        choice_words=("byte-level BPE", "WordPiece", "characters"),
+        label="Tokenizer",
+    ),
+    ConfigField(
+        "data.vocab_size",
+        int,
+        "Text: how many different tokens the tokenizer learns (the rows of the model's embedding table); "
+        "a corpus too small to reach it is refused with the largest size it allows.",
+        low=16,
+        high=200_000,
+        label="Vocabulary size",
+    ),
+    ConfigField(
+        "data.text_unit",
+        str,
+        "Text: what one sample of a .txt file is: inferred (paragraphs when blank lines separate multi-line "
+        "blocks, else lines; in a folder, each file), each line, each paragraph, or each whole file.",
+        choices=("auto", "line", "paragraph", "file"),
+        choice_words=("inferred", "one per line", "one per paragraph", "one per file"),
+        label="Sample",
+    ),
+    ConfigField(
+        "data.text_column",
+        str,
+        "Text in a CSV/TSV file: the column that holds the text; empty: the column with the longest texts.",
+        optional=True,
+        none_label="Inferred",
+        label="Text column",
     ),
     ConfigField(
         "data.train_on",

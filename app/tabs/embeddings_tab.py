@@ -1,11 +1,12 @@
 """Embeddings: every sample as a point (PCA at once, UMAP in the background with progress and Cancel),
 coloured by label or anomaly score; hover shows the sample in its own form (an image, a sparkline of a
-series: app/widgets/sample_thumbnails.py), a click its nearest neighbours, a box the selected samples;
-the plot and the embeddings can be exported. While a run trains, a live map follows its checkpoints
-(app/live_map.py)."""
+series, the words of a text: app/widgets/sample_thumbnails.py), a click its nearest neighbours, a box
+the selected samples; the plot and the embeddings can be exported. While a run trains, a live map
+follows its checkpoints (app/live_map.py)."""
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 import threading
@@ -41,6 +42,7 @@ from app.workers import JobRunner, Worker
 log = logging.getLogger(__name__)
 
 SELECTION_SHOWN = 60
+HOVER_TEXT_CHARS = 400  # a hovered text is shown whole up to this many characters
 HOVER_H, NEIGHBOUR_H, SELECTION_H = 112, 56, 44  # thumbnail heights (images are square)
 # Thumbnails of a wider painter (sparklines) are a little lower, so as many fit across the panel.
 WIDE_HEIGHT = {HOVER_H: 112, NEIGHBOUR_H: 48, SELECTION_H: 40}
@@ -255,6 +257,7 @@ class EmbeddingsTab(RunJobTab, QWidget):
         aspect = float(getattr(result.painter, "aspect", 1.0))
         width, height = self._thumb_size(HOVER_H)
         self.hover_image.setFixedSize(width + 8, height + 8)
+        self.hover_image.setVisible(not result.is_text)  # a text is shown in words, beside nothing
         for grid, base in ((self.neighbours, NEIGHBOUR_H), (self.selection, SELECTION_H)):
             grid.set_cell(self._thumb_size(base)[1], aspect)
         self.hover_image.clear()
@@ -475,11 +478,16 @@ class EmbeddingsTab(RunJobTab, QWidget):
         if r is None or i < 0:
             return
         row = int(self._rows()[i])
-        width, height = self._thumb_size(HOVER_H)
-        self.hover_image.setPixmap(scaled_pixmap(r.thumbnails([row], height)[0], width, height))
+        if not r.is_text:
+            width, height = self._thumb_size(HOVER_H)
+            self.hover_image.setPixmap(scaled_pixmap(r.thumbnails([row], height)[0], width, height))
         text = f"<b>{r.label_of(row)}</b><br>{r.noun} #{row}"
         if r.anomaly is not None:
             text += f"<br>anomaly score {r.anomaly[row]:.4g}"
+        sentence = r.text_of(row)
+        if sentence is not None:  # text: the whole sentence, the thumbnail may cut it short
+            shown = sentence if len(sentence) <= HOVER_TEXT_CHARS else sentence[:HOVER_TEXT_CHARS] + " …"
+            text += f"<br><i>{html.escape(shown)}</i>"
         self.hover_text.setText(text)
 
     def _clicked(self, i: int) -> None:

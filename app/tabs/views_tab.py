@@ -1,7 +1,8 @@
 """Views: what the method looks at. Pairs of augmented views (joint-embedding methods), input /
 corrupted / reconstruction (generative, refreshed live while training), predictions with captions
 (pretext tasks) or forecasts, each drawn by the renderer of its payload type (app/widgets/previews.py):
-image grids for images, small signal plots for time series.
+image grids for images, small signal plots for time series, cards of sentences and guesses for text. For
+text, a Try-it box asks the current run's latest checkpoint about a sentence a person types.
 
 While training, the tab follows the trainer's live previews. Once the user draws their own (New views,
 Refresh), live previews no longer replace it: a line says so, with a button to follow training again.
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from app import dialogs
 from app.run_context import run_is_gone
 from app.widgets.previews import PREVIEW_RENDERERS, PreviewPanel, live_preview_caption
+from app.widgets.try_it import TryItBox
 from app.workers import JobRunner, Worker
 from ssl_core.config import RunConfig
 
@@ -40,15 +42,25 @@ EXPLAIN = {
     "history, the true continuation (dashed) and the model's forecast. Captions compare its error with simply "
     "holding the last value.",
 }
+# Text previews other than views: what the cards show (the model guesses words, continues text, or lists
+# the words nearest to a few words), whatever the method calls its preview.
+TEXT_EXPLAIN = (
+    "The model plays a <b>word game</b> with a few held-out {plural}: it guesses the hidden words "
+    "(with how sure it is), continues a prompt, or lists the words it thinks are closest to a word. "
+    "During training this updates live, so you can watch its guesses get better."
+)
 # What a modality's augmentations change (for the "views" explanation); other modalities get DEFAULT_CHANGES.
 VIEW_CHANGES = {
     "image": "crops, colours and blur",
     "series": "noise, scaling, time warps and crops",
     "table": "values swapped in from other rows and a little noise",
+    "text": "masked, deleted and cropped words",
 }
 DEFAULT_CHANGES = "the random changes"
 # How a payload type lays out one sample ("each column", "each plot").
-UNITS = {"image_grid": "column", "signal": "plot", "table_rows": "block of rows"}
+UNITS = {"image_grid": "column", "signal": "plot", "table_rows": "block of rows", "token_text": "card"}
+# Modalities whose trained model can be asked about what a person types (the Try-it box).
+TRY_IT_FOR = {"text": True}
 # The line shown while the user's own preview is kept instead of the live ones, by kind (else DEFAULT_KEPT).
 KEPT = {"views": "Showing your new views; live views from training continue in the Train tab."}
 DEFAULT_KEPT = "Showing your refreshed preview; live previews from training continue in the Train tab."
@@ -113,11 +125,15 @@ class ViewsTab(QWidget):
 
         self.preview = PreviewPanel(PREVIEW_COUNT)
         self.preview.setObjectName("views_preview")
+        # Text only: type a sentence and see what the current run's checkpoint makes of it.
+        self.try_it = TryItBox(runner)
+        self.try_it.hide()
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.explain)
         layout.addLayout(top)
         layout.addWidget(self.kept_row)
+        layout.addWidget(self.try_it)
         layout.addWidget(self.preview, 1)
         self.set_kind("views")
         self._update_kept()
@@ -128,13 +144,19 @@ class ViewsTab(QWidget):
 
         self.modality = modality_of(info)
         self.preview.set_channel_names((info.extra or {}).get("channel_names"))
+        self.try_it.setVisible(TRY_IT_FOR.get(self.modality.name, False))
+        self.try_it.forget()
         self.set_kind(self.kind)
 
     def explanation(self, kind: str) -> str:
         m = self.modality
         noun, name = (m.noun, m.name) if m is not None else ("sample", "")
         payload = m.preview_payload if m is not None else "image_grid"
-        text = EXPLAIN.get(kind, EXPLAIN["views"]).format(
+        template = EXPLAIN.get(kind, EXPLAIN["views"])
+        if payload == "token_text" and kind != "views":
+            template = TEXT_EXPLAIN
+        text = template.format(
+            plural=m.plural if m is not None else "samples",
             noun=noun,
             unit=UNITS.get(payload, "column"),
             changes=VIEW_CHANGES.get(name, DEFAULT_CHANGES),

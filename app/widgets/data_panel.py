@@ -1,7 +1,8 @@
 """The data part of Setup: pick a source from the kinds the data-source registry offers (its Open menu is
 built from ssl_core.data.DATA_SOURCES, so a newly registered kind appears without edits here), load it in
-the background, and show a few samples in their own form (images, sparklines of series: one painter per
-modality, app/widgets/sample_thumbnails.py) and a plain summary."""
+the background, and show a few samples in their own form (images, sparklines of series, the words of a
+text: one painter per modality, app/widgets/sample_thumbnails.py) and a plain summary. Tables and texts
+have their own options (app/widgets/table_options.py, text_options.py)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from app.widgets.data_summary import summary_html
 from app.widgets.image_grid import ImageGrid
 from app.widgets.sample_thumbnails import thumbnail_painter
 from app.widgets.table_options import TableOptions
+from app.widgets.text_options import TextOptions
 from app.workers import JobRunner, Worker
 from ssl_core.config_schema import SCHEMA
 
@@ -42,12 +44,14 @@ log = logging.getLogger(__name__)
 
 THUMBNAILS = 40
 # Fewer, larger samples where one needs room to be read (a sparkline); others show THUMBNAILS.
-THUMBNAIL_COUNT = {"series": 12}
-THUMBNAIL_CELL = {"series": 64}  # cell height in pixels (images: 52)
+THUMBNAIL_COUNT = {"series": 12, "text": 12}
+THUMBNAIL_CELL = {"series": 64, "text": 60}  # cell height in pixels (images: 52)
 # Settings of the data rows that mean something only for some kinds of data.
 COLOURS_FOR = ("image",)
 SERIES_OPTIONS_FOR = ("series",)
 TABLE_OPTIONS_FOR = ("table",)
+TEXT_OPTIONS_FOR = ("text",)
+TEXT_CONFIG_KEYS = ("tokenizer", "vocab_size", "text_unit", "text_column")  # length: series_options
 LENGTH, MISSING = "data.length", "data.missing"
 DEFAULT_SPEC = SCHEMA["data.spec"].default  # the bundled digits
 
@@ -67,14 +71,16 @@ def load_preview(
     progress=None,
     series: dict[str, Any] | None = None,
     table: dict[str, Any] | None = None,
+    text: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Open a source and read evenly spaced samples (runs on a worker thread). `series`: the series
     options (length, missing) as the config holds them; `table`: the table options a person set (label
-    column, ignored and categorical columns)."""
+    column, ignored and categorical columns); `text`: the text options a person changed (tokenizer,
+    vocabulary size, sample unit, text column)."""
     from ssl_core.data import open_source
 
     table = {key: value for key, value in (table or {}).items() if value}
-    kwargs: dict[str, Any] = {"channels": channels, **(series or {}), **table}
+    kwargs: dict[str, Any] = {"channels": channels, **(series or {}), **table, **(text or {})}
     if progress is not None and "progress" in inspect.signature(open_source).parameters:
         kwargs["progress"] = lambda phase, done, total: progress(
             done / max(1, total), f"{phase.capitalize()} {done}/{total}"
@@ -131,6 +137,12 @@ class NameDialog(QDialog):
         name = self.name.currentText().strip()
         root = self.root.text().strip() if takes_folder(self.kind) else ""
         return f"{self.kind.scheme}:{name}" + (f":{root}" if root else "")
+
+
+def is_text_spec(spec: str) -> bool:
+    """A spec that opens text (text:..., or a bare .txt path): its length is a number of tokens."""
+    scheme, sep, _ = spec.strip().partition(":")
+    return (sep != "" and scheme.lower() == "text") or spec.strip().lower().endswith(".txt")
 
 
 def takes_folder(kind: Any) -> bool:
@@ -221,6 +233,10 @@ class DataPanel(QWidget):
         self.table_options.changed.connect(self.options_changed)
         self.table_options.hide()
         layout.addWidget(self.table_options)
+        self.text_options = TextOptions()
+        self.text_options.reopen.connect(self._series_options_changed)
+        self.text_options.hide()
+        layout.addWidget(self.text_options)
 
         self.summary = QLabel("No data loaded yet.")
         self.summary.setObjectName("data_summary")
@@ -367,8 +383,9 @@ class DataPanel(QWidget):
             load_preview,
             spec,
             self.channels_box.currentData(),
-            series=self.series_options(),
+            series=self.series_options(text=is_text_spec(spec)),
             table=self.table_options.open_options(),
+            text=self.text_options.open_options(),
             inject=("progress",),
         )
         worker.returned.connect(lambda result, w=worker: self._loaded(w, result))
@@ -400,6 +417,9 @@ class DataPanel(QWidget):
         self.table_options.setVisible(self.info.modality in TABLE_OPTIONS_FOR)
         if self.info.modality in TABLE_OPTIONS_FOR:
             self.table_options.set_info(self.info)
+        self.text_options.setVisible(self.info.modality in TEXT_OPTIONS_FOR)
+        if self.info.modality in TEXT_OPTIONS_FOR:
+            self.text_options.set_info(self.info)
         self._refresh_summary()
         self.loaded.emit(self.info)
 
@@ -467,9 +487,15 @@ class DataPanel(QWidget):
     def channels(self) -> int | None:
         return self.channels_box.currentData()
 
-    def series_options(self) -> dict[str, Any]:
-        """The series options as open_source (and the config's [data]) take them."""
+    def series_options(self, text: bool | None = None) -> dict[str, Any]:
+        """The series options as open_source (and the config's [data]) take them; for text (`text`: the
+        data is text; None: the data loaded now is), length is the max tokens of the text options."""
         length = self.length_box.value()
+        if self.is_text() if text is None else text:
+            return {
+                "length": self.text_options.options()["length"],
+                "missing": self.missing_box.currentData(),
+            }
         return {
             "length": None if length == self.length_box.minimum() else int(length),
             "missing": self.missing_box.currentData(),
@@ -482,6 +508,10 @@ class DataPanel(QWidget):
         self.missing_box.setCurrentIndex(max(0, self.missing_box.findData(missing or "refuse")))
         for box in (self.length_box, self.missing_box):
             box.blockSignals(False)
+        self.text_options.set_length(length)
+
+    def is_text(self) -> bool:
+        return self.info is not None and self.info.modality in TEXT_OPTIONS_FOR
 
     def table_run_options(self) -> dict[str, Any]:
         """The table settings as the config's [data] holds them (empty lists where a person set nothing)."""
@@ -491,10 +521,23 @@ class DataPanel(QWidget):
             "ignore_columns": opened["ignore_columns"],
             "categorical": opened["categorical"],
             **self.table_options.run_options(),
+            **self.text_run_options(),
         }
 
+    def text_run_options(self) -> dict[str, Any]:
+        """The text settings as the config's [data] holds them (those the config knows)."""
+        from dataclasses import fields
+
+        from ssl_core.config import DataConfig
+
+        known = {f.name for f in fields(DataConfig)}
+        options = self.text_options.options()
+        return {key: options[key] for key in TEXT_CONFIG_KEYS if key in known}
+
     def set_table_options(self, data: Any) -> None:
+        """A config's [data] table and text settings (applied when the data opens)."""
         self.table_options.set_options(data)
+        self.text_options.set_options(data)
 
     def set_channels(self, channels: int | None) -> None:
         self.channels_box.blockSignals(True)

@@ -7,7 +7,9 @@ draw them; `PREVIEW_RENDERERS` maps each payload type to the widget class that d
 - "signal": `SignalPreview` (app/widgets/signal_preview.py), one small plot per sample overlaying the
   named (n, C, T) curves;
 - "table_rows": `TablePreview` (app/widgets/table_preview.py), a block of table rows per sample (input,
-  corrupted, reconstructed), the named (n, F) rows in the data's units, changed and hidden cells marked.
+  corrupted, reconstructed), the named (n, F) rows in the data's units, changed and hidden cells marked;
+- "token_text": `TextPreview` (app/widgets/text_preview.py), one card per row of `meta["text_rows"]`:
+  masked sentences with the model's top guesses, continuations, nearest words, views of a sentence.
 
 `PreviewPanel` holds one renderer per payload type met so far (created on first use, then reused, so
 plot items are made once and updated with setData) and shows the one the newest preview needs; the
@@ -30,6 +32,7 @@ from app.widgets.image_grid import RowGrid
 from app.widgets.preview_base import MAX_SAMPLES, PreviewRenderer, as_numpy
 from app.widgets.signal_preview import SignalPreview
 from app.widgets.table_preview import TablePreview
+from app.widgets.text_preview import TextPreview
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,7 @@ PREVIEW_RENDERERS: dict[str, type[PreviewRenderer]] = {
     "image_grid": ImageGridView,
     "signal": SignalPreview,
     "table_rows": TablePreview,
+    "token_text": TextPreview,
 }
 
 

@@ -2,7 +2,8 @@
 the embedding map's hover, neighbour and selection panels.
 
 Images are shown as themselves; a time series as a sparkline (channels stacked in bands, each in its own
-colour); a table row as a strip of bars, one per feature, showing how far each value is from the usual. `thumbnail_painter(modality, reference)` gives the painter registered for the data's modality
+colour); a table row as a strip of bars, one per feature, showing how far each value is from the usual; a text as its
+words, wrapped to fit. `thumbnail_painter(modality, reference)` gives the painter registered for the data's modality
 (`SAMPLE_THUMBNAILS`); `painter.paint(samples, width, height)` turns a batch as the data source returns it
 into QImages. Series painters scale each channel by the reference samples (e.g. a few hundred of the
 data set), so a quiet recording looks quiet next to a busy one.
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen
 
 from app.imaging import qimage, to_uint8_nchw
 from app.theme import current_colors, series_color
@@ -283,11 +284,71 @@ class TableThumbnails:
         return image
 
 
+def decode_texts(samples: Any) -> list[str]:
+    """The texts of stored text samples (UTF-8 bytes, zero-padded: (n, max_bytes) uint8)."""
+    arr = _numpy(samples)
+    if arr.ndim == 1:
+        arr = arr[None]
+    try:
+        from ssl_core.data.text_bytes import bytes_to_texts
+    except ImportError:  # pragma: no cover - the engine ships it; a plain decode says the same
+        return [bytes(row).rstrip(b"\0").decode("utf-8", "replace") for row in arr.astype(np.uint8)]
+    return list(bytes_to_texts(arr.astype(np.uint8)))
+
+
+class TextThumbnails:
+    """A text as its words, wrapped into the thumbnail, in the largest font (down to MIN_PX) that fits;
+    what still does not fit ends in an ellipsis."""
+
+    aspect = 2.4
+    needs_reference = False
+    MIN_PX, MAX_PX = 8, 12
+
+    def __init__(self, reference: Any = None):
+        del reference
+
+    def paint(self, samples: Any, width: int, height: int) -> list[QImage]:
+        return [self.paint_text(t, int(width), int(height)) for t in decode_texts(samples)]
+
+    def paint_text(self, text: str, width: int, height: int) -> QImage:
+        width, height = max(16, width), max(8, height)
+        image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(Qt.GlobalColor.transparent)
+        colors = current_colors()
+        text = " ".join(str(text).split()) or "(empty)"
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+        painter.setPen(QColor(colors.text if text != "(empty)" else colors.muted))
+        box = QRectF(3, 2, width - 6, height - 4)
+        flags = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap)
+        font = QFont(painter.font())
+        size = max(self.MIN_PX, min(self.MAX_PX, height // 4))
+        while True:
+            font.setPixelSize(size)
+            painter.setFont(font)
+            used = painter.boundingRect(box, flags, text)
+            if used.height() <= box.height() or size <= self.MIN_PX:
+                break
+            size -= 1
+        if used.height() > box.height():  # still too long: as many words as fit, then an ellipsis
+            words = text.split(" ")
+            low, high = 0, len(words)
+            while low < high:
+                mid = (low + high + 1) // 2
+                fits = painter.boundingRect(box, flags, " ".join(words[:mid]) + " …").height() <= box.height()
+                low, high = (mid, high) if fits else (low, mid - 1)
+            text = " ".join(words[:low]) + " …"
+        painter.drawText(box, flags, text)
+        painter.end()
+        return image
+
+
 # modality name -> painter class (constructed with reference samples, or None)
 SAMPLE_THUMBNAILS: dict[str, type] = {
     "image": ImageThumbnails,
     "series": SeriesThumbnails,
     "table": TableThumbnails,
+    "text": TextThumbnails,
 }
 
 

@@ -120,6 +120,10 @@ def _data_options(args) -> dict:
         "ignore_columns": d.ignore_columns,
         "categorical": d.categorical,
         "memory_budget_mb": d.memory_budget_mb,
+        "tokenizer": d.tokenizer,
+        "vocab_size": d.vocab_size,
+        "text_unit": d.text_unit,
+        "text_column": d.text_column,
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ssl_core.data import arrays, digits, folder, series_source, table_source, tvsets
+from ssl_core.data import arrays, digits, folder, series_source, table_source, text_source, tvsets
 from ssl_core.data.base import DataSource
 from ssl_core.data.spec import OpenOptions, ProgressFn, SourceKind, user_path
 from ssl_core.data.table_read import table_suffix
@@ -22,6 +22,7 @@ for _kind in (
     series_source.KIND,
     table_source.CSV_KIND,
     table_source.TABLE_KIND,
+    text_source.KIND,
 ):
     DATA_SOURCES.register(_kind.scheme, _kind)
 
@@ -35,22 +36,26 @@ _SUFFIX_SCHEMES = {
     ".csv.gz": "csv",
     ".tsv.gz": "csv",
 }
+# A bare .txt path in a data spec is text; the app's launcher (spec_for_path) leaves .txt files alone,
+# since a stray notes file is more often not meant as data.
+_SPEC_ONLY_SUFFIXES = {".txt": "text"}
 
 
 def _known_kinds() -> str:
     return ", ".join(kind.usage for _, kind in DATA_SOURCES.items())
 
 
-def _infer_from_path(spec: str) -> tuple[str, str] | None:
-    """A bare path is accepted for convenience: a folder, an .npz, .npy, .ts (time series) or .csv/.tsv
-    (table, maybe .gz) file."""
+def _infer_from_path(spec: str, *, text: bool = True) -> tuple[str, str] | None:
+    """A bare path is accepted for convenience: a folder, an .npz, .npy, .ts (time series), .csv/.tsv
+    (table, maybe .gz) or .txt (text) file."""
     try:
         path = user_path(spec)
         if path.is_dir():
             return "folder", spec
         suffix = table_suffix(path) or path.suffix.lower()
-        if path.is_file() and suffix in _SUFFIX_SCHEMES:
-            return _SUFFIX_SCHEMES[suffix], spec
+        schemes = {**_SUFFIX_SCHEMES, **_SPEC_ONLY_SUFFIXES} if text else _SUFFIX_SCHEMES
+        if path.is_file() and suffix in schemes:
+            return schemes[suffix], spec
     except OSError:
         pass
     return None
@@ -63,14 +68,14 @@ DATA_FILE_SUFFIXES: tuple[str, ...] = tuple(_SUFFIX_SCHEMES)
 def spec_for_path(path: str | Path) -> str | None:
     """The data spec ("folder:PATH", "npz:PATH", "csv:PATH", ...) that opens an existing folder or data file
     (any of DATA_FILE_SUFFIXES), or None when the path is neither (missing, or a file of another kind)."""
-    inferred = _infer_from_path(str(path))
+    inferred = _infer_from_path(str(path), text=False)
     return f"{inferred[0]}:{inferred[1]}" if inferred is not None else None
 
 
 def parse_spec(spec: str) -> tuple[SourceKind, str]:
     """Split "scheme:argument" and find the scheme's registry entry.
 
-    Besides the schemes, a bare existing path (folder, .npz, .npy, .ts, .csv, .tsv) and a bare torchvision
+    Besides the schemes, a bare existing path (folder, .npz, .npy, .ts, .csv, .tsv, .txt) and a bare torchvision
     dataset name (e.g. "cifar10") are understood.
     """
     text = str(spec or "").strip()
@@ -98,14 +103,14 @@ def parse_spec(spec: str) -> tuple[SourceKind, str]:
     looks_like_path = sep == "" and ("/" in text or "\\" in text or Path(text).suffix)
     if looks_like_path:
         raise UserError(
-            f"Data {text!r} is not an existing folder or .npz/.npy/.ts/.csv file; check the path, or write the "
+            f"Data {text!r} is not an existing folder or .npz/.npy/.ts/.csv/.txt file; check the path, or write the "
             f"kind explicitly: {_known_kinds()}.",
             field="data.spec",
         )
     raise UserError(
         f"Unknown data source {scheme!r} in {text!r}{DATA_SOURCES.did_you_mean(scheme)}; known kinds are: "
         f"{_known_kinds()} "
-        "(e.g. digits, folder:~/pictures, torchvision:CIFAR10, series:BasicMotions).",
+        "(e.g. digits, folder:~/pictures, torchvision:CIFAR10, series:BasicMotions, text:fortunes).",
         field="data.spec",
     )
 
@@ -126,6 +131,10 @@ def open_source(
     categorical: Sequence[str] = (),
     table_schema: dict | None = None,
     memory_budget_mb: int | None = None,
+    tokenizer: str = "bpe",
+    vocab_size: int = 2000,
+    text_unit: str = "auto",
+    text_column: str | None = None,
 ) -> DataSource:
     """Open the data named by `spec`: uint8 images (N, C, H, W), float32 time series (N, C, T) or float32
     table rows (N, F).
@@ -142,7 +151,11 @@ def open_source(
         label_column "none": no labels).
     table_schema: a run's stored table schema (TableSchema.to_dict()): encode a new file exactly as the run's
         data was (its columns must be there; labels are optional).
-    memory_budget_mb: tables above a quarter of this (at least 64 MB) are refused before reading.
+    memory_budget_mb: tables and text files above a quarter of this (at least 64 MB) are refused unread.
+    tokenizer, vocab_size: text: the tokenizer a run trains on the training split ("bpe", "wordpiece",
+        "char"), recorded in DataInfo.extra["text"] with `length` as the most tokens per text (None: 64).
+    text_unit: a .txt file's sample: "auto", "line", "paragraph" or "file" (a folder's "auto": "file").
+    text_column: a CSV's text column (None: the one with the longest texts).
     """
     options = OpenOptions(
         image_size=image_size,
@@ -158,6 +171,10 @@ def open_source(
         categorical=categorical,
         table_schema=table_schema,
         memory_budget_mb=memory_budget_mb,
+        tokenizer=tokenizer,
+        vocab_size=vocab_size,
+        text_unit=text_unit,
+        text_column=text_column,
     )
     kind, argument = parse_spec(spec)
     return kind.opener(str(spec).strip(), argument, options)

@@ -40,7 +40,13 @@ class OpenOptions:
     categorical: tuple[str, ...] = ()
     # A run's stored schema (TableSchema.to_dict()): encode a new file exactly as the run's data was.
     table_schema: dict | None = field(default=None, hash=False)
-    memory_budget_mb: int | None = None  # tables: files above a quarter of this are refused unread
+    memory_budget_mb: int | None = None  # tables, texts: files above a quarter of this are refused unread
+    # Text (text:): the tokenizer the run will train (kind, vocabulary size; `length` is the most tokens per
+    # text), what one sample of a .txt file is, and which CSV column holds the text (None: the longest).
+    tokenizer: str = "bpe"
+    vocab_size: int = 2000
+    text_unit: str = "auto"
+    text_column: str | None = None
     _counts: bool = field(default=False, init=False, repr=False, compare=False)  # progress is a CountsFn
 
     def __post_init__(self) -> None:
@@ -68,7 +74,7 @@ class OpenOptions:
     def _check_table_options(self) -> None:
         for key in ("ignore_columns", "categorical"):
             object.__setattr__(self, key, _column_names(getattr(self, key), f"data.{key}"))
-        for key in ("label_column", "id_column"):
+        for key in ("label_column", "id_column", "text_column"):
             value = getattr(self, key)
             if value is not None and not isinstance(value, str):
                 raise UserError(

@@ -43,11 +43,37 @@ def _table_lines(info: DataInfo) -> list[str]:
     return lines
 
 
+_UNIT_NOUNS = {"line": "lines", "paragraph": "paragraphs", "file": "files", "row": "rows", "quote": "quotes"}
+
+
+def _text_lines(info: DataInfo) -> list[str]:
+    """How many texts (of what unit), how long, and the tokenizer a run will train on them."""
+    text = info.extra.get("text") or {}
+    unit = _UNIT_NOUNS.get(text.get("unit", ""), "texts")
+    longest = text.get("longest_chars")
+    lines = [
+        f"  texts:    {info.size:,} {unit}"
+        + (f", up to {longest:,} characters" if longest else "")
+        + f" (stored as up to {info.length:,} UTF-8 bytes)"
+    ]
+    if text.get("text_column"):
+        lines.append(f"  column:   {text['text_column']}")
+    if "tokenizer" in text:
+        lines.append(
+            f"  tokens:   {text['tokenizer']} vocabulary of {int(text['vocab_size']):,}, at most "
+            f"{int(text['max_tokens']):,} tokens per text (the tokenizer learns from the training split "
+            "when a run starts)"
+        )
+    return lines
+
+
 def _shape_lines(source: DataSource) -> list[str]:
     """The size and sample layout: images as C x H x W, series as C channels x T steps, tables as columns."""
     info = source.info
     if info.modality == "table":
         return _table_lines(info)
+    if info.modality == "text":
+        return _text_lines(info)
     if info.modality == "series":
         channels = f"{info.channels} channel" + ("" if info.channels == 1 else "s")
         lines = [f"  series:   {info.size:,}, each {channels} x {info.length:,} steps ({info.sample_dtype})"]

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from ssl_core.errors import UserError
 from ssl_core.eval.knn import DEFAULT_K
 from ssl_core.eval.label_efficiency import DEFAULT_FRACTIONS, DEFAULT_SEEDS
 from ssl_core.eval.projection import MAX_UMAP_POINTS
@@ -75,6 +76,7 @@ class _UmapNotice:
 def cmd_eval(args: argparse.Namespace) -> int:
     from ssl_core.eval.evaluate import evaluate_run
     from ssl_core.eval.label_efficiency import check_fractions, check_seeds
+    from ssl_core.eval.language import format_language
     from ssl_core.eval.report import format_report
     from ssl_core.eval.verdict import verdict
 
@@ -85,12 +87,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         return cmd_eval_anomaly(args)
     check_fractions(args.fractions)  # refuse bad values before a progress bar appears
+    word_pairs = _word_pairs_arg(args)
     bar = _ProgressBar(args.quiet or args.json)
     try:
         result = evaluate_run(
             args.run_dir, fractions=args.fractions, seeds=args.seeds, k=args.k,
             include_baselines=not args.no_baselines, progress=bar, batch_size=args.batch_size,
+            word_pairs=word_pairs,
         )  # fmt: skip
+    except UserError as exc:
+        if exc.field != "data.spec":
+            raise
+        return _language_only(args, word_pairs, exc, bar)  # text without labels: no probe, still an LM
     finally:
         bar.close()
     if args.json:
@@ -99,6 +107,39 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(d, indent=2))
     else:
         print(format_report(result))
+        if result.language:
+            print("\n" + format_language(result.language))
+    return 0
+
+
+def _word_pairs_arg(args: argparse.Namespace) -> str | None:
+    """--word-pairs FILE, checked before any work starts."""
+    path = getattr(args, "word_pairs", None)
+    if path is None:
+        return None
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise UserError(f"--word-pairs {path}: no such file.", path=str(path))
+    return str(path)
+
+
+def _language_only(
+    args: argparse.Namespace, word_pairs: str | None, why: UserError, bar: _ProgressBar
+) -> int:
+    """A text run without labels: its language section alone (the probe's UserError for other data)."""
+    from ssl_core.eval.evaluate import evaluate_language
+    from ssl_core.eval.language import format_language
+
+    language = evaluate_language(args.run_dir, word_pairs, progress=bar)
+    bar.close()
+    if language is None:
+        raise why
+    if args.json:
+        print(json.dumps({"run_dir": args.run_dir, "language": language}, indent=2))
+    else:
+        print(f"Run {args.run_dir}: no labels, so no linear probe or kNN ({why}).\n")
+        print(format_language(language))
     return 0
 
 
@@ -158,6 +199,11 @@ def add_eval_parsers(subparsers) -> None:
         help="skip the baselines (random init and raw input; with --anomaly, IsolationForest, LOF and PCA)",
     )  # fmt: skip
     p.add_argument("--batch-size", type=int, default=512, help="images per encoder batch")
+    p.add_argument(
+        "--word-pairs", metavar="FILE",
+        help="text runs: score the word vectors on a file of 'word1 word2 score' lines (Spearman correlation "
+        "of cosine similarities) and/or 'a b c d' analogies (a is to b as c is to d; top-1 accuracy)",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_anomaly_arguments(p)

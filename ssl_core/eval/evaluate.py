@@ -38,6 +38,7 @@ from ssl_core.runs.store import load_run, write_summary
 FEATURE_TITLES = {"pretrained": "pretrained", "random_init": "random init", "raw_input": "raw input"}
 # How the probing stage names each kind of features in progress messages.
 STAGE_WORDS = {"pretrained": "this run's features", "random_init": "the random-weights network's features"}
+LANGUAGE_FILE = "language.json"  # run_dir/eval/: the language section of a text run without labels
 RAW_INPUT = (
     "raw_input"  # the raw-input baseline's key; reports saved before modalities called it "raw_pixels"
 )
@@ -133,8 +134,12 @@ def evaluate_run(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     batch_size: int = 512,
+    word_pairs: str | Path | None = None,
 ) -> EvalReport:
-    """Probe + kNN (+ label fractions) of a run's frozen encoder and its baselines; saves eval/report.json."""
+    """Probe + kNN (+ label fractions) of a run's frozen encoder and its baselines; saves eval/report.json.
+
+    Text runs also get their language section (`EvalReport.language`: held-out perplexity against the
+    unigram model, nearest words, and with `word_pairs` the score of that word-pair file)."""
     started = time.perf_counter()
     settings = ProbeSettings.checked(fractions, seeds, k)
     report(progress, 0.0, "Loading the run")
@@ -174,6 +179,13 @@ def evaluate_run(
         )
         results.append(evaluate_features(features, split, settings, sub, cancel))
 
+    language = None
+    if run.method.modality.name == "text":
+        check_cancel(cancel)
+        report(progress, 0.98, "Language-model metrics on the held-out texts")
+        from ssl_core.eval.language import run_language_metrics
+
+        language = run_language_metrics(run, word_pairs)
     result = EvalReport(
         run_dir=str(run.run_dir),
         method=config.method.name,
@@ -192,11 +204,30 @@ def evaluate_run(
         features=results,
         seconds=round(time.perf_counter() - started, 3),
         samples=run.method.modality.plural,
+        language=language,
     )
     atomic_write_json(report_path(run.run_dir), result.to_dict())
     _record_in_summary(run.run_dir, result)
     report(progress, 1.0, "Evaluation done")
     return result
+
+
+def evaluate_language(
+    run_dir: str | Path, word_pairs: str | Path | None = None, progress: ProgressFn | None = None
+) -> dict[str, Any] | None:
+    """The language section alone (text runs without labels have no probe to fit); saved as
+    eval/language.json. None for a run that is not on text."""
+    report(progress, 0.0, "Loading the run")
+    run = load_run(run_dir)
+    if run.method.modality.name != "text":
+        return None
+    from ssl_core.eval.language import run_language_metrics
+
+    report(progress, 0.3, "Language-model metrics on the held-out texts")
+    language = run_language_metrics(run, word_pairs)
+    atomic_write_json(report_path(run.run_dir).with_name(LANGUAGE_FILE), language)
+    report(progress, 1.0, "Evaluation done")
+    return language
 
 
 def _labelled_split(run) -> LabelledSplit:

@@ -56,6 +56,9 @@ class EvalReport:
     features: list[FeatureEval]
     seconds: float
     samples: str = "images"  # what one sample is called, plural (the data's modality: "images", "series")
+    # Text runs: held-out perplexity against the unigram model, nearest words, a word-pair file's score
+    # (ssl_core.eval.language.run_language_metrics); None for other data.
+    language: dict[str, Any] | None = None
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def get(self, name: str) -> FeatureEval | None:
@@ -70,6 +73,8 @@ class EvalReport:
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "features"}
         d["features"] = {f.name: f.to_dict() for f in self.features}  # keyed by name, in table order
+        if d.get("language") is None:
+            d.pop("language", None)  # reports of other data stay as they were
         d["kind"] = "offline linear probe and kNN on frozen features"
         return d
 

@@ -14,7 +14,8 @@ from ssl_core.methods.base import Preview, SSLMethod
 VIEWS_ON_SERIES = (
     " On time series the two views come from added noise, scaling, time warps, crops and reordered "
     "segments instead of colour changes and blur; on tables, from replacing some of each row's values with "
-    "values of other rows (as SCARF does) and a little noise."
+    "values of other rows (as SCARF does) and a little noise; on text, from cropping a span of each text, "
+    "deleting or masking some of its tokens and shuffling neighbouring words."
 )
 
 

@@ -1,4 +1,4 @@
-"""The modality registry: one entry per kind of data (images, time series, tables, ...).
+"""The modality registry: one entry per kind of data (images, time series, tables, text, ...).
 
 `modality_of(info)` is how every other part of the engine learns what differs for the loaded data.
 See `base.py` for what a modality owns and docs/modalities.md for the recipe to add one.
@@ -11,10 +11,11 @@ from ssl_core.modalities.base import Modality, PreviewPayload, ReconstructionHea
 from ssl_core.modalities.image import ImageModality
 from ssl_core.modalities.series import SeriesModality
 from ssl_core.modalities.table import TableModality
+from ssl_core.modalities.text import TextModality
 from ssl_core.registry import Registry
 
 MODALITIES: Registry[Modality] = Registry("modality")
-for _modality in (ImageModality(), SeriesModality(), TableModality()):
+for _modality in (ImageModality(), SeriesModality(), TableModality(), TextModality()):
     MODALITIES.register(_modality.name, _modality)
 
 

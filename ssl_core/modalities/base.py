@@ -39,6 +39,8 @@ class PreviewPayload:
     # named tensors (n, F) in the table's own units (categorical columns as codes; NaN where a value is
     # missing or hidden), with the column names, kinds and categories in `Preview.meta`
     TABLE_ROWS = "table_rows"
+    # named id arrays (n, L) as float32 (exact), with readable rows in `Preview.meta["text_rows"]`
+    TOKEN_TEXT = "token_text"
 
 
 class ReconstructionHead(nn.Module):
@@ -169,6 +171,12 @@ class Modality(ABC):
     def preview_meta(self, info: DataInfo) -> dict:
         """What a renderer needs besides the arrays (a table's column names, kinds and categories)."""
         return {}
+
+    def describe_preview(self, preview, adapter: nn.Module | None):
+        """A finished Preview with whatever the renderer needs that only the input adapter knows (text:
+        the views' ids decoded into `meta["text_rows"]`). Called once, by
+        `ssl_core.train.live_previews.finished_preview`; the default returns it unchanged."""
+        return preview
 
     def to_dict(self) -> dict:
         return {

@@ -2,7 +2,8 @@
 
 Image networks take (B, C, H, W) floats in [0, 1]; series networks (registered from
 ssl_core/models/series.py, which imports nothing from here) take standardised (B, C, T) floats; table
-networks (from ssl_core/models/table.py, likewise) take rows (B, F) in the table modality's column space.
+networks (from ssl_core/models/table.py, likewise) take rows (B, F) in the table modality's column space;
+text networks (from ssl_core/models/text.py, likewise) take int64 token ids (B, L), PAD = 0.
 Every network is built from scratch (weights=None): nothing is ever downloaded.
 """
 
@@ -18,6 +19,7 @@ from torch import nn
 from ssl_core.errors import UserError
 from ssl_core.models.series import SERIES_BACKBONES
 from ssl_core.models.table import TABLE_BACKBONES
+from ssl_core.models.text import TEXT_BACKBONES
 from ssl_core.params import ParamSet
 from ssl_core.registry import Registry
 
@@ -175,19 +177,20 @@ for _entry in SERIES_BACKBONES:
         _entry.name,
         BackboneSpec(_entry.name, _entry.title, _entry.description, _entry.factory, ("series",)),
     )
-for _table in TABLE_BACKBONES:
-    BACKBONES.register(
-        _table.name,
-        BackboneSpec(
-            _table.name,
-            _table.title,
-            _table.description,
-            _table.factory,
-            ("table",),
-            uses_info=True,
-            params=_table.params,
-        ),
-    )
+for _modality, _entries in (("table", TABLE_BACKBONES), ("text", TEXT_BACKBONES)):
+    for _entry in _entries:
+        BACKBONES.register(
+            _entry.name,
+            BackboneSpec(
+                _entry.name,
+                _entry.title,
+                _entry.description,
+                _entry.factory,
+                (_modality,),
+                uses_info=True,
+                params=_entry.params,
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -205,9 +208,14 @@ class _Layout:
     # What to say when a batch has the wrong number of channels ({n}: the number the network was built for).
     channels_hint: str = "Use data with {n} channel(s) or set data.channels."
     channels_field: str = "data.channels"
+    # False: batches are integer token ids (B, L) that pass through untouched: no normalisation, and the
+    # second axis is the sequence, not channels (text).
+    normalised: bool = True
 
     def shape_text(self, channels: int) -> str:
-        """The expected batch shape for messages: "(B, 3, H, W)", "(B, 6, T)", "(B, 12)"."""
+        """The expected batch shape for messages: "(B, 3, H, W)", "(B, 6, T)", "(B, 12)", "(B, L)"."""
+        if not self.normalised:
+            return f"(B, {self.axes})"
         return f"(B, {channels}{', ' + self.axes if self.axes else ''})"
 
 
@@ -228,6 +236,20 @@ _LAYOUTS: dict[str, _Layout] = {
         1,
         channels_hint="Use a table with the {n} feature column(s) the network was built for.",
         channels_field="data.spec",
+    ),
+    # Token ids (B, L) as int64, PAD = 0: the text adapter tokenised the stored bytes; nothing to normalise.
+    "text": _Layout(
+        "token ids",
+        "L",
+        2,
+        0.0,
+        1.0,
+        None,
+        "data.length",
+        1,
+        channels_hint="Text networks take int64 token ids from the text modality's adapter.",
+        channels_field="data.spec",
+        normalised=False,
     ),
 }
 
@@ -261,8 +283,9 @@ def _stats(
 class Encoder(nn.Module):
     """A backbone with its input normalisation built in, so an exported state_dict is self-contained.
 
-    Takes float images in [0, 1], shape (B, in_channels, H, W), standardised series (B, in_channels, T)
-    or table rows (B, in_channels) (`modality`); returns (B, feature_dim) features. `image_size` is the size hint the network was built
+    Takes float images in [0, 1], shape (B, in_channels, H, W), standardised series (B, in_channels, T),
+    table rows (B, in_channels) or int64 token ids (B, L), passed through untouched (`modality`); returns
+    (B, feature_dim) features. `image_size` is the size hint the network was built
     for: an image's side, a series' length. Series networks also give per-step latents through
     `forward_sequence`, described by `causal`, `sequence_dim` and `downsample` (see models/series.py).
     """
@@ -307,8 +330,28 @@ class Encoder(nn.Module):
         value = getattr(self.net, "downsample", None)
         return None if value is None else int(value)
 
+    @property
+    def vocab_size(self) -> int | None:
+        """Rows of a text network's input table (`embedding`); None for other networks."""
+        value = getattr(self.net, "vocab_size", None)
+        return None if value is None else int(value)
+
+    @property
+    def embedding(self) -> nn.Embedding | None:
+        """A text network's input table nn.Embedding(vocab_size, D) (LM heads tie to it); else None."""
+        value = getattr(self.net, "embedding", None)
+        return value if isinstance(value, nn.Embedding) else None
+
     def _normalise(self, x: torch.Tensor) -> torch.Tensor:
         layout = self._layout
+        if not layout.normalised:  # token ids pass through as they are
+            if x.dim() != layout.rank or x.is_floating_point():
+                raise UserError(
+                    f"The {self.name} backbone expects {layout.noun} of shape {layout.shape_text(1)}; got "
+                    f"{x.dtype} of shape {tuple(x.shape)}. " + layout.channels_hint,
+                    field=layout.channels_field,
+                )
+            return x
         if x.dim() != layout.rank or x.shape[1] != self.in_channels:
             raise UserError(
                 f"The {self.name} backbone expects {layout.noun} of shape "

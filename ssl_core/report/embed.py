@@ -19,6 +19,7 @@ THUMB = 72  # pixels per sample in a preview row (small images are enlarged with
 MAX_TABLE_COLUMNS = 8
 MAX_TABLE_SAMPLES = 3  # rows of the data shown per table preview
 MAX_SERIES = 4  # series shown per signal preview (each needs room to be read)
+MAX_TEXT_ROWS = 4  # texts shown per token-text preview
 
 
 def png_uri(data: bytes) -> str:
@@ -103,10 +104,49 @@ def _table_rows(preview: ArchivedPreview) -> list[PreviewRow]:
     return [PreviewRow("rows", cells=cells, columns=["", *columns])]
 
 
+def _guesses(row: dict) -> str:
+    slots = row.get("slots") or []
+    return "; ".join(
+        f"{slot.get('truth', '?')}: "
+        + ", ".join(f"{w} {float(p):.0%}" for w, p in (slot.get("top") or [])[:3])
+        for slot in slots
+    )
+
+
+# Row kind of the "token_text" payload (Preview.meta["text_rows"]) -> (column titles, cells of one row).
+_TEXT_COLUMNS: dict[str, tuple[list[str], Callable[[dict], list[str]]]] = {
+    "masked": (["text", "hidden word: top guesses"], lambda r: [r.get("text", ""), _guesses(r)]),
+    "continuation": (
+        ["prompt", "the network's continuation", "the real rest"],
+        lambda r: [r.get("prompt", ""), r.get("text", ""), r.get("truth", "")],
+    ),
+    "neighbours": (
+        ["word", "nearest (cosine)"],
+        lambda r: [r.get("word", ""), ", ".join(f"{w} {float(c):.2f}" for w, c in r.get("top") or [])],
+    ),
+    "views": (["views"], lambda r: [" | ".join(f"{k}: {v}" for k, v in (r.get("texts") or {}).items())]),
+}
+
+
+def _token_text(preview: ArchivedPreview) -> list[PreviewRow]:
+    """The first few text rows of a text preview as a table (what the GUI's text renderer shows)."""
+    rows = [r for r in preview.meta.get("text_rows") or [] if isinstance(r, dict)]
+    if not rows or rows[0].get("kind") not in _TEXT_COLUMNS:
+        return []
+    columns, cells_of = _TEXT_COLUMNS[rows[0]["kind"]]
+    cells = [
+        [str(i + 1), *cells_of(r)]
+        for i, r in enumerate(rows[:MAX_TEXT_ROWS])
+        if r.get("kind") == rows[0]["kind"]
+    ]
+    return [PreviewRow("texts", cells=cells, columns=["", *columns])]
+
+
 PREVIEW_DRAWERS: dict[str, Callable[[ArchivedPreview], list[PreviewRow]]] = {
     "image_grid": _image_grid,
     "signal": _signal,
     "table_rows": _table_rows,
+    "token_text": _token_text,
 }
 
 

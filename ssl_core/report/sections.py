@@ -179,6 +179,17 @@ def key_numbers(facts: RunFacts) -> list[KeyNumber]:
                 )
         numbers.append(KeyNumber("Linear probe, all labels", percent(pre["probe"]["accuracy"]), "probe-all"))
         numbers.append(KeyNumber("kNN, all labels", percent(pre["knn"]["accuracy"]), "knn-all"))
+    lm = ((facts.evaluation or {}).get("language") or {}).get("lm")
+    if lm:  # text runs: held-out perplexity against the unigram model
+        what = "Masked-token" if lm["kind"] == "masked_token" else "Next-token"
+        numbers.append(
+            KeyNumber(
+                f"{what} perplexity (unigram model: {lm['unigram_perplexity']:.1f})",
+                f"{lm['perplexity']:.1f}",
+                "perplexity",
+            )
+        )
+        numbers.append(KeyNumber(f"{what} accuracy, held-out", percent(lm["accuracy"]), "lm-accuracy"))
     if facts.losses:
         numbers.append(KeyNumber("Final loss", f"{facts.losses[-1][1]:.4f}", "final-loss"))
     numbers.append(KeyNumber("Steps trained", f"{facts.losses[-1][0] if facts.losses else 0:,}", "steps"))

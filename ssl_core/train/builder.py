@@ -47,6 +47,10 @@ def open_config_source(
         categorical=d.categorical,
         memory_budget_mb=d.memory_budget_mb,
         table_schema=table_schema,
+        tokenizer=d.tokenizer,
+        vocab_size=d.vocab_size,
+        text_unit=d.text_unit,
+        text_column=d.text_column,
     )
 
 

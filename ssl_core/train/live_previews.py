@@ -62,7 +62,8 @@ def finished_preview(method, x: torch.Tensor, generator: torch.Generator) -> Pre
     def finish(v: torch.Tensor) -> torch.Tensor:  # in the units the preview shows (a table's own units)
         return modality.finish_preview(modality.preview_values(v, adapter))
 
-    return dataclasses.replace(preview, images={k: finish(v) for k, v in arrays.items()})
+    finished = dataclasses.replace(preview, images={k: finish(v) for k, v in arrays.items()})
+    return modality.describe_preview(finished, adapter)  # e.g. a text's ids read back as words
 
 
 def step_seed(seed: int, step: int) -> int:
