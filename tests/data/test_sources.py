@@ -11,7 +11,17 @@ from ssl_core.errors import UserError
 
 
 def test_registry_lists_every_kind_with_description_and_a_parseable_example():
-    assert DATA_SOURCES.names() == ["digits", "folder", "npz", "npy", "torchvision", "series", "csv", "table", "text"]
+    assert DATA_SOURCES.names() == [
+        "digits",
+        "folder",
+        "npz",
+        "npy",
+        "torchvision",
+        "series",
+        "csv",
+        "table",
+        "text",
+    ]
     for scheme, kind in DATA_SOURCES.items():
         assert kind.scheme == scheme and kind.title and len(kind.description) > 30
         parsed, _ = parse_spec(kind.example)
