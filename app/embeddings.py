@@ -32,6 +32,7 @@ class EmbeddingResult:
     noun: str = "sample"  # the data's words: "image", "series"
     plural: str = "samples"
     projections: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # kind -> (rows, xy)
+    points: str = "samples"  # what the points are: the run's "samples", or the "words" of a text run
     _index: dict[str, Any] = field(default_factory=dict, repr=False)  # kind -> CosineIndex of its rows
 
     def class_text(self, y: int) -> str:
@@ -147,3 +148,61 @@ def run_umap(
         run_dir, projection="umap", max_points=max_points, progress=progress, cancel=cancel, source=source
     )
     return np.asarray(result.indices), np.asarray(result.projection)
+
+
+def _word_source(words: list[str]) -> Any:
+    """The words as a small text source, so the hover, the neighbours and the thumbnails read them."""
+    from ssl_core.data.base import DataInfo
+    from ssl_core.data.text_bytes import texts_to_bytes
+    from ssl_core.data.text_source import TextSource
+
+    width = max(1, max(len(w.encode("utf-8")) for w in words))
+    info = DataInfo(
+        spec="words",
+        name="words",
+        size=len(words),
+        channels=1,
+        height=0,
+        width=0,
+        has_labels=False,
+        modality="text",
+        sample_shape=(width,),
+        sample_dtype="uint8",
+    )
+    return TextSource(texts_to_bytes(words, width), None, info, list(words))
+
+
+def compute_word_embeddings(run_dir: Path, progress=None, cancel=None) -> EmbeddingResult:
+    """A text run's most frequent words as points (their word vectors), with PCA at once."""
+    from ssl_core.eval import file_digest, project_pca
+    from ssl_core.eval.word_map import word_map
+    from ssl_core.runs.store import RunPaths
+
+    paths = RunPaths(Path(run_dir))
+    key = file_digest(paths.checkpoint) if paths.checkpoint.is_file() else ""
+    found = word_map(run_dir)
+    source = _word_source(found.words)
+    result = EmbeddingResult(
+        run_dir=Path(run_dir),
+        key=key,
+        embeddings=found.vectors,
+        labels=None,
+        anomaly=None,
+        class_names=[],
+        source=source,
+        painter=make_painter(source),
+        noun="word",
+        plural="words",
+        points="words",
+    )
+    rows = np.arange(len(found.vectors))
+    result.projections["pca"] = (rows, project_pca(found.vectors))
+    return result
+
+
+def run_word_umap(embeddings: np.ndarray, progress=None, cancel=None) -> tuple[np.ndarray, np.ndarray]:
+    """UMAP of a word map's vectors (a few thousand points at most: not saved with the run)."""
+    from ssl_core.eval.projection import project_umap
+
+    xy = project_umap(np.asarray(embeddings, dtype=np.float32), progress=progress, cancel=cancel)
+    return np.arange(len(embeddings)), np.asarray(xy)

@@ -29,7 +29,14 @@ from PySide6.QtWidgets import (
 )
 
 from app import dialogs, exports
-from app.embeddings import MAX_POINTS, EmbeddingResult, compute_embeddings, run_umap
+from app.embeddings import (
+    MAX_POINTS,
+    EmbeddingResult,
+    compute_embeddings,
+    compute_word_embeddings,
+    run_umap,
+    run_word_umap,
+)
 from app.imaging import scaled_pixmap
 from app.live_map import LiveMapView
 from app.run_context import RunContext, run_context, run_is_gone
@@ -123,6 +130,17 @@ class EmbeddingsTab(RunJobTab, QWidget):
             "stand out; it is computed in the background."
         )
         self.projection.currentIndexChanged.connect(self._projection_changed)
+        # Text runs: map the texts, or the words of the run's vocabulary (their word vectors).
+        self.points = QComboBox()
+        self.points.setObjectName("points_kind")
+        self.points.addItem("Points: texts", "samples")
+        self.points.addItem("Points: words", "words")
+        self.points.setToolTip(
+            "Texts: one point per text (its sentence vector). Words: one point per frequent word of the "
+            "training text, placed by the model's word vectors, so words used alike sit together."
+        )
+        self.points.currentIndexChanged.connect(self._points_changed)
+        self.points.hide()
         self.colour_by = QComboBox()
         self.colour_by.setObjectName("colour_by")
         self.colour_by.addItem("Colour: label", "label")
@@ -170,6 +188,7 @@ class EmbeddingsTab(RunJobTab, QWidget):
         controls = QHBoxLayout()
         for w in (
             self.compute_button,
+            self.points,
             self.projection,
             self.colour_by,
             self.select_button,
@@ -306,7 +325,18 @@ class EmbeddingsTab(RunJobTab, QWidget):
             message = f"Press Compute embeddings to map this run's {self._plural()}."
         self.scatter.set_message(message)
         self.live_map.show_run(run_dir, message)
+        self.points.setVisible(self.context is not None and self.context.modality == "text")
+        if not self.points.isVisible():
+            self.points.setCurrentIndex(0)
         self._update_controls()
+
+    def points_kind(self) -> str:
+        """ "words" when a text run's words are mapped, else "samples"."""
+        return str(self.points.currentData()) if self.points.isVisible() else "samples"
+
+    def _points_changed(self) -> None:
+        if self.run_dir is not None and self.context is not None and self.context.has_checkpoint:
+            self.compute(self.run_dir, force=True)
 
     def can_compute(self) -> bool:
         return self.context is not None and self.context.has_checkpoint and self.embed_worker is None
@@ -319,13 +349,15 @@ class EmbeddingsTab(RunJobTab, QWidget):
         self.cancel_umap()
         if run_dir != self.run_dir:
             self.set_run(run_dir)
-        worker = Worker(compute_embeddings, run_dir, inject=("progress", "cancel"))
+        words = self.points_kind() == "words"
+        job = compute_word_embeddings if words else compute_embeddings
+        worker = Worker(job, run_dir, inject=("progress", "cancel"))
         worker.progress.connect(self._progress)
         worker.returned.connect(self._embedded)
         worker.errored.connect(lambda exc, tb: self._failed(run_dir, exc, tb, "Cannot compute embeddings"))
         worker.finished.connect(self._embed_done)
         self.embed_worker = worker
-        self._show_progress(f"Embedding {self._plural()}…")
+        self._show_progress("Mapping the words…" if words else f"Embedding {self._plural()}…")
         self.runner.start(worker, "embed")
         self._update_controls()
         return worker
@@ -338,6 +370,8 @@ class EmbeddingsTab(RunJobTab, QWidget):
 
     def _embedded(self, result: EmbeddingResult) -> None:
         if result.run_dir != self.run_dir:  # finished just as another run was chosen: not this run's map
+            return
+        if result.points != self.points_kind():  # the other kind of points was asked for meanwhile
             return
         self.result = result
         self._fit_panels(result)
@@ -360,7 +394,10 @@ class EmbeddingsTab(RunJobTab, QWidget):
         if self.result is None or self.umap_worker is not None:
             return None
         result = self.result
-        worker = Worker(run_umap, result.run_dir, result.source, inject=("progress", "cancel"))
+        if result.points == "words":
+            worker = Worker(run_word_umap, result.embeddings, inject=("progress", "cancel"))
+        else:
+            worker = Worker(run_umap, result.run_dir, result.source, inject=("progress", "cancel"))
         worker.progress.connect(self._progress)
         worker.returned.connect(lambda out, r=result: self._umap_ready(r, out))
         worker.errored.connect(lambda exc, tb: self._failed(result.run_dir, exc, tb, "UMAP failed"))

@@ -147,6 +147,28 @@ def test_text_setup_train_try_embeddings_evaluate(qtbot, window, dialog_log, mon
     emb._clicked(target)
     assert emb.neighbours.count() == 1 + 8
 
+    # ---- Embeddings, words mode: one point per frequent word, placed by the model's word vectors --------
+    assert emb.points.isVisibleTo(emb)  # offered for text runs only
+    emb.points.setCurrentIndex(emb.points.findData("words"))
+    qtbot.waitUntil(
+        lambda: emb.result is not None and emb.result.points == "words" and not emb.busy, timeout=60_000
+    )
+    vocabulary = set(
+        ANIMALS + PLACES + VERBS + FOODS + PEOPLE + ["the", "on", "today", "ate", "with", "some"]
+    )
+    words = emb.result.source.texts()
+    assert emb.scatter.point_count() == len(words) >= 10
+    assert words[0] == "the"  # most frequent first
+    # whole words of the corpus, or (small vocabulary) the first piece of one
+    assert all(any(v.startswith(w) for v in vocabulary) for w in words if w.isalpha()), words
+    emb._hovered(0)
+    assert words[0] in emb.hover_text.text()
+    emb.points.setCurrentIndex(emb.points.findData("samples"))
+    qtbot.waitUntil(
+        lambda: emb.result is not None and emb.result.points == "samples" and not emb.busy, timeout=60_000
+    )
+    assert emb.scatter.point_count() == N
+
     # ---- Evaluate: pretrained, random init and the TF-IDF baseline, on the held-out texts ---------------
     ev = window.evaluate_tab
     window.tabs.setCurrentWidget(ev)

@@ -81,6 +81,10 @@ class _Method(torch.nn.Module):
         def finish_preview(v):
             return v.float().cpu()
 
+        @staticmethod
+        def describe_preview(preview, adapter):
+            return preview
+
     def prepare(self, x):
         return x.float() / 255
 
