@@ -41,10 +41,7 @@ _WORD = re.compile(r"\w+")
 # ---- token ids of a run's texts -------------------------------------------------------------------------
 def encode_texts(method, texts: list[str]) -> torch.Tensor:
     """Texts -> ids (n, max_tokens) through the method's text adapter (the run's own tokenizer)."""
-    adapter = method.input_adapter
-    if hasattr(adapter, "encode_texts"):
-        return adapter.encode_texts(list(texts)).cpu()
-    return tokenizer_of(method).encode_batch(list(texts), int(adapter.max_tokens))
+    return method.input_adapter.encode_texts(list(texts)).cpu()
 
 
 def source_ids(method, source, indices: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
@@ -211,14 +208,20 @@ def frequent_word_ids(method, counts: torch.Tensor, n: int = NEIGHBOUR_WORDS) ->
     """n frequent whole words (longer than one character) of the training counts. With a vocabulary of
     over COMMON_VOCAB such words, the COMMON_WORDS most frequent (the, of, and, ...) are passed over: their
     neighbours say little."""
-    tokenizer, ok = tokenizer_of(method), candidate_words(method)
-    ranked = [
-        i
-        for i in counts.argsort(descending=True).tolist()
-        if counts[i] > 0 and i < len(ok) and ok[i] and len(token_word(tokenizer, i)) > 1
-    ]
+    ranked = ranked_word_ids(method, counts, candidate_words(method))
     skip = COMMON_WORDS if len(ranked) > COMMON_VOCAB else 0
     return ranked[skip : skip + n]
+
+
+def ranked_word_ids(method, counts: torch.Tensor, candidates: torch.Tensor) -> list[int]:
+    """Ids of the whole words among `candidates` (bool (V,)) seen in the training counts, most frequent
+    first. Single characters are left out: with a small vocabulary most spell rarer words piece by piece."""
+    tokenizer = tokenizer_of(method)
+    return [
+        i
+        for i in counts.argsort(descending=True).tolist()
+        if counts[i] > 0 and i < len(candidates) and candidates[i] and len(token_word(tokenizer, i)) > 1
+    ]
 
 
 # ---- word-pair files ------------------------------------------------------------------------------------

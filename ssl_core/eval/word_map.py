@@ -26,7 +26,7 @@ class WordMap:
 
 def word_map(run_dir: str | Path, limit: int = MAP_WORDS, source=None) -> WordMap:
     """The `limit` most frequent whole words of a text run's training split with their vectors."""
-    from ssl_core.eval.language import source_ids, unigram_counts, word_space
+    from ssl_core.eval.language import ranked_word_ids, source_ids, unigram_counts, word_space
     from ssl_core.methods._text_lm import input_table, token_word, tokenizer_of
     from ssl_core.runs.store import load_run
 
@@ -40,22 +40,14 @@ def word_map(run_dir: str | Path, limit: int = MAP_WORDS, source=None) -> WordMa
     vocab = input_table(method.backbone).num_embeddings
     counts = unigram_counts(source_ids(method, run.source, run.train_idx), vocab)
     vectors, candidates, _ = word_space(method, among=counts > 0)
-    tokenizer = tokenizer_of(method)
-    # Single characters are left out, as in the neighbour lists: with a small vocabulary most are the
-    # spelling of rarer words piece by piece, not words.
-    ranked = [
-        i
-        for i in counts.argsort(descending=True).tolist()
-        if counts[i] > 0 and bool(candidates[i]) and len(token_word(tokenizer, i)) > 1
-    ]
-    keep = ranked[: max(0, int(limit))]
+    keep = ranked_word_ids(method, counts, candidates)[: max(0, int(limit))]
     if len(keep) < 3:
         raise UserError(
             f"{Path(run_dir).name} has only {len(keep)} whole word(s) in its training text; a word map needs more.",
             field="data.spec",
         )
     return WordMap(
-        words=[token_word(tokenizer, i) for i in keep],
+        words=[token_word(tokenizer_of(method), i) for i in keep],
         vectors=vectors[keep].numpy().astype(np.float32),
         counts=counts[keep].numpy().astype(np.int64),
     )
