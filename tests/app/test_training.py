@@ -51,7 +51,7 @@ def test_reconstruction_grid_updates_during_training(qtbot, settings_path, runs_
 
 def test_gui_thread_stays_responsive_while_training(qtbot, window):
     tiny_training(window, "simclr", max_steps=60, batch_size=64, epochs=5)
-    clock = StallClock()  # gaps between beats, less the time the GUI thread waited for a free CPU
+    clock = StallClock()  # gaps between beats, less the time the process waited for a free CPU
     timer = QTimer()
     timer.setInterval(10)
     timer.timeout.connect(clock.tick)
