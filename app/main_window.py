@@ -328,6 +328,7 @@ class MainWindow(QMainWindow):
         self.setup_tab.data_loading_changed.connect(lambda _: self._update_actions())
         self.setup_tab.problems_changed.connect(lambda _: self._update_actions())
         self.evaluate_tab.evaluated.connect(lambda _: self.runs_tab.refresh())
+        self.evaluate_tab.finetuned.connect(lambda _: self.runs_tab.refresh())  # its run is listed
         self.anomalies_tab.exported.connect(lambda text: self.statusBar().showMessage(text, 8000))
         for tab in (
             self.embeddings_tab,
@@ -764,6 +765,7 @@ class MainWindow(QMainWindow):
             text
             for name, text in (
                 ("evaluate", "an evaluation"),
+                ("finetune", "a fine-tuning"),
                 ("anomalies", "the anomaly detection"),
                 ("umap", "a UMAP map"),
                 ("embed", "the embeddings"),

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -29,10 +30,12 @@ from PySide6.QtWidgets import (
 
 from app import dialogs, exports
 from app.run_context import RunContext, run_context, run_is_gone
+from app.tabs.finetune_panel import FinetunePanel
 from app.tabs.run_jobs import RunJobTab
 from app.theme import series_color
 from app.widgets.confusion import ConfusionMatrix
 from app.widgets.curves import follow_theme, readable_axes, set_axis_label
+from app.widgets.finetune_chart import FinetuneLines
 from app.widgets.legend_bar import LegendBar
 from app.workers import JobRunner, Worker
 
@@ -251,6 +254,7 @@ class LabelEfficiencyChart(pg.PlotWidget):
 class EvaluateTab(RunJobTab, QWidget):
     busy_changed = Signal(bool)
     evaluated = Signal(object)  # ReportView
+    finetuned = Signal(object)  # a fine-tuning's report (dict): a new run is stored beside this one
     run_missing = Signal(object, str)  # run_dir, dialog title: its folder went away under a job
 
     def __init__(self, runner: JobRunner, parent: QWidget | None = None):
@@ -297,11 +301,18 @@ class EvaluateTab(RunJobTab, QWidget):
         for fmt, text in EXPORTS.items():
             menu.addAction(text, lambda f=fmt: self.export(f))
         self.export_button.setMenu(menu)
+        self.finetune_button = QPushButton("Fine-tune…")  # the Fine-tune action: its panel beside the charts
+        self.finetune_button.setObjectName("finetune_open")
+        self.finetune_button.setToolTip(
+            "Train the whole network on a few labels and compare (beside the charts)."
+        )
+        self.finetune_button.clicked.connect(lambda: self.show_finetune())
         top = QHBoxLayout()
         top.addWidget(self.button)
         top.addWidget(self.cancel_button)
         top.addWidget(self.progress, 1)
         top.addStretch(0)
+        top.addWidget(self.finetune_button)
         top.addWidget(self.export_button)
         self.button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
@@ -313,6 +324,16 @@ class EvaluateTab(RunJobTab, QWidget):
         self.confusion.setObjectName("confusion_matrix")
         self.legend = LegendBar()
         self.legend.setObjectName("eval_legend")
+        self.finetune = FinetunePanel(runner)  # fine-tuning with few labels: its lines join the probe's chart
+        self.finetune.setObjectName("finetune_panel")
+        self.finetune_lines = FinetuneLines(self.probe_chart)
+        self.finetune_legend = LegendBar()  # a second line: one line of six entries is wider than 1024 px
+        self.finetune_legend.setObjectName("finetune_legend")
+        self.finetune_legend.hide()
+        self.finetune.results_changed.connect(self._draw_finetune)
+        self.finetune.busy_changed.connect(lambda _: self._update_controls())
+        self.finetune.run_missing.connect(self.run_missing)
+        self.finetune.finetuned.connect(self.finetuned)
         # The two charts side by side under their shared legend: stacked, each got half the height and a
         # small window squeezed them until one's axis label ran into the other's title.
         pair = QSplitter(Qt.Orientation.Horizontal)
@@ -324,10 +345,15 @@ class EvaluateTab(RunJobTab, QWidget):
         figure_layout = QVBoxLayout(self.figure)
         figure_layout.setContentsMargins(0, 0, 0, 0)
         figure_layout.addWidget(self.legend)
+        figure_layout.addWidget(self.finetune_legend)
         figure_layout.addWidget(pair, 1)
+        self.side = QTabWidget()  # beside the charts: the probe's confusion matrix, or fine-tuning
+        self.side.setObjectName("eval_side")
+        self.side.addTab(self.confusion, "Confusion matrix")
+        self.side.addTab(self.finetune, "Fine-tune with few labels")
         charts = QSplitter(Qt.Orientation.Horizontal)
         charts.addWidget(self.figure)
-        charts.addWidget(self.confusion)
+        charts.addWidget(self.side)
         charts.setSizes([620, 380])  # shares of the width: the matrix's title fits at 1024 px too
         charts.setChildrenCollapsible(False)
 
@@ -341,7 +367,7 @@ class EvaluateTab(RunJobTab, QWidget):
 
     @property
     def busy(self) -> bool:
-        return self.worker is not None
+        return self.worker is not None or self.finetune.busy
 
     def set_run(self, run_dir: Path | None, reload: bool = False) -> None:
         """Show the run's saved results, if any. `reload`: read them again (the run changed)."""
@@ -368,6 +394,7 @@ class EvaluateTab(RunJobTab, QWidget):
             else:
                 text = "Press Evaluate to measure how useful the learned features are."
             self.headline.setText(text)
+        self.finetune.set_run(run_dir, self.context)  # its stored results: lines on the chart
         self._update_controls()
 
     def _explain(self) -> None:
@@ -416,6 +443,18 @@ class EvaluateTab(RunJobTab, QWidget):
     def cancel(self) -> None:
         if self.worker is not None:
             self.worker.quit()
+        self.finetune.cancel()
+
+    def show_finetune(self) -> None:
+        """Bring the fine-tuning panel forward (the Fine-tune action)."""
+        self.side.setCurrentWidget(self.finetune)
+
+    def _draw_finetune(self, results: list[dict[str, Any]]) -> None:
+        """The stored fine-tuning results as lines on the linear probe's chart, with their legend line."""
+        fractions = self.view.fractions if self.view is not None else []
+        entries = self.finetune_lines.show(results, fractions)
+        self.finetune_legend.set_entries(entries)
+        self.finetune_legend.setVisible(bool(entries))
 
     def _evaluated(self, run_dir: Path, report: dict[str, Any]) -> None:
         # A job cancelled by a change of run may still have finished: its results are saved with its
@@ -440,6 +479,7 @@ class EvaluateTab(RunJobTab, QWidget):
 
     def _update_controls(self) -> None:
         self.show_enabled(self.button, self.can_evaluate(), self._button_tip)
+        self.finetune.set_busy(self._blocked)
         ready = self.view is not None and bool(self.view.series)
         self.export_button.setEnabled(ready)
         self.export_button.setToolTip(
@@ -475,6 +515,7 @@ class EvaluateTab(RunJobTab, QWidget):
         entries = self.probe_chart.show_view(view, "probe")
         entries += [e for e in self.knn_chart.show_view(view, "knn") if e[0] not in dict(entries)]
         self.legend.set_entries(entries)
+        self._draw_finetune(self.finetune.results)  # placed on this report's ticks
         if view.confusion is not None:
             self.confusion.set_matrix(
                 view.confusion, view.class_names, "Linear probe, all labels: confusion matrix"

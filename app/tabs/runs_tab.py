@@ -290,7 +290,13 @@ class RunsTab(QWidget):
         one = len(paths) == 1
         free = not any(p in self.locked for p in paths)
         self.buttons["open"].setEnabled(one and not self._busy)
-        self.buttons["resume"].setEnabled(one and free and not self._busy)
+        finetuned = one and _is_finetuned(paths[0])  # a classifier: nothing to continue training
+        self.buttons["resume"].setEnabled(one and free and not self._busy and not finetuned)
+        self.buttons["resume"].setToolTip(
+            "A fine-tuned classifier cannot be resumed: resume the run it was fine-tuned from."
+            if finetuned
+            else "Continue training this run from its last checkpoint."
+        )
         self.buttons["compare"].setEnabled(len(paths) >= 1)
         self.buttons["export"].setEnabled(one)
         self.buttons["report"].setEnabled(len(paths) in (1, 2))
@@ -399,3 +405,9 @@ class RunsTab(QWidget):
 
     def compared_names(self) -> list[str]:
         return [item.name() for item in self._compare_items]
+
+
+def _is_finetuned(run_dir: Path) -> bool:
+    from ssl_core.runs.store import read_summary
+
+    return read_summary(run_dir).get("kind") == "finetune"

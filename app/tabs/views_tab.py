@@ -1,8 +1,9 @@
 """Views: what the method looks at. Pairs of augmented views (joint-embedding methods), input /
-corrupted / reconstruction (generative, refreshed live while training), predictions with captions
-(pretext tasks) or forecasts, each drawn by the renderer of its payload type (app/widgets/previews.py):
-image grids for images, small signal plots for time series, cards of sentences and guesses for text. For
-text, a Try-it box asks the current run's latest checkpoint about a sentence a person types.
+corrupted / reconstruction (generative, refreshed live while training), a GAN's samples from fixed random
+latents with an interpolation strip, predictions with captions (pretext tasks) or forecasts, each drawn
+by the renderer of its payload type (app/widgets/previews.py): image grids for images, small signal plots
+for time series, cards of sentences and guesses for text. For text, a Try-it box asks the current run's
+latest checkpoint about a sentence a person types.
 
 While training, the tab follows the trainer's live previews. Once the user draws their own (New views,
 Refresh), live previews no longer replace it: a line says so, with a button to follow training again.
@@ -31,7 +32,9 @@ EXPLAIN = {
     "views": "Each {unit} shows two random <b>augmented views</b> of the same {noun} (<i>New views</i> also "
     "shows the original). The method learns to give both views the same representation, so it has to ignore "
     "{changes} and keep what the {noun} shows. While training, the samples are those of the batch being "
-    "trained on, with new random views at every update.",
+    "trained on, with new random views at every update. Multi-crop methods (DINO, SwAV) show two large "
+    "<b>global</b> crops and smaller <b>local</b> crops of each {noun}; with DINO's Vision Transformer the last "
+    "row shows where the teacher looks (its <b>attention</b>, brighter = more).",
     "reconstruction": "The model squeezes each {noun} through a bottleneck (and some methods first <b>damage</b> "
     "it: noise, masks, hidden parts) and tries to <b>rebuild</b> the original. You see the input, what the model "
     "got when it differs, and the reconstruction. During training this updates live, so you can watch the "
@@ -41,7 +44,15 @@ EXPLAIN = {
     "forecast": "The model reads the start of each {noun} and <b>continues it</b> step by step on its own: the "
     "history, the true continuation (dashed) and the model's forecast. Captions compare its error with simply "
     "holding the last value.",
+    "samples": "A <b>generator</b> draws new {plural} from random numbers; a discriminator learns to tell them "
+    "from real ones. The first row shows real {plural}, the next rows what the generator draws from the "
+    "<b>same random numbers</b> all run, so during training you watch the same drawings turn from noise "
+    "into {plural}. The last row <b>morphs</b> from one drawing to another: smooth changes mean the generator "
+    "learned a continuous space of {plural} rather than copies.",
 }
+# The Refresh button's tooltip for kinds other than views (else DEFAULT_REFRESH_TIP).
+REFRESH_TIPS = {"samples": "Draw the generator's {plural} again from the current model."}
+DEFAULT_REFRESH_TIP = "Run the current model on a few held-out {plural}."
 # Text previews other than views: what the cards show (the model guesses words, continues text, or lists
 # the words nearest to a few words), whatever the method calls its preview.
 TEXT_EXPLAIN = (
@@ -173,7 +184,7 @@ class ViewsTab(QWidget):
         self.button.setToolTip(
             f"Draw new random augmentations of the same {plural}."
             if kind == "views"
-            else f"Run the current model on a few held-out {plural}."
+            else REFRESH_TIPS.get(kind, DEFAULT_REFRESH_TIP).format(plural=plural)
         )
         self._update_button()
 

@@ -15,7 +15,7 @@ FAMILY_TITLES = {
     "contrastive": "Contrastive",
     "self-distillation": "Self-distillation",
     "redundancy reduction": "Redundancy reduction",
-    "generative": "Generative (reconstruction)",
+    "generative": "Generative (reconstruction, generation)",
     "pretext": "Pretext tasks",
 }
 

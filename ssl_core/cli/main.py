@@ -255,7 +255,7 @@ def cmd_runs(args) -> int:
     rows = [
         [
             r.run_id,
-            r.method,
+            f"{r.method}, fine-tune of {r.parent}" if r.is_finetune else r.method,
             r.data,
             r.status,
             str(r.epochs),
@@ -382,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
         from ssl_core.report.cli import add_report_parser
 
         add_report_parser(sub)
+        from ssl_core.finetune.cli import add_finetune_parser
+
+        add_finetune_parser(sub)
     return parser
 
 

@@ -146,7 +146,7 @@ def evaluate_run(
     run = load_run(run_dir)
     check_cancel(cancel)
     source, config = run.source, run.config
-    split = _labelled_split(run)
+    split = labelled_split(run)
 
     # Each stage says what it is; counts in the words are the stage's own, the percentage is the whole's.
     stages = 3 if include_baselines else 2
@@ -230,8 +230,9 @@ def evaluate_language(
     return language
 
 
-def _labelled_split(run) -> LabelledSplit:
-    """The run's labels and split; data without labels or a run without held-out samples is a user error."""
+def labelled_split(run) -> LabelledSplit:
+    """The run's labels and its training/held-out split (the one its evaluation uses; fine-tuning reuses it).
+    Data without labels or a run without held-out samples is a user error."""
     config = run.config
     labels = run.source.labels()
     if labels is None:

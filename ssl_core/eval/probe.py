@@ -89,7 +89,7 @@ def _fit_sklearn(x: np.ndarray, y: np.ndarray, c: float, max_iter: int) -> tuple
     return model, int(np.max(model.n_iter_))
 
 
-def _fit_torch(
+def fit_softmax_regression(
     x: np.ndarray,
     y: np.ndarray,
     num_classes: int,
@@ -98,6 +98,9 @@ def _fit_torch(
     device: torch.device,
     cancel: CancelToken | None,
 ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """L2-regularised multinomial logistic regression with L-BFGS in PyTorch (the probe's solver, the same
+    objective as scikit-learn's with C = `c`): (weight (features, classes), bias (classes,), iterations).
+    `x` should be standardised; fine-tuning (ssl_core.finetune) starts its head from this solution."""
     xt = torch.from_numpy(x).to(device)
     yt = torch.from_numpy(y).to(device)
     weight = torch.zeros(x.shape[1], num_classes, device=device, requires_grad=True)
@@ -163,7 +166,9 @@ def linear_probe(
             used = "sklearn-lbfgs"
         elif solver == "torch":
             device = _gpu_device() or torch.device("cpu")
-            weight, bias, iterations = _fit_torch(x_train, y_train, k, c, max_iter, device, cancel)
+            weight, bias, iterations = fit_softmax_regression(
+                x_train, y_train, k, c, max_iter, device, cancel
+            )
             with torch.no_grad():
                 train_pred = (torch.from_numpy(x_train).to(device) @ weight + bias).argmax(1).cpu().numpy()
                 test_pred = (torch.from_numpy(x_test).to(device) @ weight + bias).argmax(1).cpu().numpy()

@@ -64,6 +64,15 @@ class Preview:
     meta: dict = field(default_factory=dict)
 
 
+@dataclass
+class OptimizerPart:
+    """One of several parts of a method trained by their own optimizer and schedule (a GAN's
+    discriminator and generator): its parameters, and its learning rate as a multiple of the run's."""
+
+    params: list[nn.Parameter]
+    lr_scale: float = 1.0
+
+
 @dataclass(frozen=True)
 class OptimDefaults:
     optimizer: str = "adamw"  # "adamw" or "sgd"
@@ -71,6 +80,10 @@ class OptimDefaults:
     weight_decay: float = 1e-4
     warmup_epochs: float = 1.0
     batch_size: int = 256
+    betas: tuple[float, float] = (0.9, 0.999)  # AdamW's moment decay rates (GANs use beta1 = 0.5)
+    # "warmup_cosine": linear warm-up, then cosine decay to 1% (ssl_core.train.schedule); "constant": the
+    # same warm-up, then the base rate to the end (GANs, whose two players must keep pace with each other).
+    schedule: str = "warmup_cosine"
 
 
 # Methods made for series train on small sets (BasicMotions: 80 series, GunPoint: 200): batches of 64 at an
@@ -229,7 +242,20 @@ class SSLMethod(nn.Module):
         )
 
     def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
+        """The loss of one step on `images`. Methods with `optimizer_parts` also take `part` (a name of
+        theirs) and return the loss of that part's update."""
         raise NotImplementedError
+
+    def optimizer_parts(self) -> dict[str, OptimizerPart]:
+        """Named parts of the method, each trained by its own optimizer and learning-rate schedule; {}
+        (the default) trains every parameter with one optimizer.
+
+        With parts, every step updates them in turn, in this order: the trainer calls
+        `training_step(images, ctx, part=name)` for each and steps that part's optimizer on the loss it
+        returns, while the other parts' parameters stay frozen (a GAN's discriminator, then its generator).
+        Every trainable parameter must belong to exactly one part. The step's loss is the sum of the
+        parts' losses; each part's loss is recorded under its name, so the plots show them apart."""
+        return {}
 
     def after_optimizer_step(self, ctx: StepContext) -> None:
         """Hook for momentum-encoder updates and similar; runs after each optimizer step."""

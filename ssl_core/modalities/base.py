@@ -4,8 +4,8 @@ Nothing outside `ssl_core/modalities/` asks "is this an image?": the trainer, th
 the GUI ask the data's modality (`modality_of(info)`) instead. A modality owns
 - the sample layout a DataSource returns and its conversion to float model input (`input_adapter`),
 - the input normalisation statistics the backbone's Encoder carries (`encoder_stats`),
-- the named view presets joint-embedding methods ask for (`view_pair`) and the corruptions generative
-  methods use (`corrupt`),
+- the named view presets joint-embedding methods ask for (`view_pair`), the multi-crop views of DINO and
+  SwAV (`multi_crop`, images only) and the corruptions generative methods use (`corrupt`),
 - the backbones that accept it and the default one, and the decoder that rebuilds a sample
   (`reconstruction_head`),
 - the raw-input baseline used by evaluation (`raw_features`),
@@ -108,6 +108,18 @@ class Modality(ABC):
     @abstractmethod
     def view_pair(self, preset: str, info: DataInfo) -> tuple[nn.Module, nn.Module]:
         """Two augmenters `aug(x, generator) -> x'` for a joint-embedding method's named preset."""
+
+    def multi_crop(
+        self, preset: str, info: DataInfo, n_local: int | None = None, local_size: int | None = None
+    ) -> nn.Module:
+        """A multi-crop augmenter `crops(x, generator) -> [global_1, global_2, local_1..local_N]` for a
+        named preset ("dino", "swav"): two large crops and `n_local` small ones of `local_size` (None: the
+        modality's choice). Only modalities whose samples can be cropped to a smaller size offer it."""
+        raise UserError(
+            f"Multi-crop views (two large and several small crops of each sample) are only available for "
+            f"images, not for {self.plural}; choose image data or a method without multi-crop.",
+            field="method.name",
+        )
 
     def corruptions(self) -> tuple[str, ...]:
         """Names `corrupt` accepts."""

@@ -79,6 +79,20 @@ class ImageModality(Modality):
             preset_views(preset), image_size=info.height, channels=info.channels, mirror_safe=info.mirror_safe
         )
 
+    def multi_crop(self, preset, info, n_local=None, local_size=None):
+        """Two global crops at the image's size and `n_local` local crops of `local_size` px (None: 96/224
+        of the image's side, at least 4 px), from the preset's paper recipes adapted to the image size."""
+        from ssl_core.augment.multicrop import multi_crop
+
+        return multi_crop(
+            preset,
+            image_size=info.height,
+            channels=info.channels,
+            n_local=n_local,
+            local_size=local_size,
+            mirror_safe=info.mirror_safe,
+        )
+
     def corruptions(self) -> tuple[str, ...]:
         return ("gaussian", "salt_and_pepper", "mask", "region")
 

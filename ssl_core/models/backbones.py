@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ssl_core.errors import UserError
+from ssl_core.models.gan import DCGANDiscriminator
 from ssl_core.models.series import SERIES_BACKBONES
 from ssl_core.models.table import TABLE_BACKBONES
 from ssl_core.models.text import TEXT_BACKBONES
@@ -172,6 +173,17 @@ for _name, _title, _arch, _dim in (
             _resnet(_arch),
         ),
     )
+BACKBONES.register(
+    "dcgan_d",
+    BackboneSpec(
+        "dcgan_d",
+        "DCGAN discriminator",
+        "The GAN's discriminator (ssl_core/models/gan.py): strided 4x4 convolutions with LeakyReLU and no "
+        "batch normalisation, 64 channels doubling per halving of the image; the pooled maps of every level "
+        "as features (256 on 8x8 digits). Made for 8-64 px images.",
+        lambda in_channels, image_size: DCGANDiscriminator(in_channels, image_size),
+    ),
+)
 for _entry in SERIES_BACKBONES:
     BACKBONES.register(
         _entry.name,

@@ -2,7 +2,11 @@
 
 Following MAE (He et al., 2022): pre-norm transformer blocks, fixed 2-D sine-cosine position
 embeddings, xavier-initialised linear layers, and a patch embedding initialised like a linear layer.
-There is no class token: the image representation is the mean of the encoder's patch tokens.
+By default there is no class token: the image representation is the mean of the encoder's patch tokens.
+With `cls_token=True` (DINO) a learned class token is prepended and its output is the representation;
+its attention to the patches in the last block is what DINO's attention maps show (`attention_maps`).
+Images of another size than the encoder was built for (DINO's small local crops) get the position
+embedding resized to their patch grid, as DINO's `interpolate_pos_encoding` does.
 """
 
 from __future__ import annotations
@@ -111,6 +115,13 @@ class Attention(nn.Module):
             out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention weights softmax(q k^T / sqrt(d)) per head, (B, heads, N, N), rows summing to 1."""
+        b, n, d = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads)
+        q, k, _ = (t.transpose(1, 2) for t in qkv.unbind(2))
+        return ((q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5).float().softmax(dim=-1)
+
 
 class Block(nn.Module):
     """Pre-norm transformer block: x + Attn(LN(x)), then x + MLP(LN(x))."""
@@ -127,6 +138,10 @@ class Block(nn.Module):
         x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
+    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's attention weights for its input x, (B, heads, N, N)."""
+        return self.attn.weights(self.norm1(x))
+
 
 def _init_weights(module: nn.Module) -> None:
     if isinstance(module, nn.Linear):
@@ -142,6 +157,9 @@ class ViTEncoder(nn.Module):
     """ViT encoder. `forward(images)` takes [0, 1] images and returns mean-pooled features (B, dim),
     so it can stand in for a backbone (it has `feature_dim` and normalises its input itself).
     `tokens(images, ids_keep)` returns the normalised tokens of only the kept patches (for MAE).
+    With `cls_token=True` a learned class token comes first in `tokens` and `forward` returns its output.
+    Images of another size (divisible by the patch size) are accepted: the position embedding is resized
+    to their grid (`pos_embed_for`).
     """
 
     def __init__(
@@ -155,6 +173,7 @@ class ViTEncoder(nn.Module):
         mlp_ratio: float = 4.0,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
+        cls_token: bool = False,
     ):
         super().__init__()
         h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
@@ -177,7 +196,11 @@ class ViTEncoder(nn.Module):
         self.register_buffer("pos_embed", sincos_pos_embed_2d(dim, *self.grid)[None], persistent=False)
         self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio) for _ in range(depth))
         self.norm = nn.LayerNorm(dim, eps=1e-6)
+        # Only when asked for, so MAE checkpoints keep their keys.
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if cls_token else None
         self.apply(_init_weights)
+        if self.cls_token is not None:
+            nn.init.trunc_normal_(self.cls_token, std=0.02)  # as in DINO's vision_transformer.py
         # MAE initialises the patch projection like a linear layer (xavier on the flattened kernel).
         nn.init.xavier_uniform_(self.patch_embed.weight.view(dim, -1))
         nn.init.zeros_(self.patch_embed.bias)
@@ -191,8 +214,8 @@ class ViTEncoder(nn.Module):
         4x the rows, and the gather's backward scattered a (B, L, dim) gradient. Same values (the
         patch order and the conv's weights are unchanged); forward + backward 4-5x faster.
         """
+        pos = self.pos_embed_for(images.shape[-2], images.shape[-1])  # checks the size first
         x = patchify((images - self.mean) / self.std, self.patch_size)  # (B, L, p*p*C), pixels (p, q, c)
-        pos = self.pos_embed
         if ids_keep is not None:  # the images need no gradient: this gather has no backward to pay for
             x = take_tokens(x, ids_keep)
             pos = pos[0][ids_keep]
@@ -202,14 +225,58 @@ class ViTEncoder(nn.Module):
         # residual stream of the encoder stays float32; only the matrix products run in bf16.
         return F.linear(x, weight, self.patch_embed.bias) + pos.to(x.dtype)
 
-    def tokens(self, images: torch.Tensor, ids_keep: torch.Tensor | None = None) -> torch.Tensor:
+    def pos_embed_for(self, height: int, width: int) -> torch.Tensor:
+        """The position embedding (1, L, dim) for images of height x width px.
+
+        The encoder's own grid gives its buffer; another grid (a local crop) gives the buffer resized
+        bicubically to it, as DINO does, so a small crop is embedded as a whole image seen at a lower
+        resolution. Raises ValueError when the size is not a multiple of the patch size."""
+        p = self.patch_size
+        if height % p or width % p:
+            raise ValueError(f"image size {height}x{width} is not divisible by patch size {p}")
+        grid = (height // p, width // p)
+        if grid == self.grid:
+            return self.pos_embed
+        gh, gw = self.grid
+        table = self.pos_embed.reshape(1, gh, gw, -1).permute(0, 3, 1, 2)
+        resized = F.interpolate(table, size=grid, mode="bicubic", align_corners=False)
+        return resized.permute(0, 2, 3, 1).reshape(1, grid[0] * grid[1], -1)
+
+    def _sequence(self, images: torch.Tensor, ids_keep: torch.Tensor | None = None) -> torch.Tensor:
+        """The blocks' input: the embedded (kept) patches, after the class token when there is one."""
         x = self.embed(images, ids_keep)
+        if self.cls_token is not None:
+            x = torch.cat([self.cls_token.to(x.dtype).expand(x.shape[0], -1, -1), x], dim=1)
+        return x
+
+    def tokens(self, images: torch.Tensor, ids_keep: torch.Tensor | None = None) -> torch.Tensor:
+        x = self._sequence(images, ids_keep)
         for block in self.blocks:
             x = block(x)
         return self.norm(x)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.tokens(images).mean(dim=1)
+        x = self.tokens(images)
+        return x[:, 0] if self.cls_token is not None else x.mean(dim=1)
+
+    @torch.no_grad()
+    def attention_maps(self, images: torch.Tensor) -> torch.Tensor:
+        """What the last block attends to, per head and patch: (B, heads, grid_h, grid_w), each map
+        summing to 1 over the patches.
+
+        With a class token, its attention to each patch (DINO's figure 1); without one, the attention each
+        patch receives, averaged over all the patches asking (queries), renormalised."""
+        x = self._sequence(images)
+        for block in self.blocks[:-1]:
+            x = block(x)
+        weights = self.blocks[-1].attention_weights(x)  # (B, heads, N, N)
+        if self.cls_token is not None:
+            maps = weights[:, :, 0, 1:]
+        else:
+            maps = weights.mean(dim=2)
+        maps = maps / maps.sum(dim=-1, keepdim=True)
+        gh, gw = images.shape[-2] // self.patch_size, images.shape[-1] // self.patch_size
+        return maps.reshape(images.shape[0], -1, gh, gw)
 
 
 class MAEDecoder(nn.Module):

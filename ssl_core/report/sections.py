@@ -149,6 +149,8 @@ PREVIEW_KIND_WORDS = {
     "reconstruction": "The same held-out samples all run: what the network was shown and what it rebuilt.",
     "prediction": "The same held-out samples all run, with what the network predicted about them.",
     "forecast": "The same held-out series all run: the known start and the network's forecast.",
+    "samples": "Real samples, then what the generator drew from the same random numbers all run, and a strip "
+    "morphing from one drawing to another.",
 }
 
 

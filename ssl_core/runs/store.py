@@ -26,6 +26,7 @@ METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 CHECKPOINT = Path("checkpoints") / "last.pt"
 EVAL_REPORT = "report.json"  # written by ssl_core.eval (report_path), read here for the run list
+FINETUNE_DIR = "finetune"  # a fine-tune run's own files (ssl_core.finetune): result.json, classifier.pt
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,20 @@ class RunPaths:
     @property
     def eval_report(self) -> Path:
         return self.eval_dir / EVAL_REPORT
+
+    @property
+    def finetune_dir(self) -> Path:
+        return self.root / FINETUNE_DIR
+
+    @property
+    def finetune_result(self) -> Path:
+        """A fine-tune run's FinetuneReport as JSON."""
+        return self.finetune_dir / "result.json"
+
+    @property
+    def finetune_classifier(self) -> Path:
+        """A fine-tune run's classifier: backbone + head weights with the class names."""
+        return self.finetune_dir / "classifier.pt"
 
 
 def require_run_dir(run_dir: str | Path) -> RunPaths:
@@ -122,6 +137,14 @@ class RunRecord:
     few_label_probe: float | None = None
     few_label_fraction: float | None = None
     few_label_count: int | None = None
+    # "training" for a training run; "finetune" for a fine-tuned classifier (ssl_core.finetune), whose
+    # parent is the folder name of the run it was fine-tuned from.
+    kind: str = "training"
+    parent: str | None = None
+
+    @property
+    def is_finetune(self) -> bool:
+        return self.kind == "finetune"
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -172,6 +195,8 @@ def record_for(run_dir: Path) -> RunRecord:
         few_label_probe=few[0] if few else None,
         few_label_fraction=few[1] if few else None,
         few_label_count=few[2] if few else None,
+        kind=str(summary.get("kind") or "training"),
+        parent=None if summary.get("parent") is None else str(summary.get("parent")),
     )
 
 

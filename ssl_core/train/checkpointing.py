@@ -2,7 +2,10 @@
 
 A checkpoint holds the method (weights and state such as queues and momentum encoders), the optimizer,
 scheduler and gradient scaler, the RNG states, and the step and epoch, so a resumed run continues
-exactly where it stopped. It is written with the run store's atomic writer (a failed write leaves the
+exactly where it stopped. A method trained with one optimizer keeps it under "optimizer" and
+"scheduler" (the format of every checkpoint so far); a method with several parts
+(`SSLMethod.optimizer_parts`, e.g. a GAN's discriminator and generator) keeps them by part name under
+"optimizers" and "schedulers". It is written with the run store's atomic writer (a failed write leaves the
 previous checkpoint whole) and read with `torch.load(..., weights_only=True)`.
 """
 
@@ -17,24 +20,44 @@ import torch
 from ssl_core.errors import UserError
 from ssl_core.runs.checkpoint import load_checkpoint, save_checkpoint
 from ssl_core.train.global_rng import PrivateStream
+from ssl_core.train.optim import SINGLE_PART
 
 CHECKPOINT_FORMAT = 1
-CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "step")
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "step")  # one optimizer
+PARTS_CHECKPOINT_KEYS = ("model", "optimizers", "schedulers", "scaler", "rng", "step")  # several
 
 
 @dataclass
 class TrainingState:
-    """The live objects of a run being trained: what a step uses and a checkpoint saves and restores."""
+    """The live objects of a run being trained: what a step uses and a checkpoint saves and restores.
+
+    `optimizers` and `schedulers` are keyed by part name in the order the parts step
+    (ssl_core.train.optim.build_optimizers): {SINGLE_PART: ...} for a method trained with one optimizer."""
 
     method: Any  # SSLMethod
-    optimizer: torch.optim.Optimizer
-    scheduler: Any  # torch.optim.lr_scheduler.LRScheduler
+    optimizers: dict[str, torch.optim.Optimizer]
+    schedulers: dict[str, Any]  # part name -> torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
     generator: torch.Generator  # the method's random draws (views, masks), on the device
     device: torch.device
     amp_dtype: torch.dtype | None = None  # autocast precision of a step; None: float32 throughout
     # The run's own copy of the global stream, for layers that draw from it (dropout); None when none do.
     stream: PrivateStream | None = None
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The first part's optimizer (the only one of a method without parts)."""
+        return next(iter(self.optimizers.values()))
+
+    @property
+    def scheduler(self) -> Any:
+        """The first part's schedule (the only one of a method without parts)."""
+        return next(iter(self.schedulers.values()))
+
+    @property
+    def single(self) -> bool:
+        """Whether one optimizer trains the whole method (the checkpoint keeps the one-optimizer format)."""
+        return list(self.optimizers) == [SINGLE_PART]
 
 
 def save_training_checkpoint(path: Path, state: TrainingState, step: int, epoch: int, backbone: str) -> None:
@@ -45,8 +68,7 @@ def save_training_checkpoint(path: Path, state: TrainingState, step: int, epoch:
         path,
         {
             "model": state.method.state_dict(),
-            "optimizer": state.optimizer.state_dict(),
-            "scheduler": state.scheduler.state_dict(),
+            **_optimizer_states(state),
             "scaler": state.scaler.state_dict(),
             "rng": rng_state(state.generator, state.device, state.stream),
             "step": step,
@@ -58,13 +80,40 @@ def save_training_checkpoint(path: Path, state: TrainingState, step: int, epoch:
     )
 
 
+def _optimizer_states(state: TrainingState) -> dict[str, Any]:
+    if state.single:
+        return {"optimizer": state.optimizer.state_dict(), "scheduler": state.scheduler.state_dict()}
+    return {
+        "optimizers": {name: opt.state_dict() for name, opt in state.optimizers.items()},
+        "schedulers": {name: sched.state_dict() for name, sched in state.schedulers.items()},
+    }
+
+
+def _restore_optimizers(saved: dict[str, Any], state: TrainingState) -> None:
+    """Load the saved optimizers and schedules into `state`'s; KeyError when the parts differ."""
+    if state.single:
+        state.optimizer.load_state_dict(saved["optimizer"])
+        state.scheduler.load_state_dict(saved["scheduler"])
+        return
+    optimizers, schedulers = saved["optimizers"], saved["schedulers"]
+    if list(optimizers) != list(state.optimizers) or list(schedulers) != list(state.schedulers):
+        raise KeyError(
+            f"optimizer parts {', '.join(optimizers)} saved, {', '.join(state.optimizers)} expected"
+        )
+    for name, optimizer in state.optimizers.items():
+        optimizer.load_state_dict(optimizers[name])
+        state.schedulers[name].load_state_dict(schedulers[name])
+
+
 def restore_training_checkpoint(path: Path, state: TrainingState) -> int:
     """Load the checkpoint at `path` into `state` and return its step.
 
     A checkpoint that is not a training checkpoint, or does not fit the run's objects (the config was
     edited after training), is a user error whose message says what to do."""
     saved = load_checkpoint(path, map_location=state.device)
-    missing = [key for key in CHECKPOINT_KEYS if key not in saved]
+    # A checkpoint saved with several optimizers: its own keys; else the one-optimizer format.
+    keys = PARTS_CHECKPOINT_KEYS if "optimizers" in saved else CHECKPOINT_KEYS
+    missing = [key for key in keys if key not in saved]
     if missing:
         raise UserError(
             f"Checkpoint {path} is not a training checkpoint (it has no {', '.join(missing)}); it may be an "
@@ -73,8 +122,7 @@ def restore_training_checkpoint(path: Path, state: TrainingState) -> int:
         )
     try:
         state.method.load_state_dict(saved["model"])
-        state.optimizer.load_state_dict(saved["optimizer"])
-        state.scheduler.load_state_dict(saved["scheduler"])
+        _restore_optimizers(saved, state)
         state.scaler.load_state_dict(saved["scaler"])
         restore_rng(saved["rng"], state.generator, state.device, state.stream)
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:

@@ -113,11 +113,13 @@ def compile_method(method: nn.Module) -> float:
     `nn.Module.compile()` keeps the module and its state_dict keys as they are (no `_orig_mod.`
     prefix), so checkpoints stay interchangeable with uncompiled runs. Augmentation modules are left
     eager: they take a torch.Generator, which would break the graph. The real compilation happens on
-    the first step, which is therefore slow.
+    the first step, which is therefore slow. A method lists in `eager_modules` the children that must stay
+    eager too (a GAN's discriminator under a gradient penalty: compiled graphs have no double backward).
     """
     start = time.perf_counter()
+    eager = {"views", *getattr(method, "eager_modules", ())}
     for name, child in method.named_children():
-        if name == "views" or not any(True for _ in child.parameters()):
+        if name in eager or not any(True for _ in child.parameters()):
             continue
         child.compile()
     return time.perf_counter() - start

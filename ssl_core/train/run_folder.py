@@ -48,6 +48,18 @@ def create_run_dir(config: RunConfig) -> Path:
     return run_dir
 
 
+def refuse_if_finetuned(run_dir: Path) -> None:
+    """A fine-tuned classifier (ssl-core finetune) holds no training state to continue; its parent does."""
+    summary = store.read_summary(run_dir)
+    if summary.get("kind") == "finetune":
+        parent = summary.get("parent") or "its parent run"
+        raise UserError(
+            f"{run_dir} is a fine-tuned classifier, not a training run, so it cannot be resumed; resume its "
+            f"parent ({parent}) instead, or fine-tune again from it.",
+            path=str(run_dir),
+        )
+
+
 def refuse_if_running(run_dir: Path) -> None:
     """Two trainers appending to one run would interleave its metrics and checkpoints."""
     summary = store.read_summary(run_dir)

@@ -3,6 +3,10 @@
 A Trainer owns one run directory. It publishes events, obeys a RunControl from another thread,
 checkpoints atomically every epoch and on stop, and resumes from exactly the step it saved.
 
+A method with several optimizer parts (`SSLMethod.optimizer_parts`, e.g. a GAN's discriminator and
+generator) has each part updated in turn at every step, by its own optimizer and schedule, with the other
+parts frozen; pause, stop, checkpoints and resume treat the run like any other.
+
 Its helpers each do one job: `run_folder` (the run directory's life cycle and failure records),
 `checkpointing` (what a checkpoint holds, saving and restoring it), `live_previews` (previews at an
 interval) and `failures` (out of memory and refused writes).
@@ -48,7 +52,14 @@ from ssl_core.train.events import (
 from ssl_core.train.failures import free_memory, is_out_of_memory, is_write_error
 from ssl_core.train.global_rng import PrivateStream, draws_from_global_stream
 from ssl_core.train.live_previews import LivePreviews, preview_batch
-from ssl_core.train.optim import Hyper, build_optimizer, build_scheduler, resolve_hyper
+from ssl_core.train.optim import (
+    Hyper,
+    build_optimizers,
+    build_scheduler,
+    optimized_params,
+    resolve_hyper,
+    training_only,
+)
 from ssl_core.train.perf import compile_method, limit_cpu_threads, training_autocast_dtype, use_channels_last
 from ssl_core.train.plan import StepPlan
 from ssl_core.train.preview_archive import PreviewArchive
@@ -105,6 +116,7 @@ class Trainer:
         **kw,
     ) -> Trainer:
         paths = store.require_run_dir(run_dir)
+        run_folder.refuse_if_finetuned(paths.root)
         config = RunConfig.load(paths.config)
         run_folder.refuse_if_running(paths.root)
         return cls(config, control, preview_interval_s, run_dir=paths.root, _resuming=True, **kw)
@@ -254,14 +266,19 @@ class Trainer:
             limit_cpu_threads()
         if cfg.train.compile:
             compile_method(method)
-        optimizer = build_optimizer(method, parts.spec, hyper)
-        warmup_steps = int(round(hyper.warmup_epochs * plan.steps_per_epoch))
-        scheduler = build_scheduler(optimizer, plan.total_steps, min(warmup_steps, plan.total_steps // 2))
+        # One optimizer, or one per part of the method (a GAN's discriminator and generator), each with
+        # its own schedule.
+        optimizers = build_optimizers(method, parts.spec, hyper)
+        warmup_steps = min(int(round(hyper.warmup_epochs * plan.steps_per_epoch)), plan.total_steps // 2)
+        schedulers = {
+            name: build_scheduler(optimizer, plan.total_steps, warmup_steps, parts.spec.optim.schedule)
+            for name, optimizer in optimizers.items()
+        }
         amp_dtype = training_autocast_dtype(device, cfg.train.amp)
         return TrainingState(
             method=method,
-            optimizer=optimizer,
-            scheduler=scheduler,
+            optimizers=optimizers,
+            schedulers=schedulers,
             scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
             generator=torch.Generator(device=device).manual_seed(cfg.train.seed),
             device=device,
@@ -346,28 +363,60 @@ class Trainer:
         return recorder.last_loss, "completed"
 
     def _step(self, state: TrainingState, batch: torch.Tensor, epoch: int, total_steps: int) -> StepOutput:
-        method, device, amp_dtype = state.method, state.device, state.amp_dtype
+        method = state.method
         if self._cores is not None:
             self._cores.adjust()  # this run's share of the CPU's cores, as other runs start and end
-        images = method.prepare(batch.to(device, non_blocking=True))
-        if images.dim() == 4 and use_channels_last(device):
+        images = method.prepare(batch.to(state.device, non_blocking=True))
+        if images.dim() == 4 and use_channels_last(state.device):
             images = images.contiguous(memory_format=torch.channels_last)
         ctx = StepContext(step=self.step, total_steps=total_steps, epoch=epoch, generator=state.generator)
+        if state.single:
+            out = self._forward(state, images, ctx)
+            self._update(state, state.optimizer, out.loss)
+        else:
+            out = self._step_parts(state, images, ctx)
+        state.scaler.update()
+        for scheduler in state.schedulers.values():
+            scheduler.step()
+        method.after_optimizer_step(ctx)
+        return out
+
+    def _step_parts(self, state: TrainingState, images: torch.Tensor, ctx: StepContext) -> StepOutput:
+        """Update each part of the method in turn (`SSLMethod.optimizer_parts`) with the other parts'
+        parameters frozen. The step's loss is the sum of the parts' losses, each recorded by name."""
+        losses, parts = [], {}
+        for name, optimizer in state.optimizers.items():
+            with training_only(state.optimizers, name):
+                out = self._forward(state, images, ctx, part=name)
+                self._update(state, optimizer, out.loss)
+            losses.append(out.loss.detach())
+            parts[name] = out.loss.detach()
+            parts.update({key: value.detach() for key, value in out.parts.items()})
+        return StepOutput(torch.stack([loss.float() for loss in losses]).sum(), parts)
+
+    def _forward(
+        self, state: TrainingState, images: torch.Tensor, ctx: StepContext, part: str | None = None
+    ) -> StepOutput:
+        """The method's training step (of one part, for methods with parts) in the run's precision and
+        random stream."""
+        device, amp_dtype = state.device, state.amp_dtype
         with (
             torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None),
             state.stream.active() if state.stream is not None else nullcontext(),
         ):
-            out = method.training_step(images, ctx)
-        state.optimizer.zero_grad(set_to_none=True)
-        state.scaler.scale(out.loss).backward()
+            if part is None:
+                return state.method.training_step(images, ctx)
+            return state.method.training_step(images, ctx, part=part)
+
+    def _update(self, state: TrainingState, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """Backpropagate `loss` and step `optimizer` on it (clipping its parameters' gradients when asked).
+        The scaler's update and the schedules' step come once per training step, after every part."""
+        optimizer.zero_grad(set_to_none=True)
+        state.scaler.scale(loss).backward()
         if self.config.train.grad_clip > 0:
-            state.scaler.unscale_(state.optimizer)
-            torch.nn.utils.clip_grad_norm_(method.parameters(), self.config.train.grad_clip)
-        state.scaler.step(state.optimizer)
-        state.scaler.update()
-        state.scheduler.step()
-        method.after_optimizer_step(ctx)
-        return out
+            state.scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(optimized_params(optimizer), self.config.train.grad_clip)
+        state.scaler.step(optimizer)
 
     def _checkpoint(self, state: TrainingState, epoch: int) -> None:
         path = store.RunPaths(self.run_dir).checkpoint
