@@ -26,11 +26,11 @@ def percent(entry: dict[str, Any]) -> tuple[float | None, float]:
 
 
 def labels_words(labels: float | int) -> str:
-    """ "1% of the labels", "all the labels", "5 per class labelled"."""
+    """ "1% of the labels", "all the labels", "5 labels per class"."""
     from ssl_core.finetune import labels_text
 
     if isinstance(labels, int):
-        return f"{labels_text(labels)} labelled"
+        return f"{labels} label{'s' if labels != 1 else ''} per class"
     return "all the labels" if labels >= 1.0 else f"{labels_text(labels)} of the labels"
 
 

@@ -33,7 +33,7 @@ DEFAULT_SEEDS = (0, 1, 2)
 # without such a head always use the backbone alone). SimCLRv2 (Chen et al. 2020b) fine-tunes from the head's
 # first layer and found it matters most at 1% labels. On digits (SimCLR, 60 steps, paired over the same
 # subsets and test images) 1 block vs none: +1.9 +- 2.6 points at 1% (10 seeds; fine-tune - probe +1.2 +- 2.6;
-# early stopping still kept epoch 0 on 6 of 10 seeds), -0.9 +- 1.4 at 10% (5 seeds). Neither clears the
+# early stopping still kept epoch 0 on 6 of 10 seeds), -0.4 +- 1.2 at 10% (10 seeds). Neither clears the
 # paired spread, so the default stays the plain backbone.
 DEFAULT_PROJECTOR_LAYERS = 0
 
