@@ -26,7 +26,7 @@ _frozen = False  # once per process: a second window (tests) must not pay for an
 
 
 class GuiThreadCollector(QObject):
-    def __init__(self, interval_ms: int = 500, parent: QObject | None = None):
+    def __init__(self, interval_ms: int = 100, parent: QObject | None = None):
         super().__init__(parent)
         self._was_enabled = gc.isenabled()
         self.collections = [0, 0, 0]
