@@ -51,6 +51,14 @@ def live_preview_caption(preview: Any, step: int | None) -> str:
 
 
 # ---- images ------------------------------------------------------------------------------------------
+def shown_columns(count: int, limit: int, strip: bool = False) -> list[int]:
+    """Which of a row's `count` samples a view of `limit` columns shows: the first ones, or for an ordered
+    strip (an interpolation) both ends and evenly spaced steps between them."""
+    if count <= limit or not strip or limit < 2:
+        return list(range(min(count, limit)))
+    return sorted({round(i * (count - 1) / (limit - 1)) for i in range(limit)})
+
+
 class ImageGridView(PreviewRenderer):
     """Named rows of images aligned in columns (view 1 over view 2, input over reconstruction), sized
     so the columns fill the visible width within readable limits."""
@@ -68,10 +76,15 @@ class ImageGridView(PreviewRenderer):
         layout.addWidget(self.scroll)
 
     def show_preview(self, preview: Any) -> None:
+        from ssl_core.methods.base import STRIP_ROWS_KEY
+
+        strips = set(preview.meta.get(STRIP_ROWS_KEY, ()))
         rows = []
         for name, images in preview.images.items():
-            caps = list(preview.captions.get(name, []))[: self.max_samples]
-            rows.append((name, qimages(as_numpy(images)[: self.max_samples]), caps))
+            keep = shown_columns(len(images), self.max_samples, strip=name in strips)
+            caps = list(preview.captions.get(name, []))
+            caps = [caps[i] for i in keep if i < len(caps)]
+            rows.append((name, qimages(as_numpy(images)[keep]), caps))
         self.grid.set_rows(rows)
         self._fit()
 

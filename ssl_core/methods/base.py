@@ -64,6 +64,11 @@ class Preview:
     meta: dict = field(default_factory=dict)
 
 
+# Preview.meta key: names of rows that are ordered strips (an interpolation from 0% to 100%); a view showing
+# fewer columns than the row has keeps its ends and evenly spaced steps between them, not the first few.
+STRIP_ROWS_KEY = "strip_rows"
+
+
 @dataclass
 class OptimizerPart:
     """One of several parts of a method trained by their own optimizer and schedule (a GAN's

@@ -18,6 +18,7 @@ from torch import nn
 
 from ssl_core.data.base import DataInfo
 from ssl_core.methods.base import (
+    STRIP_ROWS_KEY,
     MethodSpec,
     OptimDefaults,
     OptimizerPart,
@@ -175,11 +176,14 @@ class GAN(SSLMethod):
         drawn = self.generator(torch.cat([z[: 2 * n], strip]))
         arrays = {"real": images[:n], "samples": drawn[:n], "more samples": drawn[n : 2 * n]}
         arrays["interpolation"] = drawn[2 * n :]
-        return self.make_preview(
+        preview = self.make_preview(
             "samples",
             {k: v.float().clamp(0, 1) for k, v in arrays.items()},
             interpolation=[f"{t:.0%}" for t in torch.linspace(0, 1, n).tolist()],
         )
+        # An ordered strip: a view with fewer columns keeps both ends and evenly spaced steps between them.
+        preview.meta = {**preview.meta, STRIP_ROWS_KEY: ["interpolation"]}
+        return preview
 
 
 SPEC = MethodSpec(

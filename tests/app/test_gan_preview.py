@@ -38,6 +38,11 @@ def test_gan_sample_grid_appears_and_refreshes_while_training(qtbot, settings_pa
         assert shown(train.live_preview, "interpolation") != first_strip
         assert "the same samples all run" in train.live_caption.text()
         assert views.captions("interpolation")[0] == "0%" and views.captions("interpolation")[-1] == "100%"
+        # the Train tab shows fewer columns: the strip keeps both ends, evenly spaced, not its first steps
+        strip = train.live_preview.captions("interpolation")
+        assert (
+            strip[0] == "0%" and strip[-1] == "100%" and len(strip) == len(shown(train.live_preview, "real"))
+        )
         # both players' losses are plotted as parts of the loss
         qtbot.waitUntil(
             lambda: {"discriminator", "generator"} <= set(train.loss_curves.names()), timeout=60_000
