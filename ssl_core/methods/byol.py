@@ -12,7 +12,7 @@ from ssl_core.losses import byol_loss
 from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods._momentum import cosine_momentum, ema_update, momentum_copy
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
-from ssl_core.methods.projection_params import projection_params
+from ssl_core.methods.projection_params import predictor_param, projection_params
 from ssl_core.models.heads import byol_mlp
 from ssl_core.params import Param, params
 
@@ -79,14 +79,7 @@ SPEC = MethodSpec(
             "Width of the projector's hidden layer (paper: 4096).",
             "Size of the projected embedding (paper: 256).",
         ),
-        Param(
-            "pred_hidden_dim",
-            512,
-            "Width of the predictor's hidden layer (paper: 4096).",
-            low=16,
-            high=16384,
-            label="Predictor width",
-        ),
+        predictor_param(),
     ),
     factory=BYOL,
     optim=OptimDefaults(optimizer="adamw", lr=2e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),

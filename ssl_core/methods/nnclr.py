@@ -13,7 +13,7 @@ from ssl_core.data.base import DataInfo
 from ssl_core.losses.nnclr import nnclr_loss
 from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
-from ssl_core.methods.projection_params import projection_params
+from ssl_core.methods.projection_params import predictor_param, projection_params
 from ssl_core.models.heads import byol_mlp, mlp
 from ssl_core.params import Param, params
 
@@ -144,14 +144,7 @@ SPEC = MethodSpec(
             "Width of the projector's hidden layers (paper: 2048).",
             "Size of the embedding stored in the memory and compared by the loss (paper: 256).",
         ),
-        Param(
-            "pred_hidden_dim",
-            512,
-            "Width of the predictor's hidden layer (paper: 4096).",
-            low=16,
-            high=16384,
-            label="Predictor width",
-        ),
+        predictor_param(),
     ),
     factory=NNCLR,
     # The paper trains with LARS at a batch of 4096; AdamW at SimCLR's rate suits the small batches here.

@@ -1,4 +1,4 @@
-"""The two settings every method with a projection head has, named, ranged and labelled once."""
+"""The settings every method with a projection head (and a predictor) has, named, ranged and labelled once."""
 
 from __future__ import annotations
 
@@ -19,3 +19,10 @@ def projection_params(
         Param("proj_hidden_dim", hidden, hidden_help, low=16, high=high, label="Projection head width"),
         Param("proj_out_dim", out, out_help, low=out_low, high=high, label="Projection output size"),
     )
+
+
+def predictor_param(
+    hidden: int = 512, help: str = "Width of the predictor's hidden layer (paper: 4096).", *, low: int = 16
+) -> Param:
+    """`pred_hidden_dim`, the predictor's hidden width (BYOL, NNCLR, SimSiam); the help says what the paper used."""
+    return Param("pred_hidden_dim", hidden, help, low=low, high=16384, label="Predictor width")

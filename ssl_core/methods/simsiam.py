@@ -11,6 +11,7 @@ from ssl_core.data.base import DataInfo
 from ssl_core.losses import negative_cosine
 from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
+from ssl_core.methods.projection_params import predictor_param
 from ssl_core.models.heads import simsiam_predictor, simsiam_projector
 from ssl_core.params import Param, params
 
@@ -56,13 +57,10 @@ SPEC = MethodSpec(
             high=16384,
             label="Projection head width",
         ),
-        Param(
-            "pred_hidden_dim",
+        predictor_param(
             128,
             "Bottleneck width of the predictor; a quarter of proj_dim, as in the paper (512 of 2048).",
             low=8,
-            high=16384,
-            label="Predictor width",
         ),
     ),
     factory=SimSiam,
