@@ -9,9 +9,12 @@ STAMP := $(VENV)/.installed
 QT_DEBS := libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 \
 	libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 \
 	libxcb-xinerama0 libxcb-xfixes0 libglib2.0-0
+# PortAudio, which sounddevice plays the GUI's audio clips through.
+AUDIO_DEBS := libportaudio2
 # Demo data read from the installed package, never copied: the fortune-cookie quotes are the text demo
-# (text:fortunes; /usr/share/games/fortunes, one category per file).
-DATA_DEBS := fortunes
+# (text:fortunes; /usr/share/games/fortunes, one category per file); the Sonic Pi instrument samples are the
+# recorded-audio demo (audio:sonic-pi; /usr/share/sonic-pi/samples, FLAC, the name prefix is the category).
+DATA_DEBS := fortunes sonic-pi-samples
 # Xvfb and screenshot tools for the real-window GUI test; the validators of the desktop entry and metainfo.
 TEST_DEBS := xvfb xauth x11-utils imagemagick desktop-file-utils appstream
 
@@ -42,7 +45,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 sysdeps:
-	@./packaging/ensure-debs.sh $(QT_DEBS) $(DATA_DEBS)
+	@./packaging/ensure-debs.sh $(QT_DEBS) $(AUDIO_DEBS) $(DATA_DEBS)
 
 sysdeps-test:
 	@./packaging/ensure-debs.sh $(TEST_DEBS)

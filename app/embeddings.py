@@ -1,6 +1,6 @@
 """A run's embeddings for the Embeddings tab, computed on a worker thread: every sample's features
 (the saved ones when they match the checkpoint), PCA at once, UMAP on request, and a thumbnail painter
-for the samples' own form (app/widgets/sample_thumbnails.py)."""
+for the samples' own form (app/widgets/sample_thumbnails.py; an audio clip's spectrogram)."""
 
 from __future__ import annotations
 
@@ -65,6 +65,18 @@ class EmbeddingResult:
         info = getattr(self.source, "info", None)
         return getattr(info, "modality", None) == "text" and hasattr(self.source, "texts")
 
+    @property
+    def is_audio(self) -> bool:
+        """Audio clips: a click on a point plays the clip."""
+        return getattr(getattr(self.source, "info", None), "modality", None) == "audio"
+
+    @property
+    def sample_rate(self) -> int:
+        """An audio run's sample rate (its DataInfo's extra["audio"]); 0 for other kinds of data."""
+        extra = getattr(getattr(self.source, "info", None), "extra", None) or {}
+        audio = extra.get("audio") if isinstance(extra.get("audio"), dict) else {}
+        return int(audio.get("sample_rate") or 16000) if self.is_audio else 0
+
     def text_of(self, row: int) -> str | None:
         """A text sample's whole text (the thumbnail may cut it short); None for other kinds of data."""
         if not self.is_text:
@@ -91,7 +103,7 @@ def make_painter(source: Any) -> Any:
         n = len(source)
         idx = np.unique(np.linspace(0, n - 1, num=min(REFERENCE_SAMPLES, n)).round().astype(np.int64))
         reference, _ = source.read(torch.as_tensor(idx, dtype=torch.long))
-    return thumbnail_painter(modality, reference)
+    return thumbnail_painter(modality, reference, info=source.info)
 
 
 def _subsample(n: int, max_points: int) -> np.ndarray:

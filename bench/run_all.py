@@ -5,7 +5,7 @@ of RESULTS.md (under a file lock, so nothing is lost when two finish together) a
 back in a small JSON file; the summary section lists every target with the measured value. Every
 bench/bench_*.py is run (soak tests, named soak_*.py, are not: they take half an hour).
 
-    python bench/run_all.py                       # everything (~25 min on 2 CPU cores)
+    python bench/run_all.py                       # everything (~30 min on 2 CPU cores)
     python bench/run_all.py --threads 1           # one torch thread per benchmark process
     python bench/run_all.py --only bench_memory.py bench_data_cache.py
     python bench/run_all.py --quick               # every benchmark for one tiny iteration, no results file
@@ -45,6 +45,7 @@ FIRST = (
     "bench_train_throughput.py",
     "bench_series_throughput.py",
     "bench_table_throughput.py",
+    "bench_audio.py",
     "bench_umap.py",
 )
 

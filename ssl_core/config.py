@@ -39,6 +39,14 @@ class DataConfig:
     vocab_size: int = 2000
     text_unit: str = "auto"
     text_column: str | None = None
+    # Audio (audio:): clips of clip_seconds at sample_rate Hz, "mono" (channels averaged) or "keep" (the
+    # files' channels); the log-mel front end's mel bands, window and hop (mel backbones, spectrogram methods).
+    sample_rate: int = 16000
+    clip_seconds: float = 1.0
+    audio_channels: str = "mono"
+    n_mels: int = 64
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
     # Anomaly detection: train on "all" training samples, or only on those whose label is a normal class.
     train_on: str = "all"
     normal_classes: list[str] = field(

@@ -185,8 +185,9 @@ _FIELDS = (
     ConfigField(
         "data.modality",
         str,
-        "The kind of data, where the source alone cannot tell (an array file): image, series, table or text.",
-        choices=("image", "series", "table", "text"),
+        "The kind of data, where the source alone cannot tell (an array file): image, series, table, text "
+        "or audio.",
+        choices=("image", "series", "table", "text", "audio"),
         optional=True,
         none_label="Inferred from the data",
         label="Kind of data",
@@ -271,6 +272,60 @@ _FIELDS = (
         optional=True,
         none_label="Inferred",
         label="Text column",
+    ),
+    ConfigField(
+        "data.sample_rate",
+        int,
+        "Audio: every file is resampled to this rate (Hz) with an anti-aliasing resampler; 16000 suits "
+        "speech, 22050 or 44100 keeps more of music's highs (and costs more).",
+        low=2000,
+        high=96000,
+        label="Sample rate (Hz)",
+    ),
+    ConfigField(
+        "data.clip_seconds",
+        float,
+        "Audio: the length of one clip; long files give several clips (at most 200, spread over the file), "
+        "a short file one clip padded with silence.",
+        low=0.05,
+        high=30.0,
+        step=0.25,
+        label="Clip length (s)",
+    ),
+    ConfigField(
+        "data.audio_channels",
+        str,
+        "Audio: mix every file to one channel, or keep the files' channels (mono files are then repeated "
+        "onto each channel).",
+        choices=("mono", "keep"),
+        choice_words=("mixed to mono", "as recorded"),
+        label="Channels",
+    ),
+    ConfigField(
+        "data.n_mels",
+        int,
+        "Audio: mel bands of the log-mel spectrogram (the mel backbone's and spectrogram methods' input).",
+        low=8,
+        high=256,
+        label="Mel bands",
+    ),
+    ConfigField(
+        "data.win_ms",
+        float,
+        "Audio: the spectrogram's analysis window, in milliseconds.",
+        low=5.0,
+        high=200.0,
+        step=5.0,
+        label="Window (ms)",
+    ),
+    ConfigField(
+        "data.hop_ms",
+        float,
+        "Audio: the step between spectrogram frames, in milliseconds (at most the window).",
+        low=1.0,
+        high=100.0,
+        step=1.0,
+        label="Hop (ms)",
     ),
     ConfigField(
         "data.train_on",

@@ -1,7 +1,8 @@
 """Embeddings: every sample as a point (PCA at once, UMAP in the background with progress and Cancel),
 coloured by label or anomaly score; hover shows the sample in its own form (an image, a sparkline of a
-series, the words of a text: app/widgets/sample_thumbnails.py), a click its nearest neighbours, a box
-the selected samples; the plot and the embeddings can be exported. While a run trains, a live map
+series, the words of a text, the spectrogram of a clip: app/widgets/sample_thumbnails.py), a click its
+nearest neighbours (and plays an audio clip, app/audio_player.py), a box the selected samples; the plot
+and the embeddings can be exported. While a run trains, a live map
 follows its checkpoints (app/live_map.py)."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import dialogs, exports
+from app.audio_player import audio_player, playback_note
 from app.embeddings import (
     MAX_POINTS,
     EmbeddingResult,
@@ -222,6 +224,13 @@ class EmbeddingsTab(RunJobTab, QWidget):
         hover_row = QHBoxLayout()
         hover_row.addWidget(self.hover_image)
         hover_row.addWidget(self.hover_text, 1)
+        # Audio runs: a click on a point plays its clip; the player's word (playing, no device) shows here.
+        self.audio_status = QLabel("")
+        self.audio_status.setObjectName("embed_audio_status")
+        self.audio_status.setProperty("role", "muted")
+        self.audio_status.setToolTip(playback_note())
+        self.audio_status.hide()
+        audio_player().status.connect(self._audio_status)
         self.neighbours_title = QLabel(NEIGHBOURS_HINT)
         self.neighbours_title.setWordWrap(True)
         self.neighbours = ImageGrid(cell=NEIGHBOUR_H)
@@ -233,6 +242,7 @@ class EmbeddingsTab(RunJobTab, QWidget):
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.addLayout(hover_row)
+        side_layout.addWidget(self.audio_status)
         side_layout.addWidget(self.neighbours_title)
         side_layout.addWidget(self.neighbours)
         side_layout.addWidget(self.selection_title)
@@ -281,6 +291,12 @@ class EmbeddingsTab(RunJobTab, QWidget):
             grid.set_cell(self._thumb_size(base)[1], aspect)
         self.hover_image.clear()
         self.hover_text.setText(f"Hover over a point to see its {result.noun}.")
+        self.audio_status.setVisible(result.is_audio)
+        self.audio_status.setText("Click a point to play its clip." if result.is_audio else "")
+
+    def _audio_status(self, text: str) -> None:
+        if self.audio_status.isVisibleTo(self):
+            self.audio_status.setText(text)
 
     def _select_tool(self, tool: str, on: bool) -> None:
         other = self.lasso_button if tool == "box" else self.select_button
@@ -307,6 +323,7 @@ class EmbeddingsTab(RunJobTab, QWidget):
         self.scatter.set_points(np.zeros((0, 2)), None, [])
         self.scatter.setTitle(None)
         self.hover_image.clear()
+        self.audio_status.hide()
         noun = self.context.noun if self.context is not None else "sample"
         self.hover_text.setText(f"Hover over a point to see its {noun}.")
         for grid in (self.neighbours, self.selection):
@@ -521,6 +538,8 @@ class EmbeddingsTab(RunJobTab, QWidget):
         text = f"<b>{r.label_of(row)}</b><br>{r.noun} #{row}"
         if r.anomaly is not None:
             text += f"<br>anomaly score {r.anomaly[row]:.4g}"
+        if r.is_audio:
+            text += "<br>click to play it"
         sentence = r.text_of(row)
         if sentence is not None:  # text: the whole sentence, the thumbnail may cut it short
             shown = sentence if len(sentence) <= HOVER_TEXT_CHARS else sentence[:HOVER_TEXT_CHARS] + " …"
@@ -537,6 +556,16 @@ class EmbeddingsTab(RunJobTab, QWidget):
         self.neighbours.set_images(r.thumbnails(rows, self.neighbours.cell), captions)
         self.neighbours_title.setText(f"<b>Nearest neighbours</b> of {r.noun} #{int(rows[0])} (★)")
         self.scatter.mark(positions)
+        if r.is_audio:
+            self.play(int(rows[0]))
+
+    def play(self, row: int) -> None:
+        """Play an audio run's clip `row` (the player says in the status line when there is no device)."""
+        r = self.result
+        if r is None or not r.is_audio:
+            return
+        clip = r.samples([row])[0]
+        audio_player().play(clip, r.sample_rate, f"{r.noun} #{row} ({r.label_of(row)})")
 
     def _selected(self, positions: np.ndarray) -> None:
         r = self.result

@@ -1,8 +1,9 @@
 """The data part of Setup: pick a source from the kinds the data-source registry offers (its Open menu is
 built from ssl_core.data.DATA_SOURCES, so a newly registered kind appears without edits here), load it in
 the background, and show a few samples in their own form (images, sparklines of series, the words of a
-text: one painter per modality, app/widgets/sample_thumbnails.py) and a plain summary. Tables and texts
-have their own options (app/widgets/table_options.py, text_options.py)."""
+text, the spectrogram of a clip: one painter per modality, app/widgets/sample_thumbnails.py) and a plain
+summary. Tables, texts and audio have their own options (app/widgets/table_options.py, text_options.py,
+audio_options.py)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import dialogs
+from app.widgets.audio_options import AudioOptions
 from app.widgets.data_summary import summary_html
 from app.widgets.image_grid import ImageGrid
 from app.widgets.sample_thumbnails import thumbnail_painter
@@ -44,13 +46,20 @@ log = logging.getLogger(__name__)
 
 THUMBNAILS = 40
 # Fewer, larger samples where one needs room to be read (a sparkline); others show THUMBNAILS.
-THUMBNAIL_COUNT = {"series": 12, "text": 12}
-THUMBNAIL_CELL = {"series": 64, "text": 60}  # cell height in pixels (images: 52)
+THUMBNAIL_COUNT = {"series": 12, "text": 12, "audio": 12}
+THUMBNAIL_CELL = {"series": 64, "text": 60, "audio": 64}  # cell height in pixels (images: 52)
 # Settings of the data rows that mean something only for some kinds of data.
 COLOURS_FOR = ("image",)
 SERIES_OPTIONS_FOR = ("series",)
 TABLE_OPTIONS_FOR = ("table",)
 TEXT_OPTIONS_FOR = ("text",)
+AUDIO_OPTIONS_FOR = ("audio",)
+# Readable names for a kind's named entries where the registry gives only the name: the bundled sound
+# says what it is, recorded or generated here.
+CHOICE_TITLES = {
+    "audio:sonic-pi": "Recorded sound (sonic-pi samples)",
+    "audio:speech": "Synthetic speech (espeak-ng, generated on this machine)",
+}
 TEXT_CONFIG_KEYS = ("tokenizer", "vocab_size", "text_unit", "text_column")  # length: series_options
 LENGTH, MISSING = "data.length", "data.missing"
 DEFAULT_SPEC = SCHEMA["data.spec"].default  # the bundled digits
@@ -72,16 +81,20 @@ def load_preview(
     series: dict[str, Any] | None = None,
     table: dict[str, Any] | None = None,
     text: dict[str, Any] | None = None,
+    audio: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Open a source and read evenly spaced samples (runs on a worker thread). `series`: the series
     options (length, missing) as the config holds them; `table`: the table options a person set (label
     column, ignored and categorical columns); `text`: the text options a person changed (tokenizer,
-    vocabulary size, sample unit, text column)."""
+    vocabulary size, sample unit, text column); `audio`: the audio options a person changed (sample
+    rate, clip length, channels, mel settings)."""
     from ssl_core.data import open_source
 
     table = {key: value for key, value in (table or {}).items() if value}
-    kwargs: dict[str, Any] = {"channels": channels, **(series or {}), **table, **(text or {})}
-    if progress is not None and "progress" in inspect.signature(open_source).parameters:
+    accepted = inspect.signature(open_source).parameters
+    audio = {key: value for key, value in (audio or {}).items() if key in accepted}
+    kwargs: dict[str, Any] = {"channels": channels, **(series or {}), **table, **(text or {}), **audio}
+    if progress is not None and "progress" in accepted:
         kwargs["progress"] = lambda phase, done, total: progress(
             done / max(1, total), f"{phase.capitalize()} {done}/{total}"
         )
@@ -148,6 +161,14 @@ def is_text_spec(spec: str) -> bool:
 def takes_folder(kind: Any) -> bool:
     """A kind named by NAME that also takes a folder after it (its usage reads NAME[:ROOT])."""
     return kind.browse == "name" and "[:" in kind.argument
+
+
+def choice_title(kind: Any, name: str) -> str:
+    """The Open menu's words for one of a kind's named entries (the registry's own, where it has them)."""
+    words = tuple(getattr(kind, "choice_words", ()) or ())
+    if words and name in kind.choices and len(words) == len(kind.choices):
+        return str(words[kind.choices.index(name)])
+    return CHOICE_TITLES.get(f"{kind.scheme}:{name}", str(name))
 
 
 def _source_kinds() -> list[Any]:
@@ -237,6 +258,10 @@ class DataPanel(QWidget):
         self.text_options.reopen.connect(self._series_options_changed)
         self.text_options.hide()
         layout.addWidget(self.text_options)
+        self.audio_options = AudioOptions()
+        self.audio_options.reopen.connect(self._audio_options_changed)
+        self.audio_options.hide()
+        layout.addWidget(self.audio_options)
 
         self.summary = QLabel("No data loaded yet.")
         self.summary.setObjectName("data_summary")
@@ -284,6 +309,12 @@ class DataPanel(QWidget):
     def _series_options_changed(self) -> None:
         spec = self._retry_spec or self._spec
         if spec:
+            self.open_spec(spec, force=True)
+
+    def _audio_options_changed(self) -> None:
+        """Audio settings apply to audio: reopen it; for other data they wait for the next audio opened."""
+        spec = self._retry_spec or self._spec
+        if spec and (self.is_audio() or spec.strip().lower().startswith("audio:")):
             self.open_spec(spec, force=True)
 
     # ---- the Open menu, from the data-source registry ----------------------------------------
@@ -334,7 +365,7 @@ class DataPanel(QWidget):
             sub.menuAction().setData(kind.scheme)
             self._kind_menus.append(sub)
             for name in kind.choices:
-                action = sub.addAction(str(name))
+                action = sub.addAction(choice_title(kind, name))
                 action.setData(f"{kind.scheme}:{name}")
                 action.triggered.connect(lambda _=False, spec=action.data(): self.open_spec(spec))
             if kind.browse in ("file", "folder") or takes_folder(kind):
@@ -386,6 +417,7 @@ class DataPanel(QWidget):
             series=self.series_options(text=is_text_spec(spec)),
             table=self.table_options.open_options(),
             text=self.text_options.open_options(),
+            audio=self.audio_options.open_options(),
             inject=("progress",),
         )
         worker.returned.connect(lambda result, w=worker: self._loaded(w, result))
@@ -420,6 +452,9 @@ class DataPanel(QWidget):
         self.text_options.setVisible(self.info.modality in TEXT_OPTIONS_FOR)
         if self.info.modality in TEXT_OPTIONS_FOR:
             self.text_options.set_info(self.info)
+        self.audio_options.setVisible(self.info.modality in AUDIO_OPTIONS_FOR)
+        if self.info.modality in AUDIO_OPTIONS_FOR:
+            self.audio_options.set_info(self.info)
         self._refresh_summary()
         self.loaded.emit(self.info)
 
@@ -428,7 +463,7 @@ class DataPanel(QWidget):
         from ssl_core.modalities import modality_of
 
         modality = modality_of(self.info)
-        painter = thumbnail_painter(modality.name, samples)
+        painter = thumbnail_painter(modality.name, samples, info=self.info)
         cell = THUMBNAIL_CELL.get(modality.name, 52)
         width = max(8, round(cell * painter.aspect))
         self.thumbnails.set_cell(cell, painter.aspect)
@@ -510,6 +545,9 @@ class DataPanel(QWidget):
             box.blockSignals(False)
         self.text_options.set_length(length)
 
+    def is_audio(self) -> bool:
+        return self.info is not None and self.info.modality in AUDIO_OPTIONS_FOR
+
     def is_text(self) -> bool:
         return self.info is not None and self.info.modality in TEXT_OPTIONS_FOR
 
@@ -522,6 +560,7 @@ class DataPanel(QWidget):
             "categorical": opened["categorical"],
             **self.table_options.run_options(),
             **self.text_run_options(),
+            **self.audio_run_options(),
         }
 
     def text_run_options(self) -> dict[str, Any]:
@@ -534,10 +573,20 @@ class DataPanel(QWidget):
         options = self.text_options.options()
         return {key: options[key] for key in TEXT_CONFIG_KEYS if key in known}
 
+    def audio_run_options(self) -> dict[str, Any]:
+        """The audio settings as the config's [data] holds them (those the config knows)."""
+        from dataclasses import fields
+
+        from ssl_core.config import DataConfig
+
+        known = {f.name for f in fields(DataConfig)}
+        return {key: value for key, value in self.audio_options.options().items() if key in known}
+
     def set_table_options(self, data: Any) -> None:
-        """A config's [data] table and text settings (applied when the data opens)."""
+        """A config's [data] table, text and audio settings (applied when the data opens)."""
         self.table_options.set_options(data)
         self.text_options.set_options(data)
+        self.audio_options.set_options(data)
 
     def set_channels(self, channels: int | None) -> None:
         self.channels_box.blockSignals(True)

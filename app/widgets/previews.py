@@ -9,7 +9,9 @@ draw them; `PREVIEW_RENDERERS` maps each payload type to the widget class that d
 - "table_rows": `TablePreview` (app/widgets/table_preview.py), a block of table rows per sample (input,
   corrupted, reconstructed), the named (n, F) rows in the data's units, changed and hidden cells marked;
 - "token_text": `TextPreview` (app/widgets/text_preview.py), one card per row of `meta["text_rows"]`:
-  masked sentences with the model's top guesses, continuations, nearest words, views of a sentence.
+  masked sentences with the model's top guesses, continuations, nearest words, views of a sentence;
+- "audio": `AudioPreview` (app/widgets/audio_preview.py), one cell per clip of the named (n, C, T)
+  waveforms (waveform, log-mel spectrogram, play button) or (n, C, M, F) "spec*" spectrograms.
 
 `PreviewPanel` holds one renderer per payload type met so far (created on first use, then reused, so
 plot items are made once and updated with setData) and shows the one the newest preview needs; the
@@ -28,6 +30,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 
 from app.imaging import qimages
+from app.widgets.audio_preview import AudioPreview
 from app.widgets.image_grid import RowGrid
 from app.widgets.preview_base import MAX_SAMPLES, PreviewRenderer, as_numpy
 from app.widgets.signal_preview import SignalPreview
@@ -124,6 +127,7 @@ PREVIEW_RENDERERS: dict[str, type[PreviewRenderer]] = {
     "signal": SignalPreview,
     "table_rows": TablePreview,
     "token_text": TextPreview,
+    "audio": AudioPreview,
 }
 
 

@@ -3,7 +3,7 @@ the embedding map's hover, neighbour and selection panels.
 
 Images are shown as themselves; a time series as a sparkline (channels stacked in bands, each in its own
 colour); a table row as a strip of bars, one per feature, showing how far each value is from the usual; a text as its
-words, wrapped to fit. `thumbnail_painter(modality, reference)` gives the painter registered for the data's modality
+words, wrapped to fit; an audio clip as its log-mel spectrogram. `thumbnail_painter(modality, reference)` gives the painter registered for the data's modality
 (`SAMPLE_THUMBNAILS`); `painter.paint(samples, width, height)` turns a batch as the data source returns it
 into QImages. Series painters scale each channel by the reference samples (e.g. a few hundred of the
 data set), so a quiet recording looks quiet next to a busy one.
@@ -343,18 +343,80 @@ class TextThumbnails:
         return image
 
 
-# modality name -> painter class (constructed with reference samples, or None)
+class AudioThumbnails:
+    """An audio clip ((C, T) waveform in [-1, 1]) as a small log-mel spectrogram: time to the right, low
+    pitches at the bottom, brighter is louder (app/widgets/spectrogram.py, the engine's LogMel with the
+    data's settings from `info.extra["audio"]`). The brightest colour is the loudest bin of the reference
+    clips (a few hundred of the data), so a quiet clip looks quiet next to a loud one; without a reference
+    each clip is scaled by itself."""
+
+    aspect = 1.6
+    needs_reference = True  # the loudness scale comes from clips of the data
+    uses_info = True  # the sample rate and mel settings
+
+    def __init__(self, reference: Any = None, info: Any = None):
+        from app.widgets.spectrogram import settings_of
+
+        extra = getattr(info, "extra", None) or {}
+        self.settings = settings_of(extra.get("audio") if isinstance(extra.get("audio"), dict) else {})
+        self.high: float | None = None
+        if reference is not None:
+            self.fit(reference)
+
+    def fit(self, reference: Any) -> None:
+        arr = _numpy(reference)
+        if arr.ndim not in (2, 3) or len(arr) == 0:
+            return
+        loudest = [float(np.nanmax(s)) for s in self.spectrograms(arr)]
+        self.high = float(np.percentile(loudest, 99)) if loudest else None
+
+    def spectrograms(self, samples: Any) -> np.ndarray:
+        """(n, M, F) log-mel spectrograms of the samples, a batch of 64 clips at a time."""
+        from app.widgets.spectrogram import log_mel
+
+        arr = _numpy(samples).astype(np.float32)
+        if arr.ndim == 2:
+            arr = arr[None]
+        parts = [log_mel(arr[i : i + 64], self.settings) for i in range(0, len(arr), 64)]
+        return np.concatenate(parts) if parts else np.zeros((0, 1, 1), dtype=np.float32)
+
+    def paint(self, samples: Any, width: int, height: int) -> list[QImage]:
+        from app.widgets.spectrogram import LN_RANGE, spectrogram_image, value_range
+
+        out = []
+        for spec in self.spectrograms(samples):
+            if self.high is not None:
+                low, high = self.high - LN_RANGE, self.high
+            else:
+                low, high = value_range([spec])
+            image = spectrogram_image(spec, low, high)
+            out.append(
+                image.scaled(
+                    max(8, int(width)),
+                    max(8, int(height)),
+                    Qt.AspectRatioMode.IgnoreAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
+        return out
+
+
+# modality name -> painter class (constructed with reference samples, or None; those with `uses_info` also
+# get the DataInfo)
 SAMPLE_THUMBNAILS: dict[str, type] = {
     "image": ImageThumbnails,
     "series": SeriesThumbnails,
     "table": TableThumbnails,
     "text": TextThumbnails,
+    "audio": AudioThumbnails,
 }
 
 
-def thumbnail_painter(modality: str, reference: Any = None) -> Any:
-    """The painter for a modality's samples (images as a fallback for a modality without one)."""
-    return SAMPLE_THUMBNAILS.get(str(modality), ImageThumbnails)(reference)
+def thumbnail_painter(modality: str, reference: Any = None, info: Any = None) -> Any:
+    """The painter for a modality's samples (images as a fallback for a modality without one); `info`
+    (the DataInfo) for painters that need more than the samples (audio: the sample rate)."""
+    cls = SAMPLE_THUMBNAILS.get(str(modality), ImageThumbnails)
+    return cls(reference, info=info) if getattr(cls, "uses_info", False) else cls(reference)
 
 
 def thumbnail_size(painter: Any, height: int) -> tuple[int, int]:

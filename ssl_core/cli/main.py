@@ -124,6 +124,12 @@ def _data_options(args) -> dict:
         "vocab_size": d.vocab_size,
         "text_unit": d.text_unit,
         "text_column": d.text_column,
+        "sample_rate": d.sample_rate,
+        "clip_seconds": d.clip_seconds,
+        "audio_channels": d.audio_channels,
+        "n_mels": d.n_mels,
+        "win_ms": d.win_ms,
+        "hop_ms": d.hop_ms,
     }
 
 

@@ -102,6 +102,16 @@ class DataSource(ABC):
             return None
         return self.read(torch.arange(len(self)))[1]
 
+    def groups(self) -> torch.Tensor | None:
+        """The group of each sample (N,) int64, e.g. the sound file each audio clip was cut from, or None
+        when every sample stands alone. Train/validation splits keep a group on one side."""
+        return None
+
+    def facets(self) -> dict[str, tuple[torch.Tensor, list[str]]]:
+        """Other labelings of the same samples: name -> (int64 codes (N,), names of the codes), e.g.
+        {"voice": (codes, ["en-us male", ...])} for synthetic speech. Empty when there are none."""
+        return {}
+
     def nbytes(self) -> int:
         return len(self) * self.info.sample_nbytes
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ssl_core.data import arrays, digits, folder, series_source, table_source, text_source, tvsets
+from ssl_core.data import (
+    arrays,
+    audio_source,
+    digits,
+    folder,
+    series_source,
+    table_source,
+    text_source,
+    tvsets,
+)
 from ssl_core.data.base import DataSource
 from ssl_core.data.spec import OpenOptions, ProgressFn, SourceKind, user_path
 from ssl_core.data.table_read import table_suffix
@@ -23,6 +32,7 @@ for _kind in (
     table_source.CSV_KIND,
     table_source.TABLE_KIND,
     text_source.KIND,
+    audio_source.KIND,
 ):
     DATA_SOURCES.register(_kind.scheme, _kind)
 
@@ -38,7 +48,8 @@ _SUFFIX_SCHEMES = {
 }
 # A bare .txt path in a data spec is text; the app's launcher (spec_for_path) leaves .txt files alone,
 # since a stray notes file is more often not meant as data.
-_SPEC_ONLY_SUFFIXES = {".txt": "text"}
+# Sound files too: `ssl-core data x.wav` reads one recording's clips.
+_SPEC_ONLY_SUFFIXES = {".txt": "text", ".wav": "audio", ".flac": "audio", ".ogg": "audio"}
 
 
 def _known_kinds() -> str:
@@ -110,7 +121,7 @@ def parse_spec(spec: str) -> tuple[SourceKind, str]:
     raise UserError(
         f"Unknown data source {scheme!r} in {text!r}{DATA_SOURCES.did_you_mean(scheme)}; known kinds are: "
         f"{_known_kinds()} "
-        "(e.g. digits, folder:~/pictures, torchvision:CIFAR10, series:BasicMotions, text:fortunes).",
+        "(e.g. digits, folder:~/pictures, torchvision:CIFAR10, series:BasicMotions, text:fortunes, audio:speech).",
         field="data.spec",
     )
 
@@ -135,6 +146,12 @@ def open_source(
     vocab_size: int = 2000,
     text_unit: str = "auto",
     text_column: str | None = None,
+    sample_rate: int = 16000,
+    clip_seconds: float = 1.0,
+    audio_channels: str = "mono",
+    n_mels: int = 64,
+    win_ms: float = 25.0,
+    hop_ms: float = 10.0,
 ) -> DataSource:
     """Open the data named by `spec`: uint8 images (N, C, H, W), float32 time series (N, C, T) or float32
     table rows (N, F).
@@ -156,6 +173,9 @@ def open_source(
         "char"), recorded in DataInfo.extra["text"] with `length` as the most tokens per text (None: 64).
     text_unit: a .txt file's sample: "auto", "line", "paragraph" or "file" (a folder's "auto": "file").
     text_column: a CSV's text column (None: the one with the longest texts).
+    sample_rate, clip_seconds, audio_channels: audio: clips of clip_seconds at sample_rate Hz, mixed to
+        "mono" or keeping the files' channels ("keep"); n_mels, win_ms, hop_ms: the log-mel settings a
+        run's spectrogram front end uses, recorded in DataInfo.extra["audio"].
     """
     options = OpenOptions(
         image_size=image_size,
@@ -175,6 +195,12 @@ def open_source(
         vocab_size=vocab_size,
         text_unit=text_unit,
         text_column=text_column,
+        sample_rate=sample_rate,
+        clip_seconds=clip_seconds,
+        audio_channels=audio_channels,
+        n_mels=n_mels,
+        win_ms=win_ms,
+        hop_ms=hop_ms,
     )
     kind, argument = parse_spec(spec)
     return kind.opener(str(spec).strip(), argument, options)

@@ -47,6 +47,14 @@ class OpenOptions:
     vocab_size: int = 2000
     text_unit: str = "auto"
     text_column: str | None = None
+    # Audio (audio:): clips of clip_seconds at sample_rate Hz, mixed to "mono" or "keep"ing the files'
+    # channels; the log-mel settings are recorded in DataInfo.extra["audio"] for the backbones.
+    sample_rate: int = 16000
+    clip_seconds: float = 1.0
+    audio_channels: str = "mono"
+    n_mels: int = 64
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
     _counts: bool = field(default=False, init=False, repr=False, compare=False)  # progress is a CountsFn
 
     def __post_init__(self) -> None:

@@ -67,6 +67,43 @@ def _text_lines(info: DataInfo) -> list[str]:
     return lines
 
 
+_ORIGIN_WORDS = {
+    "recorded": "recorded sound (bundled demo data)",
+    "synthetic": "SYNTHETIC sound, generated on this machine",
+    "files": "your sound files",
+}
+_LABEL_ORIGINS = {
+    "folders": "class subfolders",
+    "prefix": "file-name prefixes",
+    "csv": "the CSV's label column",
+    "word": "the spoken word",
+}
+
+
+def _audio_lines(info: DataInfo) -> list[str]:
+    """Clips, files, rate, clip length, channels, where the sound and its labels come from."""
+    audio = info.extra.get("audio") or {}
+    rate = int(audio.get("sample_rate", 0))
+    seconds = float(audio.get("clip_seconds", 0.0))
+    mode = audio.get("channels_mode", "mono")
+    channels = f"{info.channels} channel" + ("" if info.channels == 1 else "s")
+    channels += " (mixed to mono)" if mode == "mono" else " (as recorded)"
+    lines = [
+        f"  clips:    {info.size:,} of {seconds:g} s at {rate:,} Hz = {info.length:,} samples, {channels}, "
+        "float32 waveform in [-1, 1]",
+        f"  files:    {int(audio.get('files', 0)):,} (clips of one file stay on one side of a split)",
+        f"  origin:   {_ORIGIN_WORDS.get(audio.get('origin'), audio.get('origin', 'files'))}",
+    ]
+    label_from = audio.get("label_from")
+    lines.append(f"  labels from: {_LABEL_ORIGINS.get(label_from, 'none (unlabelled)')}")
+    if "n_mels" in audio:
+        lines.append(
+            f"  log-mel:  {int(audio['n_mels'])} mel bands, {float(audio['win_ms']):g} ms window, "
+            f"{float(audio['hop_ms']):g} ms hop (computed on the device)"
+        )
+    return lines
+
+
 def _shape_lines(source: DataSource) -> list[str]:
     """The size and sample layout: images as C x H x W, series as C channels x T steps, tables as columns."""
     info = source.info
@@ -74,6 +111,8 @@ def _shape_lines(source: DataSource) -> list[str]:
         return _table_lines(info)
     if info.modality == "text":
         return _text_lines(info)
+    if info.modality == "audio":
+        return _audio_lines(info)
     if info.modality == "series":
         channels = f"{info.channels} channel" + ("" if info.channels == 1 else "s")
         lines = [f"  series:   {info.size:,}, each {channels} x {info.length:,} steps ({info.sample_dtype})"]
@@ -103,6 +142,7 @@ def describe(source: DataSource) -> str:
     )
     if info.native_size is not None and info.native_size != (info.height, info.width):
         lines.append(f"  original: {info.native_size[0]} x {info.native_size[1]}")
+    facets = source.facets() if hasattr(source, "facets") else {}
     if info.has_labels:
         labels = source.labels()
         counts = torch.bincount(labels, minlength=info.num_classes).tolist() if labels is not None else []
@@ -118,6 +158,9 @@ def describe(source: DataSource) -> str:
         )
     else:
         lines.append("  labels:   none (unlabelled; probes and kNN need labels)")
+    for facet, (_, names) in facets.items():
+        shown = ", ".join(names[:_MAX_CLASSES_SHOWN]) + (", ..." if len(names) > _MAX_CLASSES_SHOWN else "")
+        lines.append(f"  {facet + ':':<9} {len(names)} (a second labelling): {shown}")
     for note in info.notes:
         lines.append(f"  note:     {note}")
     if info.skipped:

@@ -83,20 +83,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
     resolve_run_arg(args)
     check_seeds(args.seeds)
     if args.anomaly:
+        if getattr(args, "hold_out", None) is not None:
+            raise UserError(
+                "--hold-out applies to the linear probe and kNN, not to --anomaly; leave one of them out.",
+                field="hold_out",
+            )
         from ssl_core.anomaly.cli import cmd_eval_anomaly
 
         return cmd_eval_anomaly(args)
     check_fractions(args.fractions)  # refuse bad values before a progress bar appears
+    hold_out = getattr(args, "hold_out", None)
     word_pairs = _word_pairs_arg(args)
     bar = _ProgressBar(args.quiet or args.json)
     try:
         result = evaluate_run(
             args.run_dir, fractions=args.fractions, seeds=args.seeds, k=args.k,
             include_baselines=not args.no_baselines, progress=bar, batch_size=args.batch_size,
-            word_pairs=word_pairs,
+            word_pairs=word_pairs, hold_out=hold_out,
         )  # fmt: skip
     except UserError as exc:
-        if exc.field != "data.spec":
+        if exc.field != "data.spec" or hold_out is not None:
             raise
         return _language_only(args, word_pairs, exc, bar)  # text without labels: no probe, still an LM
     finally:
@@ -167,12 +173,22 @@ def cmd_embed(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
     else:
         print(
-            f"Embedded {info['n_images']} images ({info['dim']} dims) in {info['seconds']:.1f} s; "
+            f"Embedded {info['n_images']} {_plural_of(info_source)} ({info['dim']} dims) in {info['seconds']:.1f} s; "
             f"projection: {info['projection']} ({info['projected_points']} points)"
         )
         for name, path in info["paths"].items():
             print(f"  {name}: {path}")
     return 0
+
+
+def _plural_of(info) -> str:
+    """What the data's samples are called ("images", "series", "clips"), from its modality."""
+    try:
+        from ssl_core.modalities import modality_of
+
+        return modality_of(info).plural
+    except Exception:  # noqa: BLE001 - a summary line never fails over a word
+        return "samples"
 
 
 def add_eval_parsers(subparsers) -> None:
@@ -181,7 +197,8 @@ def add_eval_parsers(subparsers) -> None:
 
     p = subparsers.add_parser(
         "eval",
-        help="linear probe, kNN and label efficiency of a run, against random-init and raw-pixel baselines; "
+        help="linear probe, kNN and label efficiency of a run, against random-init and raw-input baselines "
+        "(pixels, values, log-mel statistics, ...); with --hold-out, one voice or group of files at a time; "
         "with --anomaly, anomaly detection against IsolationForest, LOF and PCA",
     )
     add_run_arguments(p)
@@ -198,7 +215,14 @@ def add_eval_parsers(subparsers) -> None:
         "--no-baselines", action="store_true",
         help="skip the baselines (random init and raw input; with --anomaly, IsolationForest, LOF and PCA)",
     )  # fmt: skip
-    p.add_argument("--batch-size", type=int, default=512, help="images per encoder batch")
+    p.add_argument("--batch-size", type=int, default=512, help="samples per encoder batch")
+    p.add_argument(
+        "--hold-out", metavar="NAME", default=None,
+        help="evaluate one group at a time: a facet of the data (e.g. voice for audio:speech) holds out each "
+        "of its values in turn (fit on the others, test on it); 'file' keeps each source file's samples on "
+        "one side (up to 5 folds of whole files). Tables show the mean ± spread over folds, then each fold; "
+        "saved as eval/report-hold-out-NAME.json",
+    )  # fmt: skip
     p.add_argument(
         "--word-pairs", metavar="FILE",
         help="text runs: score the word vectors on a file of 'word1 word2 score' lines (Spearman correlation "
@@ -238,7 +262,7 @@ def add_eval_parsers(subparsers) -> None:
         "--fast", action=argparse.BooleanOptionalAction, default=None,
         help="PCA + exact torch kNN before UMAP (default: automatic by size)",
     )  # fmt: skip
-    p.add_argument("--batch-size", type=int, default=512, help="images per encoder batch")
+    p.add_argument("--batch-size", type=int, default=512, help="samples per encoder batch")
     p.add_argument("--json", action="store_true", help="print what was saved (paths and sizes) as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_embed)

@@ -4,6 +4,10 @@ It measures the pretrained encoder and, for reference, the same backbone at its 
 (rebuilt with the run's seed, so exactly the weights training started from) and the raw input (pixels,
 values). All three go through the same code: a linear probe and weighted kNN on the held-out split,
 with all training labels and at smaller label fractions.
+
+Where the source knows which file each sample came from (audio clips cut from recordings), no file is on
+both sides of the probe's split; `hold_out` (a facet such as "voice", or "file") evaluates one group at a
+time instead (see ssl_core/eval/hold_out.py) and saves eval/report-hold-out-<name>.json.
 """
 
 from __future__ import annotations
@@ -18,6 +22,13 @@ import numpy as np
 
 from ssl_core.errors import UserError
 from ssl_core.eval.embeddings import raw_features_of_source
+from ssl_core.eval.hold_out import (
+    combine_folds,
+    fold_summaries,
+    keep_groups_apart,
+    plan_hold_out,
+    source_groups,
+)
 from ssl_core.eval.knn import DEFAULT_K, knn_classify
 from ssl_core.eval.label_efficiency import (
     DEFAULT_FRACTIONS,
@@ -30,7 +41,7 @@ from ssl_core.eval.label_efficiency import (
 from ssl_core.eval.loaded_run import pretrained_embeddings, random_init_features
 from ssl_core.eval.metrics import NO_LABELS_HINT, infer_num_classes
 from ssl_core.eval.probe import linear_probe
-from ssl_core.eval.report import EvalReport, FeatureEval, report_path
+from ssl_core.eval.report import EvalReport, FeatureEval, hold_out_report_path, report_path
 from ssl_core.progress import CancelToken, ProgressFn, check_cancel, report, stage_progress, sub_progress
 from ssl_core.runs.atomic import atomic_write_json
 from ssl_core.runs.store import load_run, write_summary
@@ -69,6 +80,7 @@ class LabelledSplit:
     train_idx: np.ndarray
     val_idx: np.ndarray
     num_classes: int
+    moved: int = 0  # held-out samples moved to the training side: their source file had training samples
 
 
 @dataclass(frozen=True)
@@ -135,18 +147,24 @@ def evaluate_run(
     cancel: CancelToken | None = None,
     batch_size: int = 512,
     word_pairs: str | Path | None = None,
+    hold_out: str | None = None,
 ) -> EvalReport:
     """Probe + kNN (+ label fractions) of a run's frozen encoder and its baselines; saves eval/report.json.
 
     Text runs also get their language section (`EvalReport.language`: held-out perplexity against the
-    unigram model, nearest words, and with `word_pairs` the score of that word-pair file)."""
+    unigram model, nearest words, and with `word_pairs` the score of that word-pair file).
+    `hold_out`: a facet of the source ("voice") or "file": one group held out at a time, the tables the
+    mean over those folds; saved as eval/report-hold-out-<name>.json (eval/report.json is left alone)."""
     started = time.perf_counter()
     settings = ProbeSettings.checked(fractions, seeds, k)
     report(progress, 0.0, "Loading the run")
     run = load_run(run_dir)
     check_cancel(cancel)
     source, config = run.source, run.config
-    split = labelled_split(run)
+    split = labelled_split(run, held_out=hold_out is None)  # folds need labels, not the run's split
+    plan = None
+    if hold_out is not None:  # refused (one line, naming the choices) before any embedding work
+        plan = plan_hold_out(source, hold_out, run.method.modality.plural, config.train.seed)
 
     # Each stage says what it is; counts in the words are the stage's own, the percentage is the whole's.
     stages = 3 if include_baselines else 2
@@ -166,18 +184,29 @@ def evaluate_run(
         raw = raw_features_of_source(run.method, source)
         feature_sets += [FeatureSet("random_init", random_feats), FeatureSet(RAW_INPUT, raw, raw_title)]
 
-    results = []
-    span = 0.55 / len(feature_sets)
-    for i, features in enumerate(feature_sets):
-        check_cancel(cancel)
-        sub = stage_progress(
-            progress,
-            0.43 + i * span,
-            0.43 + (i + 1) * span,
-            f"Step {stages} of {stages}, linear probe and kNN on "
-            f"{STAGE_WORDS.get(features.name, 'the ' + features.shown_title)} ({i + 1} of {len(feature_sets)})",
-        )
-        results.append(evaluate_features(features, split, settings, sub, cancel))
+    folds = [None] if plan is None else plan.folds
+    per_fold: list[list[FeatureEval]] = []
+    span = 0.55 / (len(feature_sets) * len(folds))
+    for f, fold in enumerate(folds):
+        fold_split = split if fold is None else _fold_split(split, fold)
+        where = "" if fold is None else f", {plan.facet} {fold.name} held out ({f + 1} of {len(folds)})"
+        results = []
+        for i, features in enumerate(feature_sets):
+            check_cancel(cancel)
+            at = 0.43 + (f * len(feature_sets) + i) * span
+            sub = stage_progress(
+                progress, at, at + span,
+                f"Step {stages} of {stages}, linear probe and kNN on "
+                f"{STAGE_WORDS.get(features.name, 'the ' + features.shown_title)} "
+                f"({i + 1} of {len(feature_sets)}){where}",
+            )  # fmt: skip
+            results.append(evaluate_features(features, fold_split, settings, sub, cancel))
+        per_fold.append(results)
+    results = per_fold[0] if plan is None else combine_folds(per_fold)
+    n_train, n_val = len(split.train_idx), len(split.val_idx)
+    if plan is not None:  # each fold's training side on average; every sample is tested once
+        n_train = int(round(np.mean([len(fold.train_idx) for fold in plan.folds])))
+        n_val = int(sum(len(fold.test_idx) for fold in plan.folds))
 
     language = None
     if run.method.modality.name == "text":
@@ -194,8 +223,8 @@ def evaluate_run(
         checkpoint=str(run.checkpoint_path),
         checkpoint_key=embedded.key,
         step=int(getattr(run, "step", 0)),
-        n_train=int(len(split.train_idx)),
-        n_val=int(len(split.val_idx)),
+        n_train=n_train,
+        n_val=n_val,
         num_classes=split.num_classes,
         class_names=list(source.info.class_names),
         fractions=list(settings.fractions),
@@ -205,9 +234,14 @@ def evaluate_run(
         seconds=round(time.perf_counter() - started, 3),
         samples=run.method.modality.plural,
         language=language,
+        hold_out=None if plan is None else fold_summaries(plan, per_fold, split.labels),
+        moved_to_training=split.moved if plan is None else 0,
     )
-    atomic_write_json(report_path(run.run_dir), result.to_dict())
-    _record_in_summary(run.run_dir, result)
+    if plan is None:
+        atomic_write_json(report_path(run.run_dir), result.to_dict())
+        _record_in_summary(run.run_dir, result)
+    else:  # a different question than the run's own split: its own file, and not the run list's figure
+        atomic_write_json(hold_out_report_path(run.run_dir, plan.facet), result.to_dict())
     report(progress, 1.0, "Evaluation done")
     return result
 
@@ -230,9 +264,9 @@ def evaluate_language(
     return language
 
 
-def labelled_split(run) -> LabelledSplit:
+def labelled_split(run, held_out: bool = True) -> LabelledSplit:
     """The run's labels and its training/held-out split (the one its evaluation uses; fine-tuning reuses it).
-    Data without labels or a run without held-out samples is a user error."""
+    Data without labels, or (`held_out`) a run without held-out samples, is a user error."""
     config = run.config
     labels = run.source.labels()
     if labels is None:
@@ -240,7 +274,7 @@ def labelled_split(run) -> LabelledSplit:
             f"{config.data.spec} has no labels; {NO_LABELS_HINT} (ssl-core embed {run.run_dir}).",
             field="data.spec",
         )
-    if len(run.val_idx) == 0:
+    if held_out and len(run.val_idx) == 0:
         raise UserError(
             f"Run {run.run_dir} has no held-out {run.method.modality.plural} (data.val_fraction = "
             f"{config.data.val_fraction}); a probe is scored on held-out samples, so train with "
@@ -248,12 +282,32 @@ def labelled_split(run) -> LabelledSplit:
             field="data.val_fraction",
         )
     values = labels.numpy().astype(np.int64)
+    # Clips of one recording are near copies of each other: none may be on both sides of the split.
+    train_idx, val_idx, moved = keep_groups_apart(
+        run.train_idx.numpy(), run.val_idx.numpy(), source_groups(run.source)
+    )
+    if held_out and len(val_idx) == 0:
+        raise UserError(
+            f"Every held-out {_one(run.method.modality.plural)} of run {run.run_dir} comes from a file that "
+            "also has training ones, so nothing is left to score a probe on; evaluate with --hold-out file.",
+            field="data.val_fraction",
+        )
     return LabelledSplit(
         labels=values,
-        train_idx=run.train_idx.numpy(),
-        val_idx=run.val_idx.numpy(),
+        train_idx=train_idx,
+        val_idx=val_idx,
         num_classes=infer_num_classes(values, num_classes=run.source.info.num_classes),
+        moved=moved,
     )
+
+
+def _one(plural: str) -> str:
+    return plural if plural.endswith("series") or not plural.endswith("s") else plural[:-1]
+
+
+def _fold_split(split: LabelledSplit, fold) -> LabelledSplit:
+    """The labelled split of one hold-out fold (the same labels and classes as the run's)."""
+    return LabelledSplit(split.labels, fold.train_idx, fold.test_idx, split.num_classes)
 
 
 def _record_in_summary(run_dir: Path, result: EvalReport) -> None:

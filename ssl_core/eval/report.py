@@ -59,6 +59,10 @@ class EvalReport:
     # Text runs: held-out perplexity against the unigram model, nearest words, a word-pair file's score
     # (ssl_core.eval.language.run_language_metrics); None for other data.
     language: dict[str, Any] | None = None
+    # Held-out evaluation by groups (ssl_core.eval.hold_out.fold_summaries): the facet, how the folds were
+    # made and each fold's accuracies; the feature tables are then the mean over folds. None otherwise.
+    hold_out: dict[str, Any] | None = None
+    moved_to_training: int = 0  # held-out samples moved to training: their source file had training ones
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def get(self, name: str) -> FeatureEval | None:
@@ -73,14 +77,23 @@ class EvalReport:
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "features"}
         d["features"] = {f.name: f.to_dict() for f in self.features}  # keyed by name, in table order
-        if d.get("language") is None:
-            d.pop("language", None)  # reports of other data stay as they were
+        for optional in ("language", "hold_out"):
+            if d.get(optional) is None:
+                d.pop(optional, None)  # reports of other data stay as they were
+        if not d.get("moved_to_training"):
+            d.pop("moved_to_training", None)
         d["kind"] = "offline linear probe and kNN on frozen features"
         return d
 
 
 def report_path(run_dir: str | Path) -> Path:
     return Path(run_dir) / "eval" / REPORT_FILE
+
+
+def hold_out_report_path(run_dir: str | Path, facet: str) -> Path:
+    """Where a held-out evaluation by `facet` ("voice", "file") is saved, beside the run's report.json."""
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in str(facet)) or "groups"
+    return Path(run_dir) / "eval" / f"report-hold-out-{slug}.json"
 
 
 def read_report(run_dir: str | Path) -> dict[str, Any] | None:
@@ -115,14 +128,26 @@ def _feature_list(d: dict[str, Any]) -> list[dict[str, Any]]:
 def format_report(result: EvalReport | dict[str, Any]) -> str:
     """A plain-text summary: probe and kNN accuracy per label fraction for every feature set."""
     d = result.to_dict() if isinstance(result, EvalReport) else result
+    plural = d.get("samples", "images")
+    held = d.get("hold_out")
+    if held:
+        sizes = (
+            f"  held out: {held['description']}; each fold fits on ~{d['n_train']} {plural} of the others and "
+            f"tests on the held-out ones ({d['n_val']} tested in all), {d['num_classes']} classes; "
+        )
+    else:
+        sizes = f"  {d['n_train']} training / {d['n_val']} held-out {plural}, {d['num_classes']} classes; "
     lines = [
         f"Run {d['run_dir']}",
         f"  {d['method']} on {d['data']} ({d['backbone']} backbone), checkpoint at step {d['step']}",
-        f"  {d['n_train']} training / {d['n_val']} held-out {d.get('samples', 'images')}, "
-        f"{d['num_classes']} classes; "
-        f"offline probes on frozen features; kNN k={d['k']}, seeds {', '.join(map(str, d['seeds']))}",
-        "",
+        sizes + f"offline probes on frozen features; kNN k={d['k']}, seeds {', '.join(map(str, d['seeds']))}",
     ]
+    if d.get("moved_to_training"):
+        lines.append(
+            f"  {d['moved_to_training']} held-out {plural} moved to the training side: their source file "
+            "had training ones (no file is on both sides)"
+        )
+    lines.append("")
     said = verdict(d)
     if said.text:
         lines += [f"Verdict (linear probe): {said.text}", ""]
@@ -151,4 +176,29 @@ def format_report(result: EvalReport | dict[str, Any]) -> str:
         lines.append(f"Probe solver: {pre['probe']['solver']}; evaluated in {d['seconds']:.1f} s")
     if any(row.get("runs", 1) > 1 for feat in _feature_list(d) for row in feat["label_efficiency"]["rows"]):
         lines.append(said.error_bars.replace("Error bars show", "± is"))
+    if held:
+        lines += ["", *_fold_table(d, held)]
     return "\n".join(lines)
+
+
+def _fold_table(d: dict[str, Any], held: dict[str, Any]) -> list[str]:
+    """Each fold's probe and kNN accuracy with all its training labels, per kind of features."""
+    features = _feature_list(d)
+    header = [f"held out ({held['facet']})", "fit on", "tested"]
+    header += [f"probe: {f.get('title', f['name'])}" for f in features]
+    header += [f"kNN: {f.get('title', f['name'])}" for f in features]
+    rows = []
+    for fold in held["folds"]:
+        found = fold["features"]
+        cells = [fold["name"], str(fold["n_train"]), str(fold["n_test"])]
+        for key in ("probe", "knn"):
+            cells += [f"{found[f['name']][key]:.3f}" if f["name"] in found else "-" for f in features]
+        rows.append(cells)
+    lines = ["Per fold (all training labels of the fold)", *_table(header, rows)]
+    unseen = sum(int(fold.get("unseen_label", 0)) for fold in held["folds"])
+    if unseen:
+        lines.append(
+            f"Note: {unseen} tested {d.get('samples', 'samples')} have a label that no training sample of their "
+            f"fold has (it occurs only in the held-out {held['facet']}); no classifier can get those right."
+        )
+    return lines

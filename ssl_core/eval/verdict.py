@@ -87,6 +87,18 @@ def error_bar_text(report: Any) -> str:
     """One sentence on what the error bars (the ± of the tables) are."""
     d = _as_dict(report)
     seeds = [str(s) for s in d.get("seeds") or []]
+    held = d.get("hold_out")
+    if isinstance(held, dict) and held.get("folds"):
+        each = "some whole files" if held.get("kind") == "groups" else f"one {held.get('facet')}"
+        text = (
+            f"Error bars show the spread (standard deviation) over the {len(held['folds'])} folds "
+            f"({each} held out in each)"
+        )
+        if len(seeds) > 1 and any(float(f) < 1.0 for f in d.get("fractions") or []):
+            text += (
+                f"; below all labels each fold's figure is the mean over {len(seeds)} random picks of labels"
+            )
+        return text + "."
     if len(seeds) < 2:
         return "Each point is a single label subsample (one seed), so there are no error bars."
     text = (
@@ -129,6 +141,7 @@ class _Score(NamedTuple):
     name: str  # as a sentence says it: "the raw pixels"
     mean: float
     std: float
+    values: tuple[float, ...] = ()  # per fold of a held-out evaluation (paired with this run's), else ()
 
 
 def _stat(row: dict[str, Any] | None, kind: str) -> tuple[float, float]:
@@ -142,6 +155,21 @@ def _with_labels(fraction: float, labels: int | None, plural: str) -> str:
     if fraction >= 1.0:
         return f"With all {labels:,} labelled {plural}"
     return f"With {labels:,} labelled {plural if labels != 1 else _one(plural)} ({fraction * 100:g}%)"
+
+
+def _fold_values(row: dict[str, Any] | None, kind: str, paired: bool) -> tuple[float, ...]:
+    return tuple(float(v) for v in ((row or {}).get(kind) or {}).get("values") or ()) if paired else ()
+
+
+def _spread(std: float, other: _Score, values: tuple[float, ...]) -> float:
+    """How far apart two accuracies may be and still be level: the spread of their difference. Over the
+    folds of a held-out evaluation the scores are paired (one voice is hard for every kind of features),
+    so it is the spread of the per-fold differences; otherwise the two spreads combined."""
+    if len(values) > 1 and len(values) == len(other.values):
+        diffs = [a - b for a, b in zip(values, other.values, strict=True)]
+        centre = sum(diffs) / len(diffs)
+        return math.sqrt(sum((x - centre) ** 2 for x in diffs) / (len(diffs) - 1))
+    return math.hypot(std, other.std)
 
 
 def verdict(report: Any, kind: str = "probe", family: str | None = None) -> Verdict:
@@ -160,10 +188,16 @@ def verdict(report: Any, kind: str = "probe", family: str | None = None) -> Verd
     base_rows = {
         key: {float(r["fraction"]): r for r in _rows(features[key])} for key in BASELINES if key in features
     }
+    paired = bool((d.get("hold_out") or {}).get("folds"))  # every kind of features scored on the same folds
 
     def scores(fraction: float) -> list[_Score]:
         found = [
-            _Score(key, _baseline_name(key, features[key]), *_stat(rows.get(fraction), kind))
+            _Score(
+                key,
+                _baseline_name(key, features[key]),
+                *_stat(rows.get(fraction), kind),
+                _fold_values(rows.get(fraction), kind, paired),
+            )  # fmt: skip
             for key, rows in base_rows.items()
         ]
         return [s for s in found if not math.isnan(s.mean)]
@@ -174,6 +208,7 @@ def verdict(report: Any, kind: str = "probe", family: str | None = None) -> Verd
 
     fraction = max(pre_rows, key=lambda f: (abs(gap(f)), -f))
     mean, std = _stat(pre_rows[fraction], kind)
+    pre_values = _fold_values(pre_rows[fraction], kind, paired)
     others = scores(fraction)
     labels = dict(label_counts(d)).get(fraction)
     start = _with_labels(fraction, labels, str(d.get("samples") or "samples"))
@@ -188,7 +223,7 @@ def verdict(report: Any, kind: str = "probe", family: str | None = None) -> Verd
         return " and ".join(f"{s.name} ({pc(s.mean)})" for s in group)
 
     def level(s: _Score) -> bool:
-        return abs(mean - s.mean) < max(TIE_POINTS, math.hypot(std, s.std))
+        return abs(mean - s.mean) < max(TIE_POINTS, _spread(std, s, pre_values))
 
     if not others:
         text = f"{start}, this run's features reach {pc(mean)}; no baselines were measured to compare with."

@@ -8,7 +8,10 @@ their running statistics (batches of a few augmented samples would drag them awa
 features were computed with); their affine weights still learn. With `unlabelled` samples (FixMatch), each
 step also draws `unlabelled_ratio` times as many unlabelled samples; the model's prediction on their weak
 view, where it is at least `threshold` confident, becomes the target for their strong view (Sohn et al.,
-FixMatch, NeurIPS 2020). The weak and strong views are the data modality's own augmenters
+FixMatch, NeurIPS 2020). With a `Distillation` (SimCLRv2's third step, Chen et al., NeurIPS 2020), each step
+also draws DISTILL_BATCH of the distillation samples (every training sample, labelled or not) and adds the
+cross-entropy between their weak view's prediction and a teacher's predicted probabilities on them (fixed,
+computed once without augmentation). The weak and strong views are the data modality's own augmenters
 (`view_pair("moco_v2")` and `view_pair("simclr")`), so this works for every modality.
 
 The model is scored on the validation samples before training (epoch 0: the probe's head) and after each
@@ -40,6 +43,9 @@ MIN_STEPS_PER_EPOCH = 8
 EVAL_BATCH = 256
 WEAK_PRESET = "moco_v2"  # crops from 20%, mild colour jitter: FixMatch's "weak" flip-and-shift role
 STRONG_PRESET = "simclr"  # crops from 8%, strong colour distortion and blur: the "strong" role
+# Distillation samples per step. An epoch is then (at least) one pass over them: at 1% of the digits 23
+# steps, each with the few labelled samples as well.
+DISTILL_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,15 @@ class FitResult:
     best_epoch: int  # 1-based
     steps: int
     masked_share: float | None = None  # FixMatch: mean share of unlabelled samples above the threshold
+
+
+@dataclass(frozen=True)
+class Distillation:
+    """What a student is distilled from: samples (any targets are ignored) and the teacher's softmax
+    probabilities on them, (len(samples), classes), computed once (`predict`) at temperature 1."""
+
+    samples: SampleSet
+    teacher_probs: torch.Tensor
 
 
 Views = tuple[Callable[[torch.Tensor, torch.Generator], torch.Tensor], ...]
@@ -121,16 +136,21 @@ def fit_classifier(
     seed: int,
     device: torch.device,
     unlabelled: SampleSet | None = None,
+    distill: Distillation | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> FitResult:
     """Fine-tune `model` (in place, then restored to its best epoch) on the labelled samples.
 
     views: (weak,) or (weak, strong) augmenters `view(x, generator)`; FixMatch needs both and `unlabelled`.
+    distill: also match a teacher's predictions on these samples (not together with FixMatch).
     """
     if labelled.targets is None or validation.targets is None:
         raise ValueError("labelled and validation samples need targets")
     fixmatch = unlabelled is not None and len(unlabelled) > 0
+    distill = distill if distill is not None and len(distill.samples) > 0 else None
+    if fixmatch and distill is not None:
+        raise ValueError("distillation and FixMatch are separate fits")
     weak = views[0]
     if fixmatch and len(views) < 2:
         raise ValueError("FixMatch needs a weak and a strong view")
@@ -145,6 +165,10 @@ def fit_classifier(
     u_batches = (
         _Batches(len(unlabelled), batches.size * settings.unlabelled_ratio, generator) if fixmatch else None
     )
+    d_batches = None
+    if distill is not None:
+        d_batches = _Batches(len(distill.samples), DISTILL_BATCH, generator)
+        steps_per_epoch = max(steps_per_epoch, math.ceil(len(distill.samples) / d_batches.size))
     targets = torch.as_tensor(labelled.targets, dtype=torch.long)
     with eval_mode(model), torch.no_grad():
         feats = torch.cat([
@@ -167,7 +191,9 @@ def fit_classifier(
             rows = batches.next()
             x = weak(model.prepare(labelled.read(rows).to(device)), aug_generator)
             y = targets[rows].to(device)
-            if u_batches is None:
+            if d_batches is not None:
+                loss = _distillation_loss(model, x, y, distill, d_batches.next(), weak, aug_generator, device)
+            elif u_batches is None:
                 loss = F.cross_entropy(model.logits(x), y)
             else:
                 loss, share = _fixmatch_loss(model, x, y, unlabelled, u_batches.next(), views, aug_generator,
@@ -242,6 +268,26 @@ def _fixmatch_loss(
     supervised = F.cross_entropy(logits_lab, y_lab)
     consistency = (F.cross_entropy(logits_strong, guess, reduction="none") * mask).mean()
     return supervised + settings.fixmatch_weight * consistency, float(mask.mean())
+
+
+def _distillation_loss(
+    model: Classifier,
+    x_lab: torch.Tensor,
+    y_lab: torch.Tensor,
+    distill: Distillation,
+    rows: np.ndarray,
+    weak,
+    generator: torch.Generator,
+    device: torch.device,
+) -> torch.Tensor:
+    """Supervised cross-entropy + the cross-entropy of the weak views' predictions against the teacher's
+    probabilities (SimCLRv2's distillation loss at temperature 1), in one forward pass."""
+    u = weak(model.prepare(distill.samples.read(rows).to(device)), generator)
+    logits = model.logits(torch.cat([x_lab, u]))
+    n = len(x_lab)
+    teacher = distill.teacher_probs[torch.as_tensor(rows, dtype=torch.long)].to(logits.device)
+    soft = -(teacher * F.log_softmax(logits[n:].float(), dim=1)).sum(1).mean()
+    return F.cross_entropy(logits[:n], y_lab) + soft
 
 
 def weak_and_strong_views(method: nn.Module) -> tuple[nn.Module, nn.Module]:

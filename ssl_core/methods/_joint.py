@@ -15,7 +15,9 @@ VIEWS_ON_SERIES = (
     " On time series the two views come from added noise, scaling, time warps, crops and reordered "
     "segments instead of colour changes and blur; on tables, from replacing some of each row's values with "
     "values of other rows (as SCARF does) and a little noise; on text, from cropping a span of each text, "
-    "deleting or masking some of its tokens and shuffling neighbouring words."
+    "deleting or masking some of its tokens and shuffling neighbouring words; on audio, from random crops of "
+    "the waveform with changed gain, added noise, time shifts, speed changes and mixup, while the log-mel "
+    "backbone masks bands of time and frequency (SpecAugment) during training."
 )
 
 

@@ -1,4 +1,6 @@
-"""Contrastive Predictive Coding (CPC): summarise a series' past and pick its true future out of a crowd."""
+"""Contrastive Predictive Coding (CPC): summarise a series' or a clip's past and pick its true future out of
+a crowd. On audio it reads the raw waveform through a strided encoder (wav_cnn, wav_gru), as in the paper's
+speech experiments."""
 
 from __future__ import annotations
 
@@ -33,8 +35,38 @@ _FIELD = "method.params(cpc)"
 
 
 def latent_steps(facts: SetupFacts) -> int:
-    """The backbone's steps over a series: its length divided by the backbone's downsampling."""
-    return math.ceil(facts.info.length / facts.stride)
+    """The backbone's steps over a series or clip: its length divided by the backbone's downsampling.
+
+    Before the backbone is built (Setup) an audio clip is counted in the waveform encoders' frames (about
+    20 ms each), not in samples, which no audio backbone keeps."""
+    info = facts.info
+    if facts.downsample is None and info.modality == "audio":
+        from ssl_core.models.audio import FIRST_STRIDE, audio_settings, stride2_layers
+
+        rate = audio_settings(info)["sample_rate"]
+        return math.ceil(info.length / (FIRST_STRIDE * 2 ** stride2_layers(rate, info.length)))
+    return math.ceil(info.length / facts.stride)
+
+
+def _sequence_backbones(modality: str) -> str:
+    """The backbones with per-step latents for data of `modality`, in words."""
+    if modality == "audio":
+        from ssl_core.models.audio import SEQUENCE_BACKBONES
+
+        return f"a waveform backbone ({' or '.join(SEQUENCE_BACKBONES)})"
+    return "a series backbone (cnn1d, gru, lstm or transformer1d)"
+
+
+def _backbone_requirement(bspec: Any) -> str | None:
+    """CPC reads per-step latents: of the audio backbones only the waveform encoders give them."""
+    from ssl_core.models.audio import SEQUENCE_BACKBONES
+
+    if "audio" in bspec.modalities and bspec.name not in SEQUENCE_BACKBONES:
+        return (
+            f"CPC predicts the next frames of a clip and needs a backbone with one latent per frame; "
+            f"{bspec.title} has none. Choose {_sequence_backbones('audio')} (or auto)."
+        )
+    return None
 
 
 def auto_window(steps: int) -> int:
@@ -47,16 +79,19 @@ def window_problems(hparams: Mapping[str, Any], facts: SetupFacts) -> list[Setup
     left = steps // (requested or auto_window(steps))
     if left >= 2:
         return []
+    from ssl_core.modalities import modality_of
+
     name = facts.info.name
+    noun = modality_of(facts.info).plural
     return [
         SetupProblem(
             "window",
             f"Averaging {requested or auto_window(steps)} steps at a time leaves {left} step(s) of the "
-            f"{steps} in {name}'s series, and CPC needs at least 2 to predict one from another: average at "
+            f"{steps} in {name}'s {noun}, and CPC needs at least 2 to predict one from another: average at "
             f"most {max(1, steps // 2)} steps, or choose Automatic.",
             detail=(
-                f"{_FIELD}.window = {requested} leaves {left} step(s) of {name}'s "
-                f"{steps} latent steps, and CPC needs at least 2 to predict one from another; "
+                f"{_FIELD}.window = {requested} leaves {left} step(s) of the {steps} latent steps of "
+                f"{name}'s {noun}, and CPC needs at least 2 to predict one from another; "
                 f"use a window of at most {max(1, steps // 2)} (or 0 to choose automatically)."
             ),
         )
@@ -78,7 +113,7 @@ class CPC(SSLMethod):
         if not dim:
             raise UserError(
                 f"CPC needs a backbone with per-step latents; {getattr(backbone, 'name', 'this one')} has "
-                "none. Choose a series backbone (cnn1d, gru, lstm or transformer1d).",
+                f"none. Choose {_sequence_backbones(info.modality)}.",
                 field="method.backbone",
             )
         facts = SetupFacts.of_backbone(info, backbone)
@@ -99,7 +134,7 @@ class CPC(SSLMethod):
         steps = t // self.window
         if steps < 2:
             raise UserError(
-                f"A series of {x.shape[-1]} steps is too short for CPC with window {self.window}.",
+                f"A {self.modality.noun} of {x.shape[-1]} steps is too short for CPC with window {self.window}.",
                 field=f"{_FIELD}.window",
             )
         return z[:, : steps * self.window].reshape(b, steps, self.window, d).mean(dim=2)
@@ -161,7 +196,8 @@ class CPC(SSLMethod):
             hits += (guess.argmax(dim=1) == truth).long().cpu()
         seen = self._input_steps(anchor + 1, length)
         end = self._input_steps(anchor + 1 + ahead, length)
-        nan = float("nan")
+        # What stands for the unseen part: NaN (no curve) for series, silence for audio (playable).
+        nan = float(getattr(self.modality, "hidden_shown_as", float("nan")))
         context = x.clone()
         context[..., seen:] = nan
         future = torch.full_like(x, nan)
@@ -181,7 +217,7 @@ SPEC = MethodSpec(
     name="cpc",
     title="Contrastive Predictive Coding (CPC)",
     family="contrastive",
-    summary="Summarise each series' past and recognise its true future among many others.",
+    summary="Summarise each series' or clip's past and recognise its true future among many others.",
     description=(
         "Contrastive Predictive Coding reads a series up to some point, summarises what it has seen, and "
         "then has to recognise what really came next among many decoys: later stretches of the same "
@@ -189,7 +225,9 @@ SPEC = MethodSpec(
         "only to tell the true future apart, so it can focus on the slow, meaningful structure (which "
         "movement is under way, which phase of a cycle) and ignore noise. Its accuracy of picking the "
         "right future is plotted next to the loss; it should climb well above chance as training goes. "
-        "It works with any series backbone, and a causal one (gru, lstm) keeps the future fully hidden."
+        "It works with any series backbone, and a causal one (gru, lstm) keeps the future fully hidden. "
+        "On audio it listens to the raw waveform, about 50 frames a second (wav_cnn or wav_gru), as in "
+        "the paper's speech experiments, where its features told speakers and speech sounds apart."
     ),
     params=params(
         Param(
@@ -244,6 +282,9 @@ SPEC = MethodSpec(
     optim=SMALL_SERIES_OPTIM,
     preview_kind="prediction",
     paper="van den Oord, Li & Vinyals, Representation Learning with Contrastive Predictive Coding, 2018",
-    modalities=("series",),
+    modalities=("series", "audio"),
+    # The audio default (mel_cnn) has no per-frame latents: CPC reads the waveform (van den Oord et al.).
+    preferred_backbone={"audio": "wav_cnn"},
+    backbone_requirement=_backbone_requirement,
 )
 CPC.spec = SPEC

@@ -41,8 +41,9 @@ class MoCo(JointEmbeddingMethod):
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
         if info.size and size > info.size:
             message = (
-                f"MoCo queue_size {size} exceeds the {info.size} images of {info.name}: the queue will hold "
-                "older keys of the same images as negatives; consider a queue_size below the dataset size."
+                f"MoCo queue_size {size} exceeds the {info.size} {self.modality.plural} of {info.name}: the "
+                f"queue will hold older keys of the same {self.modality.plural} as negatives; consider a "
+                "queue_size below the dataset size."
             )
             log.warning(message)
             self.setup_warnings.append(message)
@@ -125,6 +126,6 @@ SPEC = MethodSpec(
     factory=MoCo,
     optim=OptimDefaults(optimizer="adamw", lr=1e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
     preview_kind="views",
-    modalities=("image", "series", "table", "text"),
+    modalities=("image", "series", "table", "text", "audio"),
 )
 MoCo.spec = SPEC

@@ -150,6 +150,6 @@ SPEC = MethodSpec(
     # The paper trains with LARS at a batch of 4096; AdamW at SimCLR's rate suits the small batches here.
     optim=OptimDefaults(optimizer="adamw", lr=2e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
     preview_kind="views",
-    modalities=("image", "series", "table", "text"),
+    modalities=("image", "series", "table", "text", "audio"),
 )
 NNCLR.spec = SPEC

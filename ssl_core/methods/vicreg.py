@@ -83,6 +83,6 @@ SPEC = MethodSpec(
     factory=VICReg,
     optim=OptimDefaults(optimizer="adamw", lr=1e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
     preview_kind="views",
-    modalities=("image", "series", "table", "text"),
+    modalities=("image", "series", "table", "text", "audio"),
 )
 VICReg.spec = SPEC

@@ -41,6 +41,9 @@ class PreviewPayload:
     TABLE_ROWS = "table_rows"
     # named id arrays (n, L) as float32 (exact), with readable rows in `Preview.meta["text_rows"]`
     TOKEN_TEXT = "token_text"
+    # named waveforms (n, C, T) in [-1, 1], or log-mel spectrograms (n, C, M, F) under names starting with
+    # "spec"; the sample rate and spectrogram settings in `Preview.meta` ("sample_rate", "spectrogram")
+    AUDIO = "audio"
 
 
 class ReconstructionHead(nn.Module):

@@ -3,7 +3,8 @@
 Image networks take (B, C, H, W) floats in [0, 1]; series networks (registered from
 ssl_core/models/series.py, which imports nothing from here) take standardised (B, C, T) floats; table
 networks (from ssl_core/models/table.py, likewise) take rows (B, F) in the table modality's column space;
-text networks (from ssl_core/models/text.py, likewise) take int64 token ids (B, L), PAD = 0.
+text networks (from ssl_core/models/text.py, likewise) take int64 token ids (B, L), PAD = 0; audio
+networks (from ssl_core/models/audio.py, likewise) take waveforms (B, C, T) in [-1, 1].
 Every network is built from scratch (weights=None): nothing is ever downloaded.
 """
 
@@ -17,6 +18,8 @@ import torch
 from torch import nn
 
 from ssl_core.errors import UserError
+from ssl_core.models.audio import AUDIO_BACKBONES
+from ssl_core.models.audio import SEQUENCE_BACKBONES as AUDIO_SEQUENCE_BACKBONES
 from ssl_core.models.gan import DCGANDiscriminator
 from ssl_core.models.series import SERIES_BACKBONES
 from ssl_core.models.table import TABLE_BACKBONES
@@ -189,7 +192,7 @@ for _entry in SERIES_BACKBONES:
         _entry.name,
         BackboneSpec(_entry.name, _entry.title, _entry.description, _entry.factory, ("series",)),
     )
-for _modality, _entries in (("table", TABLE_BACKBONES), ("text", TEXT_BACKBONES)):
+for _modality, _entries in (("table", TABLE_BACKBONES), ("text", TEXT_BACKBONES), ("audio", AUDIO_BACKBONES)):
     for _entry in _entries:
         BACKBONES.register(
             _entry.name,
@@ -262,6 +265,20 @@ _LAYOUTS: dict[str, _Layout] = {
         channels_hint="Text networks take int64 token ids from the text modality's adapter.",
         channels_field="data.spec",
         normalised=False,
+    ),
+    # Waveforms (B, C, T) in [-1, 1] at the data's sample rate, passed through (statistics 0 / 1); the audio
+    # networks check clip lengths themselves, in words that name data.clip_seconds.
+    "audio": _Layout(
+        "clips",
+        "T",
+        3,
+        0.0,
+        1.0,
+        None,
+        "data.clip_seconds",
+        1,
+        channels_hint="Use clips with {n} channel(s) (data.audio_channels).",
+        channels_field="data.audio_channels",
     ),
 }
 
@@ -379,10 +396,14 @@ class Encoder(nn.Module):
     def forward_sequence(self, x: torch.Tensor) -> torch.Tensor:
         """Per-step latents (B, T', sequence_dim) of a normalised (B, C, T) series, before pooling."""
         if not hasattr(self.net, "forward_sequence"):
-            series = ", ".join(name for name, spec in BACKBONES.items() if "series" in spec.modalities)
+            if self.modality == "audio":
+                kind, names = "waveform", ", ".join(AUDIO_SEQUENCE_BACKBONES)
+            else:
+                kind = "series"
+                names = ", ".join(name for name, spec in BACKBONES.items() if "series" in spec.modalities)
             raise UserError(
                 f"The {self.name} backbone has no per-step output, which this method needs; choose a "
-                f"series backbone ({series}).",
+                f"{kind} backbone ({names}).",
                 field="method.backbone",
             )
         return self.net.forward_sequence(self._normalise(x))

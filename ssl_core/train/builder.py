@@ -51,6 +51,12 @@ def open_config_source(
         vocab_size=d.vocab_size,
         text_unit=d.text_unit,
         text_column=d.text_column,
+        sample_rate=d.sample_rate,
+        clip_seconds=d.clip_seconds,
+        audio_channels=d.audio_channels,
+        n_mels=d.n_mels,
+        win_ms=d.win_ms,
+        hop_ms=d.hop_ms,
     )
 
 
@@ -82,7 +88,9 @@ def build_components(
     backbone_name = resolve_backbone(config, spec, source)
     modality = modality_of(info)
     labels = source.labels()
-    train_idx, val_idx = split_indices(len(source), config.data.val_fraction, config.train.seed, labels)
+    train_idx, val_idx = split_indices(
+        len(source), config.data.val_fraction, config.train.seed, labels, groups=source.groups()
+    )
     if config.data.train_on == "normal":
         train_idx = normal_only(train_idx, labels, info, config.data.normal_classes)
     # Same seed -> same initial weights, so a run is reproducible and a random-init baseline comparable;

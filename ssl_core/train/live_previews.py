@@ -41,11 +41,14 @@ CAPTION_KEY = "live_caption"  # Preview.meta key: where a live preview's samples
 
 
 def preview_batch(parts: Components) -> torch.Tensor | None:
-    """The first PREVIEW_IMAGES held-out samples (training samples when nothing is held out), as stored."""
-    idx = parts.val_idx if len(parts.val_idx) else parts.train_idx
+    """PREVIEW_IMAGES held-out samples (training samples when nothing is held out), as stored, evenly
+    spaced over the held-out set: sources stored in order (spoken words, one word after another) then show
+    different kinds of sample rather than the first few of one."""
+    idx = torch.as_tensor(parts.val_idx if len(parts.val_idx) else parts.train_idx)
     if len(idx) == 0:
         return None
-    samples, _ = parts.source.read(idx[:PREVIEW_IMAGES])
+    spaced = torch.linspace(0, len(idx) - 1, min(PREVIEW_IMAGES, len(idx))).round().long()
+    samples, _ = parts.source.read(idx[spaced])
     return samples  # the method prepares them like training batches
 
 

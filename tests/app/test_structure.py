@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.widgets.data_panel import choice_title
 from app.widgets.training_form import TrainingForm, empty_value
 from ssl_core.config import RunConfig
 from ssl_core.config_schema import SCHEMA
@@ -142,8 +143,8 @@ def test_open_menu_waits_for_the_engine_then_lists_every_registered_kind(panel):
         title = kind.title if not kind.browse or kind.choices else f"{kind.title}…"
         assert title in entries, (title, list(entries))
         assert entries[title].toolTip() == kind.description
-        for name in kind.choices:
-            assert f"{kind.title}/{name}" in entries
+        for name in kind.choices:  # the registry's name, or the readable words the panel gives it
+            assert f"{kind.title}/{choice_title(kind, name)}" in entries
         assert kind.usage in panel.spec_box.toolTip()
 
 

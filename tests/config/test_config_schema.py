@@ -114,7 +114,7 @@ def test_range_messages_keep_their_wording():
     [
         ("data.channels", 2, "data.channels must be 1 (grayscale) or 3 (colour); got 2."),
         ("data.missing", "drop", "data.missing must be refuse or impute; got 'drop'."),
-        ("data.modality", "video", "data.modality must be image, series, table or text; got 'video'."),
+        ("data.modality", "video", "data.modality must be image, series, table, text or audio; got 'video'."),
         ("data.length", 1, "data.length = 1 is out of range; use 2 or more."),
     ],
 )

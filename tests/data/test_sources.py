@@ -21,6 +21,7 @@ def test_registry_lists_every_kind_with_description_and_a_parseable_example():
         "csv",
         "table",
         "text",
+        "audio",
     ]
     for scheme, kind in DATA_SOURCES.items():
         assert kind.scheme == scheme and kind.title and len(kind.description) > 30

@@ -40,7 +40,7 @@ def _config(method: str = "simclr", backbone: str = "auto") -> RunConfig:
 
 
 def test_registry_has_images_and_series_with_their_defaults():
-    assert MODALITIES.names() == ["image", "series", "table", "text"]
+    assert MODALITIES.names() == ["image", "series", "table", "text", "audio"]
     assert modality_of("image").default_backbone == "small_cnn"
     assert modality_of("series").default_backbone == "cnn1d"
     assert set(modality_of("series").backbones()) == {"cnn1d", "gru", "lstm", "transformer1d"}

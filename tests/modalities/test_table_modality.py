@@ -80,7 +80,7 @@ def same_with_nan(a: torch.Tensor, b: torch.Tensor, atol: float = 1e-3, rtol: fl
 
 # ---- registry and schema --------------------------------------------------------------------------------
 def test_the_table_modality_is_registered_with_its_backbones_and_payload():
-    assert MODALITIES.names() == ["image", "series", "table", "text"]
+    assert MODALITIES.names() == ["image", "series", "table", "text", "audio"]
     table = modality_of("table")
     assert table.default_backbone == "mlp" and set(table.backbones()) == {"mlp", "mlp_small"}
     assert table.preview_payload == PreviewPayload.TABLE_ROWS == "table_rows"
