@@ -58,12 +58,18 @@ class FinetuneForm(QWidget):
                                "the accuracy on a validation split stops improving.")  # fmt: skip
         self.pseudo = QCheckBox("Pseudo-labels")
         self.pseudo.setObjectName("finetune_pseudo")
-        self.pseudo.setToolTip("Also label the unlabelled samples with the fine-tuned model's confident "
-                               "predictions and train again on both.")  # fmt: skip
+        self.pseudo.setToolTip("Also label the unlabelled samples with the fine-tuned model's (FixMatch's, "
+                               "when that is ticked too) confident predictions and train again on "
+                               "both.")  # fmt: skip
         self.fixmatch = QCheckBox("FixMatch")
         self.fixmatch.setObjectName("finetune_fixmatch")
         self.fixmatch.setToolTip("Also train so that a strongly altered view of an unlabelled sample gets "
                                  "the class its lightly altered view is confidently given.")  # fmt: skip
+        self.distill = QCheckBox("Distillation")
+        self.distill.setObjectName("finetune_distill")
+        self.distill.setToolTip("Also train a fresh copy of the network to match the last model's "
+                                "predictions (pseudo-labels, else FixMatch, else the fine-tune) on every "
+                                "training sample.")  # fmt: skip
         self.threshold = QDoubleSpinBox()
         self.threshold.setObjectName("finetune_threshold")
         self.threshold.setRange(0.01, 0.999)
@@ -79,7 +85,7 @@ class FinetuneForm(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Labels", _row(self.labels, self.per_class))
         form.addRow("Epochs", self.epochs)
-        form.addRow("Also try", _row(self.pseudo, self.fixmatch, stretch_last=True))
+        form.addRow("Also try", _row(self.pseudo, self.fixmatch, self.distill, stretch_last=True))
         form.addRow("Confidence", self.threshold)
         self.editors: dict[str, QWidget] = {  # a setting's name -> its editor, to mark a wrong one
             "labels": self.labels,
@@ -87,6 +93,7 @@ class FinetuneForm(QWidget):
             "threshold": self.threshold,
             "pseudo_labels": self.pseudo,
             "fixmatch": self.fixmatch,
+            "distill": self.distill,
         }
         self._changed()
 
@@ -124,6 +131,7 @@ class FinetuneForm(QWidget):
             epochs=int(self.epochs.value()),
             pseudo_labels=self.pseudo.isChecked(),
             fixmatch=self.fixmatch.isChecked(),
+            distill=self.distill.isChecked(),
             threshold=float(self.threshold.value()),
         )
         return chosen.checked()

@@ -121,22 +121,52 @@ def _rand(shape: tuple[int, ...], generator: torch.Generator, device: torch.devi
     return torch.rand(shape, generator=generator, device=generator.device).to(device)
 
 
-def _apply(p: float, op: Callable[[Tensor, torch.Generator], Tensor], x: Tensor, generator) -> Tensor:
-    """op(x) for a random share p of the samples, x for the others (the mask is drawn before op's draws)."""
+# An op's draws: called with the samples it applies to (None: all of them, in batch order), it draws its
+# parameters for every sample (the same draws whichever samples it applies to), and returns the function
+# that computes the new values of those samples from `pick` (which selects the same samples from any
+# per-sample tensor). Draws whose size depends on the samples (noise) happen here too, never later.
+Compute = Callable[[Callable[[Tensor], Tensor]], Tensor]
+Op = Callable[[Tensor, torch.Generator, Tensor | None], Compute]
+
+
+def _all(t: Tensor) -> Tensor:
+    return t
+
+
+def _apply(p: float, op: Op, x: Tensor, generator: torch.Generator, owned: bool) -> tuple[Tensor, bool]:
+    """op for a random share p of the samples, x for the others (the mask is drawn before op's draws).
+
+    Returns the batch and whether op applied to any sample; with `owned`, x may be written into. On a CPU
+    only the chosen samples are computed (reading the mask costs nothing there) and written into the
+    batch; on an accelerator every sample is computed and torch.where keeps the chosen ones, so nothing
+    waits for the device. Every op works sample by sample, so both give the same values.
+    """
+    n = x.shape[0]
     if p >= 1.0:
-        return op(x, generator)
-    mask = sampling.bernoulli(x.shape[0], p, generator, x.device)
-    return ops.select(mask, op(x, generator), x)
+        return op(x, generator, None)(_all), True
+    mask = sampling.bernoulli(n, p, generator, x.device)
+    if not ops.rows_only(x):
+        return ops.select(mask, op(x, generator, None)(_all), x), True
+    rows = mask.nonzero().flatten()
+    if len(rows) == n:
+        return op(x, generator, None)(_all), True
+    compute = op(x, generator, rows)
+    if len(rows) == 0:
+        return x, False
+    new = compute(lambda t: t.index_select(0, rows))
+    return (x.index_copy_(0, rows, new) if owned else x.index_copy(0, rows, new)), True
 
 
 class AudioAugment(ViewAugment):
     """Applies an AudioViewRecipe to (B, C, T) float waveforms with independent random parameters per sample.
 
-    All randomness comes from `generator` (on the clips' device for no host syncs): every parameter is
-    drawn for every sample in a fixed order, and samples that skip an op keep their values through
-    torch.where, so a view depends only on the generator's state. Parameters and arithmetic are float32
-    (autocast is off); the output is a new tensor with the input's shape and float dtype (other dtypes
-    become float32). No parameters.
+    All randomness comes from `generator` (on the clips' device for no host syncs): each op draws which
+    samples it hits, then its parameters for every sample, in a fixed order, so a view depends only on the
+    generator's state. On a CPU only the samples an op hits are computed, and the noise is drawn for those
+    samples only; on an accelerator every sample is computed (and noise drawn for all) and torch.where
+    keeps the hit ones, so nothing waits for the device (see `_apply`). Parameters and arithmetic are
+    float32 (autocast is off); the output is a new tensor with the input's shape and float dtype (other
+    dtypes become float32). No parameters.
     """
 
     layout = "waveforms (B, C, T)"
@@ -150,10 +180,13 @@ class AudioAugment(ViewAugment):
         return f"channels={self.channels}, sample_rate={self.sample_rate}, recipe={self.recipe}"
 
     def forward(self, x: Tensor, generator: torch.Generator) -> Tensor:
-        out = super().forward(x if x.is_floating_point() else x.float(), generator)
-        return out if out is not x else x.clone()
+        out = super().forward(x, generator)
+        if out is x:
+            return x.clone() if x.is_floating_point() else x.float()
+        return out.to(x.dtype if x.is_floating_point() else torch.float32)
 
     def _view(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        """The view in float32; x itself when no op applied to any sample."""
         r = self.recipe
         steps = (
             (r.speed_p if r.speed_range != (1.0, 1.0) else 0.0, self._speed),
@@ -163,46 +196,50 @@ class AudioAugment(ViewAugment):
             (r.gain_p if r.gain_db != (0.0, 0.0) or r.fade_db > 0 else 0.0, self._gain),
             (r.noise_p, self._noise),
         )
+        out, changed = x.float(), False
+        owned = out is not x  # a converted copy is ours to write into
         for p, op in steps:
             if p > 0:
-                x = _apply(p, op, x, generator)
-        return x
+                out, applied = _apply(p, op, out, generator, owned)
+                changed, owned = changed or applied, owned or applied
+        return out if changed else x
 
-    def _speed(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def _speed(self, x: Tensor, generator: torch.Generator, rows: Tensor | None) -> Compute:
         lo, hi = self.recipe.speed_range
-        log_factor = sampling.uniform(x.shape[0], math.log(lo), math.log(hi), generator, x.device)
-        return ops.speed(x, torch.exp(log_factor))
+        factor = torch.exp(sampling.uniform(x.shape[0], math.log(lo), math.log(hi), generator, x.device))
+        return lambda pick: ops.speed(pick(x), pick(factor))
 
-    def _crop(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def _crop(self, x: Tensor, generator: torch.Generator, rows: Tensor | None) -> Compute:
         n, length = x.shape[0], x.shape[2]
         share = sampling.uniform(n, *self.recipe.crop_scale, generator, x.device)
         start = sampling.uniform(n, 0.0, 1.0, generator, x.device) * (1.0 - share) * length
-        return ops.crop(x, start, share * length)
+        return lambda pick: ops.crop(pick(x), pick(start), pick(share) * length)
 
-    def _shift(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def _shift(self, x: Tensor, generator: torch.Generator, rows: Tensor | None) -> Compute:
         most = self.recipe.shift_max * x.shape[2]
         steps = sampling.uniform(x.shape[0], -most, most, generator, x.device)
-        return ops.shift(x, steps, self.recipe.shift_mode)
+        return lambda pick: ops.shift(pick(x), pick(steps), self.recipe.shift_mode)
 
-    def _mixup(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def _mixup(self, x: Tensor, generator: torch.Generator, rows: Tensor | None) -> Compute:
         n = x.shape[0]
         order = _rand((n,), generator, x.device).argsort()  # a random permutation, from the generator
-        partner = x[ops.cyclic_partners(order)]
+        partners = ops.cyclic_partners(order)
         ratio = sampling.uniform(n, 0.0, self.recipe.mixup_ratio, generator, x.device)
-        return ops.mix(x, partner, ratio)
+        return lambda pick: ops.mix(pick(x), x.index_select(0, pick(partners)), pick(ratio))
 
-    def _gain(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def _gain(self, x: Tensor, generator: torch.Generator, rows: Tensor | None) -> Compute:
         n, r = x.shape[0], self.recipe
         start = sampling.uniform(n, *r.gain_db, generator, x.device)
         if r.fade_db <= 0:
-            return ops.gain(x, start)
-        drift = sampling.uniform(n, -r.fade_db, r.fade_db, generator, x.device)
-        return ops.gain(x, start, start + drift)
+            return lambda pick: ops.gain(pick(x), pick(start))
+        end = start + sampling.uniform(n, -r.fade_db, r.fade_db, generator, x.device)
+        return lambda pick: ops.gain(pick(x), pick(start), pick(end))
 
-    def _noise(self, x: Tensor, generator: torch.Generator) -> Tensor:
+    def _noise(self, x: Tensor, generator: torch.Generator, rows: Tensor | None) -> Compute:
         snr = sampling.uniform(x.shape[0], *self.recipe.noise_snr_db, generator, x.device)
-        noise = sampling.normal(tuple(x.shape), generator, x.device, torch.float32)
-        return ops.add_noise(x, noise, snr)
+        shape = tuple(x.shape) if rows is None else (len(rows), *x.shape[1:])
+        noise = sampling.normal(shape, generator, x.device, torch.float32)
+        return lambda pick: ops.add_noise(pick(x), noise, pick(snr))
 
 
 # ---- presets -------------------------------------------------------------------------------------------------

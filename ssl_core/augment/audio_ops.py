@@ -7,6 +7,10 @@ a sample get the same parameters (one recording, one gain, one speed). The rando
 
 Time positions are fractional sample indices; a position outside the clip reads silence (0), never the
 edge value: a waveform's edge value repeated is a DC offset, not a sound.
+
+Speed: every op is a handful of whole-batch tensor passes (no per-clip Python loops). On a CPU, `speed`
+low-passes only the clips that speed up (reading which ones costs nothing there); on an accelerator it
+filters every clip and keeps the filtered ones with torch.where, so nothing waits for the device.
 """
 
 from __future__ import annotations
@@ -31,6 +35,13 @@ def _per_sample(values: Tensor, like: Tensor) -> Tensor:
     return values.to(device=like.device, dtype=like.dtype).view(-1, 1, 1)
 
 
+def rows_only(x: Tensor) -> bool:
+    """Whether to compute an op on the chosen samples only: on a CPU, where reading which samples a mask
+    chose costs nothing; elsewhere that read would wait for the device, so every sample is computed and
+    torch.where keeps the chosen ones (the same values: every op works sample by sample)."""
+    return x.device.type == "cpu"
+
+
 def select(mask: Tensor, new: Tensor, old: Tensor) -> Tensor:
     """Per-sample choice: `new` where mask[b] is True, else `old` (no host sync, unlike indexing)."""
     return torch.where(mask.to(old.device).view(-1, 1, 1), new, old)
@@ -38,7 +49,8 @@ def select(mask: Tensor, new: Tensor, old: Tensor) -> Tensor:
 
 def power(x: Tensor) -> Tensor:
     """(B,) mean square of each sample over its channels and time, in float32."""
-    return x.float().square().flatten(1).mean(dim=1)
+    flat = x.float().flatten(1)
+    return torch.linalg.vector_norm(flat, dim=1).square_().div_(max(flat.shape[1], 1))
 
 
 # ---- amplitude ---------------------------------------------------------------------------------------------
@@ -63,7 +75,10 @@ def add_noise(x: Tensor, noise: Tensor, snr_db: Tensor) -> Tensor:
     silent sample gets no noise: there is no signal power to be relative to.
     """
     noise = noise.to(device=x.device, dtype=torch.float32)
-    scale = torch.sqrt(power(x) / (power(noise).clamp_min(1e-20) * torch.pow(10.0, snr_db.float() / 10.0)))
+    snr = snr_db.to(device=x.device, dtype=torch.float32)
+    scale = torch.sqrt(power(x) / (power(noise).clamp_min(1e-20) * torch.pow(10.0, snr / 10.0)))
+    if x.dtype == torch.float32:
+        return torch.addcmul(x, noise, scale.view(-1, 1, 1))
     return x + (noise * _per_sample(scale, noise)).to(x.dtype)
 
 
@@ -75,9 +90,10 @@ def mix(x: Tensor, partner: Tensor, ratio: Tensor) -> Tensor:
     quiet the partner was recorded. A silent partner or a silent clip adds nothing.
     """
     rms_x, rms_p = power(x).sqrt(), power(partner).sqrt()
-    matched = partner.float() * _per_sample(rms_x / rms_p.clamp_min(1e-10), partner.float())
-    r = _per_sample(ratio.float(), matched)
-    return ((1.0 - r) * x.float() + r * matched).to(x.dtype)
+    r = ratio.to(device=x.device, dtype=torch.float32)
+    keep = (1.0 - r).view(-1, 1, 1)
+    add = (r * rms_x / rms_p.clamp_min(1e-10)).view(-1, 1, 1)  # ratio x the loudness match, one factor
+    return torch.addcmul(x.float() * keep, partner.float(), add).to(x.dtype)
 
 
 def cyclic_partners(order: Tensor) -> Tensor:
@@ -90,21 +106,41 @@ def cyclic_partners(order: Tensor) -> Tensor:
 
 
 # ---- time -------------------------------------------------------------------------------------------------
+# Keys' cubic convolution kernel (a = -0.75, as grid_sample's and OpenCV's bicubic).
+CUBIC_A = -0.75
+# Zero samples padded on each side for `read_at`: the 4 taps of a position clamped to [-3, T + 1] then
+# all fall on the padding, so a position outside the clip reads 0 without a mask.
+_READ_PAD = 4
+
+
 def read_at(x: Tensor, positions: Tensor) -> Tensor:
     """x read at fractional `positions` (B, T') by cubic interpolation; outside [0, T - 1] reads 0.
 
-    One batched grid_sample call (bicubic: Keys' kernel, a = -0.75). Linear interpolation would be a
-    low-pass of its own: a tone at a quarter of the sample rate would lose a third of its power (cubic
-    loses 3%), so speed changes would also dull the sound.
+    Keys' cubic kernel (a = -0.75, the kernel of grid_sample's bicubic mode) on the 4 samples around each
+    position, samples outside the clip being 0: four gathers and a polynomial in the fraction, in float32.
+    Linear interpolation would be a low-pass of its own: a tone at a quarter of the sample rate would lose
+    a third of its power (cubic loses 3%), so speed changes would also dull the sound.
     """
     n, c, length = x.shape
+    a = CUBIC_A
     pos = positions.to(device=x.device, dtype=torch.float32)
-    u = pos * (2.0 / max(length - 1, 1)) - 1.0 if length > 1 else pos * 2.0  # align_corners: 0 -> -1
-    grid = torch.stack([u, torch.zeros_like(u)], dim=-1).unsqueeze(1)  # (B, 1, T', 2): (x, y) pairs
-    out = F.grid_sample(
-        x.float().unsqueeze(2), grid, mode="bicubic", padding_mode="zeros", align_corners=True
-    )
-    return out.squeeze(2).to(x.dtype)
+    below = pos.floor()
+    t = (pos - below).unsqueeze(1)  # (B, 1, T'): the fraction past the sample at `below`
+    # The first tap (below - 1) in the padded clip; positions far outside read the padding only.
+    first = below.clamp_(-3.0, length + 1.0).add_(_READ_PAD - 1).to(torch.int64).unsqueeze(1)
+    padded = F.pad(x.float(), (_READ_PAD, _READ_PAD))
+    index = first.expand(n, c, -1)
+    p0, p1, p2, p3 = (torch.gather(padded[..., k:], 2, index) for k in range(4))
+    # sum_k w_k(t) p_k with Keys' weights is p1 + t (c1 + t (c2 + t c3)), where
+    #   c1 = a (p0 - p2), c3 = a (p0 - p3) + (a + 2) (p1 - p2), c2 = -(c1 + (p1 - p2) + c3);
+    # so c1 + t (c2 + t c3) = c1 - t u with u = c1 + (p1 - p2) + c3 - t c3. In place in the gathered
+    # buffers (fresh memory costs page faults on a CPU): 10 passes, no other temporaries.
+    c3 = torch.sub(p0, p3, out=p3).mul_(a)
+    c1 = p0.sub_(p2).mul_(a)
+    u = torch.sub(p1, p2, out=p2)
+    c3.add_(u, alpha=a + 2.0)
+    u.add_(c1).add_(c3).addcmul_(c3, t, value=-1.0)
+    return p1.addcmul_(c1.addcmul_(u, t, value=-1.0), t).to(x.dtype)
 
 
 def crop(x: Tensor, start: Tensor, length: Tensor) -> Tensor:
@@ -117,8 +153,8 @@ def crop(x: Tensor, start: Tensor, length: Tensor) -> Tensor:
     steps = torch.arange(x.shape[-1], device=x.device, dtype=torch.float32).view(1, -1)
     s = start.to(device=x.device, dtype=torch.float32).round().view(-1, 1)
     e = s + length.to(device=x.device, dtype=torch.float32).round().view(-1, 1)
-    keep = (steps >= s) & (steps < e)
-    return x * keep.unsqueeze(1).to(x.dtype)
+    keep = (steps >= s).logical_and_(steps < e)
+    return torch.where(keep.unsqueeze(1), x, 0.0)
 
 
 def shift(x: Tensor, steps: Tensor, mode: str = "zero") -> Tensor:
@@ -130,12 +166,13 @@ def shift(x: Tensor, steps: Tensor, mode: str = "zero") -> Tensor:
     if mode not in SHIFT_MODES:
         raise ValueError(f"mode must be one of {SHIFT_MODES}; got {mode!r}")
     n, c, length = x.shape
-    source = torch.arange(length, device=x.device).view(1, -1) - steps.to(x.device).round().long().view(-1, 1)
+    moved = steps.to(x.device).round().long().view(-1, 1)
     if mode == "circular":
-        source = source.remainder(length)
-    inside = (source >= 0) & (source < length)
-    out = torch.gather(x, 2, source.clamp(0, length - 1).unsqueeze(1).expand(n, c, -1))
-    return out * inside.unsqueeze(1).to(x.dtype)
+        source = (torch.arange(length, device=x.device).view(1, -1) - moved).remainder_(length)
+        return torch.gather(x, 2, source.unsqueeze(1).expand(n, c, -1))
+    # One zero sample padded at each end; sources outside the clip are clamped onto it and read 0.
+    source = (torch.arange(1, length + 1, device=x.device).view(1, -1) - moved).clamp_(0, length + 1)
+    return torch.gather(F.pad(x, (1, 1)), 2, source.unsqueeze(1).expand(n, c, -1))
 
 
 def fft_size(at_least: int) -> int:
@@ -171,7 +208,7 @@ def low_pass(x: Tensor, cutoff: Tensor, transition: float = 0.05) -> Tensor:
         t = ((freqs - bottom) / (top - bottom).clamp_min(1e-9)).clamp(0.0, 1.0)
         response = 0.5 * (1.0 + torch.cos(math.pi * t))
         response = torch.where(top >= 0.5, torch.ones_like(response), response)
-        out = torch.fft.irfft(spectrum * response.unsqueeze(1), n=size)[..., :length]
+        out = torch.fft.irfft(spectrum.mul_(response.unsqueeze(1)), n=size)[..., :length]
     return out.to(x.dtype)
 
 
@@ -185,8 +222,16 @@ def speed(x: Tensor, factor: Tensor) -> Tensor:
     """
     f = factor.to(device=x.device, dtype=torch.float32)
     length = x.shape[-1]
-    filtered = low_pass(x, ANTI_ALIAS_PASS * 0.5 / f.clamp_min(1.0))
-    filtered = torch.where((f > 1.0).view(-1, 1, 1), filtered, x)
+    faster = f > 1.0
+    if rows_only(x):  # filter only the clips that speed up
+        rows = faster.nonzero().flatten()
+        if len(rows):
+            filtered = low_pass(x.index_select(0, rows), ANTI_ALIAS_PASS * 0.5 / f.index_select(0, rows))
+            x = x.index_copy(0, rows, filtered)
+    else:
+        filtered = low_pass(x, ANTI_ALIAS_PASS * 0.5 / f.clamp_min(1.0))
+        x = torch.where(faster.view(-1, 1, 1), filtered, x)
     centre = (length - 1) / 2.0
-    steps = torch.arange(length, device=x.device, dtype=torch.float32).view(1, -1)
-    return read_at(filtered, centre + (steps - centre) * f.view(-1, 1))
+    from_centre = torch.arange(length, device=x.device, dtype=torch.float32).sub_(centre).view(1, -1)
+    centres = torch.full((1, 1), centre, device=x.device)
+    return read_at(x, torch.addcmul(centres, from_centre, f.view(-1, 1)))

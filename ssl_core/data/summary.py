@@ -91,7 +91,12 @@ def _audio_lines(info: DataInfo) -> list[str]:
     lines = [
         f"  clips:    {info.size:,} of {seconds:g} s at {rate:,} Hz = {info.length:,} samples, {channels}, "
         "float32 waveform in [-1, 1]",
-        f"  files:    {int(audio.get('files', 0)):,} (clips of one file stay on one side of a split)",
+        (
+            f"  utterances: {int(audio.get('files', 0)):,} (one word in one voice, at every speed and pitch, "
+            "stays on one side of a split)"
+            if audio.get("origin") == "synthetic"
+            else f"  files:    {int(audio.get('files', 0)):,} (clips of one file stay on one side of a split)"
+        ),
         f"  origin:   {_ORIGIN_WORDS.get(audio.get('origin'), audio.get('origin', 'files'))}",
     ]
     label_from = audio.get("label_from")

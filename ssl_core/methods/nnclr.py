@@ -60,9 +60,9 @@ class NNCLR(JointEmbeddingMethod):
         self.register_buffer("support_filled", torch.zeros((), dtype=torch.long))
         if info.size and size > info.size:
             message = (
-                f"NNCLR queue_size {size} exceeds the {info.size} samples of {info.name}: the nearest "
-                "neighbour of a view will often be an older view of the same sample rather than another "
-                "sample; consider a queue_size below the dataset size."
+                f"NNCLR queue_size {size} exceeds the {info.size} {self.modality.plural} of {info.name}: the "
+                f"nearest neighbour of a view will often be an older view of the same {self.modality.noun} "
+                f"rather than another {self.modality.noun}; consider a queue_size below the dataset size."
             )
             log.warning(message)
             self.setup_warnings.append(message)

@@ -239,6 +239,58 @@ def test_bad_recipes_and_shapes_are_refused():
     assert AudioViewRecipe(gain_db=[-1.0, 1.0]).gain_db == (-1.0, 1.0)  # lists from config files
 
 
+def test_read_at_is_keys_cubic_with_silence_outside():
+    a = ops.CUBIC_A
+    x = torch.randn(3, 2, 50, generator=gen(4))
+    pos = torch.rand(3, 80, generator=gen(5), dtype=torch.float64) * 70 - 10  # some outside the clip
+
+    def weight(d: torch.Tensor) -> torch.Tensor:
+        d = d.abs()
+        near = ((a + 2) * d - (a + 3)) * d * d + 1
+        far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+        return torch.where(d <= 1, near, torch.where(d < 2, far, torch.zeros_like(d)))
+
+    below = pos.floor()
+    expected = torch.zeros(3, 2, 80, dtype=torch.float64)
+    for k in (-1, 0, 1, 2):
+        j = below.long() + k
+        inside = ((j >= 0) & (j < 50)).unsqueeze(1)
+        taps = torch.gather(x.double(), 2, j.clamp(0, 49).unsqueeze(1).expand(-1, 2, -1)) * inside
+        expected += taps * weight(pos - below - k).unsqueeze(1)
+    torch.testing.assert_close(ops.read_at(x, pos.float()), expected.float(), atol=1e-5, rtol=0)
+    whole = torch.arange(50.0).expand(3, -1)
+    assert torch.equal(ops.read_at(x, whole), x)  # whole samples read themselves exactly
+
+
+def test_views_on_chosen_rows_equal_views_of_the_whole_batch(monkeypatch):
+    # On a CPU each op computes only the samples it hits; on an accelerator it computes all of them and
+    # keeps the hit ones with torch.where. Same draws (no noise: that draws per hit sample on a CPU),
+    # same views.
+    x = clips(12, channels=2)
+    for name in ("simclr", "byol"):
+        recipe = preset_audio_views(name)[0].replace(noise_p=0.0).scaled_for(RATE, LENGTH)
+        aug = AudioAugment(recipe, 2, RATE)
+        rows = aug(x, gen(7))
+        monkeypatch.setattr(ops, "rows_only", lambda _: False)
+        whole = aug(x, gen(7))
+        monkeypatch.undo()
+        torch.testing.assert_close(rows, whole, atol=1e-6, rtol=0)
+    noisy = AudioAugment(ALL_OFF.replace(noise_p=0.5, noise_snr_db=(10.0, 10.0)), 2, RATE)
+    out = noisy(x, gen(1))
+    hit = (out != x).flatten(1).any(1)
+    snr = rms_db(x[hit]) - rms_db(out[hit] - x[hit])
+    assert 0 < int(hit.sum()) < 12 and torch.allclose(snr, torch.full_like(snr, 10.0), atol=1e-3)
+
+
+def test_views_do_not_write_into_the_input():
+    x = clips(8)
+    before = x.clone()
+    for name in PRESETS:
+        first, _ = audio_view_pair(name, 1, RATE, LENGTH)
+        first(x, gen(0))
+        assert torch.equal(x, before)
+
+
 # ---- the per-sample NumPy reference (the benchmark's baseline) -----------------------------------------------
 def _reference_views(recipe: AudioViewRecipe, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
     aug, rng = NumpyAudioAugment(recipe, x.shape[1]), np.random.default_rng(seed)

@@ -127,10 +127,20 @@ def test_try_text_says_what_to_type_when_it_cannot_answer(recipe, text, words):
 
 
 # ---- a real run through `ssl-core eval` ------------------------------------------------------------------
-def test_eval_prints_the_language_section_of_a_masked_token_run(tmp_path, capsys):
+def test_eval_prints_the_language_section_of_a_masked_token_run(tmp_path, capsys, monkeypatch):
+    import ssl_core.train.trainer as trainer_module
     from ssl_core.cli.main import main
     from ssl_core.eval.evaluate import evaluate_run
     from tests.tiny_runs import train_tiny
+
+    built = {}  # the model the trainer trained, in memory, to compare with the run reopened from disk
+    build = trainer_module.build_components
+
+    def keep(*args, **kwargs):
+        built["parts"] = build(*args, **kwargs)
+        return built["parts"]
+
+    monkeypatch.setattr(trainer_module, "build_components", keep)
 
     texts, labels = sentences(240, seed=3)
     data = tmp_path / "sentences.csv"
@@ -166,7 +176,10 @@ def test_eval_prints_the_language_section_of_a_masked_token_run(tmp_path, capsys
     from ssl_core.runs.store import load_run
 
     sentence = "the cat [MASK] an apple in the park"
-    assert try_text(load_run(run).method, sentence) == try_text(load_run(run).method, sentence)
+    live = try_text(built["parts"].method.cpu().eval(), sentence)
+    assert live and live[0]["slots"] and live[0]["slots"][0]["top"], live
+    assert try_text(load_run(run).method, sentence) == live
+    assert try_text(load_run(run).method, sentence) == live  # and again, from a second reopening
     # The HTML report shows the perplexity among its key numbers and the kept masked-guess previews.
     html = tmp_path / "report.html"
     assert main(["report", str(run), "-o", str(html), "--no-eval", "--quiet"]) == 0
