@@ -26,6 +26,7 @@ LINES = {
     "fine-tune": ("Fine-tuned", 3, "s"),
     "pseudo-labels": ("Fine-tuned + pseudo-labels", 5, "t"),
     "fixmatch": ("Fine-tuned + FixMatch", 4, "d"),
+    "distilled": ("Distilled", 6, "p"),
 }
 
 

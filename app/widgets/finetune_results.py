@@ -16,6 +16,7 @@ VARIANT_TITLES = {  # the engine's variant -> the table's words, in the table's 
     "linear probe": "Linear probe (frozen network)",
     "pseudo-labels": "Fine-tuned + pseudo-labels",
     "fixmatch": "Fine-tuned + FixMatch",
+    "distilled": "Distilled into a fresh copy (all images)",
 }
 
 

@@ -1,5 +1,6 @@
 """Semi-supervised fine-tuning of a finished run: the whole network with few labels, optionally with
-pseudo-labels or FixMatch consistency, compared with fine-tuning from random init and the linear probe.
+FixMatch consistency, pseudo-labels and distillation into a student, compared with fine-tuning from random
+init and the linear probe.
 
 Headless (no Qt, no threads): `finetune_run(run_dir, settings, progress, cancel)` reports through
 `ssl_core.progress` and raises `Cancelled` when asked to stop, leaving no half-written run.

@@ -1,4 +1,6 @@
-"""`ssl-core finetune RUN --labels 0.1 [--pseudo-labels] [--fixmatch] [--json]`: registered by ssl_core.cli.main."""
+"""`ssl-core finetune RUN --labels 0.1 [--pseudo-labels] [--fixmatch] [--distill] [--json]`.
+
+Registered by ssl_core.cli.main."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         labels=parse_labels(args.labels), epochs=args.epochs, lr=args.lr,
         backbone_lr_ratio=args.backbone_lr_ratio, patience=args.patience, pseudo_labels=args.pseudo_labels,
         threshold=args.threshold, fixmatch=args.fixmatch, seeds=tuple(args.seeds), compare=not args.no_compare,
-        batch_size=args.batch_size, projector_layers=args.projector_layers,
+        batch_size=args.batch_size, projector_layers=args.projector_layers, distill=args.distill,
     ).checked()  # fmt: skip  # refuse bad values before a progress bar appears
     bar = ProgressBar(args.quiet or args.json)
     try:
@@ -66,12 +68,19 @@ def add_finetune_parser(subparsers) -> None:
     p.add_argument(
         "--pseudo-labels",
         action="store_true",
-        help="also retrain on the labels plus confident predictions on the unlabelled samples",
+        help="also retrain on the labels plus confident predictions on the unlabelled samples (FixMatch's "
+        "model's with --fixmatch: with few labels, --fixmatch --pseudo-labels beats the linear probe)",
     )
     p.add_argument(
         "--fixmatch",
         action="store_true",
         help="also train with FixMatch-style weak/strong consistency on the unlabelled samples",
+    )
+    p.add_argument(
+        "--distill",
+        action="store_true",
+        help="also distil the last model (pseudo-labels, else FixMatch, else the fine-tune) into a fresh "
+        "student on all training samples, SimCLRv2-style",
     )
     p.add_argument(
         "--threshold",

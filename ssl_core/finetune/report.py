@@ -15,7 +15,8 @@ RANDOM_INIT = "fine-tune (random init)"
 LINEAR_PROBE = "linear probe"
 PSEUDO_LABELS = "pseudo-labels"
 FIXMATCH = "fixmatch"
-VARIANTS = (FINETUNE, RANDOM_INIT, LINEAR_PROBE, PSEUDO_LABELS, FIXMATCH)
+DISTILLED = "distilled"
+VARIANTS = (FINETUNE, RANDOM_INIT, LINEAR_PROBE, PSEUDO_LABELS, FIXMATCH, DISTILLED)
 
 
 @dataclass
@@ -120,10 +121,14 @@ def format_report(report: FinetuneReport) -> str:
 
 def _note(row: VariantRow) -> str:
     d = row.details
+    teacher = (d.get("per_seed") or [{}])[0].get("teacher")
     if row.variant == PSEUDO_LABELS and "pseudo_labels" in d:
         acc = d.get("pseudo_label_accuracy")
         right = f", {acc:.1%} of them right" if acc is not None else ""
-        return f"  + {d['pseudo_labels']:.0f} pseudo-labels{right}"
+        by = f" (by the {teacher} model)" if teacher else ""
+        return f"  + {d['pseudo_labels']:.0f} pseudo-labels{right}{by}"
     if row.variant == FIXMATCH and d.get("confident_share") is not None:
         return f"  ({d['confident_share']:.0%} of unlabelled guesses above the threshold)"
+    if row.variant == DISTILLED and teacher:
+        return f"  (student of the {teacher} model on all {d.get('distilled_on', 0):.0f} training samples)"
     return ""

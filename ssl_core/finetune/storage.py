@@ -47,6 +47,10 @@ def _on_cpu(state: dict[str, Any]) -> dict[str, Any]:
     return {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
 
 
+# The semi-supervised steps a fine-tune run took, recorded in its summary.json ("recipe").
+RECIPE_FLAGS = ("fixmatch", "pseudo_labels", "distill")
+
+
 def classifier_payload(model: Classifier, run, report: FinetuneReport, variant: str) -> dict[str, Any]:
     """What classifier.pt (and an export) holds: plain tensors and names, loadable with weights_only."""
     return {
@@ -105,6 +109,7 @@ def save_finetune_run(
             "labels": report.labels, "labels_text": labels_text(report.labels), "label_fraction": report.fraction,
             "finetune_accuracy": fine.accuracy if fine else None, "classifier_variant": variant,
             "variants": {r.variant: r.accuracy for r in report.rows},
+            "recipe": {k: bool(report.settings.get(k, False)) for k in RECIPE_FLAGS},
         })  # fmt: skip
         run.config.save(paths.config)  # last: a folder is listed as a run once it has its config
         check_cancel(cancel)

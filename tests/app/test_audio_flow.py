@@ -216,3 +216,25 @@ def test_audio_options_wait_for_audio(qtbot, window, dialog_log):
     assert data.audio_options.isHidden()
     assert data.audio_options.open_options() == {"sample_rate": RATE, "clip_seconds": 0.5}
     assert dialog_log.shown == []
+
+
+def test_a_folder_of_unreadable_sound_shows_a_dialog_naming_a_file(
+    qtbot, window, dialog_log, monkeypatch, tmp_path
+):
+    """A folder whose sound files are all empty or damaged is refused in a dialog that names the folder and
+    one of the files with its reason; the digits stay loaded and training stays possible."""
+    folder = tmp_path / "broken"
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "empty.wav").write_bytes(b"")
+    (folder / "a" / "cut.flac").write_bytes(bytes(range(256)) * 2)
+    panel = window.setup_tab.data
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    with qtbot.waitSignal(panel.loading_changed, timeout=60_000, check_params_cb=lambda busy: not busy):
+        assert panel.browse(_audio_kind()) is not None
+    assert len(dialog_log.shown) == 1, dialog_log.shown
+    kind, _title, message, _ = dialog_log.shown[-1]
+    assert kind == "user" and "broken" in message and ("cut.flac" in message or "empty.wav" in message), (
+        message
+    )
+    assert panel.spec() == "digits" and panel.info.modality == "image"
+    assert window.actions["start"].isEnabled()
