@@ -191,6 +191,10 @@ def test_audio_setup_train_listen_embeddings_evaluate(qtbot, window, dialog_log,
     assert len(live.play_buttons()) == 4 * live.columns()
     record(None)
     assert len(generated) >= 2 and not np.allclose(generated[0], generated[-1])  # the sound changed
+    # both parts are plotted, and the finished run's curves are shown to their last step
+    assert {"discriminator", "generator"} <= set(train.loss_curves.names()), train.loss_curves.names()
+    assert train.loss_curves.point_count("generator") == 8
+    assert train.loss_curves.range.vb.viewRange()[0][1] >= 8
 
     # ---- a spectrogram method: the rebuilt spectrogram is shown as one, beside the playable clips --------
     panel.set_method("spectrogram_denoising")
