@@ -21,6 +21,8 @@ class RunContext:
     has_checkpoint: bool
     modality: str = "image"  # the kind of data the run trained on (its summary says; older runs: images)
     training: bool = False  # a trainer (this app or the CLI) is training it now
+    # What evaluation can hold out one group at a time ("voice", "file"): from the data the run recorded
+    hold_out: tuple[str, ...] = ()
 
     def no_model_text(self, action: str) -> str:
         """Why there is no model to `action` with ("evaluate", "score samples with") in words that say
@@ -103,15 +105,18 @@ def run_context(run_dir: Path) -> RunContext:
     summary = read_summary(paths.root)
     modality = str(summary.get("modality") or "image")
     training = effective_status(summary) == "running"
+    info = summary.get("data_info")
+    extra = info.get("extra") if isinstance(info, dict) else None
+    hold_out = tuple(str(h) for h in (extra.get("hold_out") or [])) if isinstance(extra, dict) else ()
     try:
         config = RunConfig.load(paths.config)
     except UserError:
-        return RunContext(paths.root, "", "", False, has_ckpt, modality, training)
+        return RunContext(paths.root, "", "", False, has_ckpt, modality, training, hold_out)
     try:
         method = METHODS.get(config.method.name).title
     except Exception:  # noqa: BLE001 - an unknown method name still gets a caption
         method = config.method.name
-    return RunContext(paths.root, method, config.data.spec, True, has_ckpt, modality, training)
+    return RunContext(paths.root, method, config.data.spec, True, has_ckpt, modality, training, hold_out)
 
 
 def run_is_gone(run_dir: Path | None) -> bool:

@@ -15,6 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -182,10 +183,15 @@ def _percent(value: float) -> float:
     return round(100.0 * float(value), 6)
 
 
-def run_evaluation(run_dir: Path, progress=None, cancel=None) -> dict[str, Any]:
+def run_evaluation(run_dir: Path, progress=None, cancel=None, hold_out: str | None = None) -> dict[str, Any]:
     from ssl_core.eval import evaluate_run
 
-    return evaluate_run(run_dir, progress=progress, cancel=cancel).to_dict()
+    return evaluate_run(run_dir, progress=progress, cancel=cancel, hold_out=hold_out).to_dict()
+
+
+def hold_out_words(name: str) -> str:
+    """How the "Test on" box names a hold-out choice: "Whole files in turn", "Each voice in turn"."""
+    return "Whole files in turn" if name == "file" else f"Each {name} in turn"
 
 
 def saved_report(run_dir: Path) -> dict[str, Any] | None:
@@ -307,8 +313,18 @@ class EvaluateTab(RunJobTab, QWidget):
             "Train the whole network on a few labels and compare (beside the charts)."
         )
         self.finetune_button.clicked.connect(lambda: self.show_finetune())
+        # What the probes are tested on: the run's held-out samples, or (data that knows its files or a
+        # second labelling, such as a voice) one group at a time, fitted on all the others.
+        self.hold_out_box = QComboBox()
+        self.hold_out_box.setObjectName("eval_hold_out")
+        self.hold_out_box.setToolTip(
+            "Test on the run's held-out samples, or hold out one group at a time (a voice, or whole files): "
+            "the probes are fitted on the other groups, and the charts show the mean over the groups."
+        )
+        self.hold_out_box.hide()
         top = QHBoxLayout()
         top.addWidget(self.button)
+        top.addWidget(self.hold_out_box)
         top.addWidget(self.cancel_button)
         top.addWidget(self.progress, 1)
         top.addStretch(0)
@@ -395,7 +411,18 @@ class EvaluateTab(RunJobTab, QWidget):
                 text = "Press Evaluate to measure how useful the learned features are."
             self.headline.setText(text)
         self.finetune.set_run(run_dir, self.context)  # its stored results: lines on the chart
+        self._fill_hold_out()
         self._update_controls()
+
+    def _fill_hold_out(self) -> None:
+        """The "Test on" choices of the shown run's data; hidden where there is nothing to hold out."""
+        box, c = self.hold_out_box, self.context
+        box.clear()
+        choices = c.hold_out if c is not None else ()
+        box.addItem(f"Held-out {c.plural if c is not None else 'samples'}", None)
+        for name in choices:
+            box.addItem(hold_out_words(name), name)
+        box.setVisible(bool(choices))
 
     def _explain(self) -> None:
         """The explanation in the shown run's words: held-out "series", the "raw input" baseline."""
@@ -425,7 +452,8 @@ class EvaluateTab(RunJobTab, QWidget):
         if self.run_dir is None or self.worker is not None:
             return None
         run_dir = self.run_dir
-        worker = Worker(run_evaluation, run_dir, inject=("progress", "cancel"))
+        hold_out = self.hold_out_box.currentData() if self.hold_out_box.isVisibleTo(self) else None
+        worker = Worker(run_evaluation, run_dir, hold_out=hold_out, inject=("progress", "cancel"))
         worker.progress.connect(self._progress)
         worker.returned.connect(lambda report: self._evaluated(run_dir, report))
         worker.errored.connect(lambda exc, tb: self._failed(run_dir, exc, tb))
@@ -479,6 +507,7 @@ class EvaluateTab(RunJobTab, QWidget):
 
     def _update_controls(self) -> None:
         self.show_enabled(self.button, self.can_evaluate(), self._button_tip)
+        self.hold_out_box.setEnabled(self.worker is None)
         self.finetune.set_busy(self._blocked)
         ready = self.view is not None and bool(self.view.series)
         self.export_button.setEnabled(ready)

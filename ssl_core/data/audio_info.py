@@ -76,13 +76,17 @@ def audio_info(
     """A DataInfo for `n` audio clips of `channels` x round(clip_seconds * sample_rate) float32 samples.
 
     Keyword arguments fill `extra["audio"]` (channels_mode, n_mels, win_ms, hop_ms, origin, files,
-    label_from); also accepted: `spec` (default "audio:<name>"), `notes`, `skipped`, `has_labels`
+    label_from); `hold_out` (default ("file",)) lists what evaluation can hold out (`extra["hold_out"]`);
+    also accepted: `spec` (default "audio:<name>"), `notes`, `skipped`, `has_labels`
     (default: whether there are class names) and `extra` (more top-level extra keys).
     """
     spec = extra.pop("spec", None) or f"audio:{name}"
     notes = list(extra.pop("notes", ()) or ())
     skipped = list(extra.pop("skipped", ()) or ())
     more = dict(extra.pop("extra", None) or {})
+    # What `ssl-core eval --hold-out` (and the Evaluate tab) can hold out for these clips: whole files
+    # always (every clip knows its file), plus second labellings such as the synthetic speech's voice.
+    more["hold_out"] = list(extra.pop("hold_out", ("file",)))
     class_names = [str(c) for c in class_names]
     has_labels = bool(extra.pop("has_labels", bool(class_names)))
     extra.setdefault("files", n)

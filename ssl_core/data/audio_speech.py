@@ -367,6 +367,7 @@ def open_speech(spec: str, options: OpenOptions, settings: ReadSettings):
         origin="synthetic",
         files=len(utterances),
         label_from="word",
+        hold_out=("voice", "file"),
         **mel_settings(options),
     )
     names = [

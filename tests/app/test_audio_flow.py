@@ -170,6 +170,19 @@ def test_audio_setup_train_listen_embeddings_evaluate(qtbot, window, dialog_log,
     assert ev.view.confusion.shape == (3, 3)
     qtbot.waitUntil(lambda: not ev.busy)
     assert dialog_log.shown == [], dialog_log.shown
+    # ... and tested on whole files held out in turn (no file's clips on both sides)
+    box = ev.hold_out_box
+    assert box.isVisibleTo(ev)
+    assert [box.itemText(i) for i in range(box.count())] == ["Held-out clips", "Whole files in turn"]
+    box.setCurrentIndex(box.findData("file"))
+    with qtbot.waitSignal(ev.evaluated, timeout=180_000):
+        qtbot.mouseClick(ev.button, Qt.MouseButton.LeftButton)
+    assert ev.view.raw["hold_out"]["facet"] == "file", ev.view.raw.get("hold_out")
+    for key in ("pretrained", "random_init", "raw_input"):
+        assert ev.view.accuracy(key, "probe") is not None, key
+    assert (ev.run_dir / "eval" / "report-hold-out-file.json").is_file()
+    qtbot.waitUntil(lambda: not ev.busy)
+    assert dialog_log.shown == [], dialog_log.shown
 
     # ---- WaveGAN: a grid of generated clips, each playable, that change as it trains ----------------------
     panel.set_method("wavegan")
