@@ -239,6 +239,13 @@ class EmbeddingsTab(RunJobTab, QWidget):
         self.selection_title.setWordWrap(True)
         self.selection = ImageGrid(cell=SELECTION_H)
         self.selection.setObjectName("selection_grid")
+        # The rows (sample indices) each grid shows, so a click on an audio clip's thumbnail plays it.
+        self._grid_rows: dict[int, np.ndarray] = {
+            id(self.neighbours): np.zeros(0, int),
+            id(self.selection): np.zeros(0, int),
+        }
+        for grid in (self.neighbours, self.selection):
+            grid.clicked.connect(lambda i, g=grid: self._thumbnail_clicked(g, i))
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.addLayout(hover_row)
@@ -554,10 +561,17 @@ class EmbeddingsTab(RunJobTab, QWidget):
         rows = self._rows()[positions]
         captions = [f"★ {r.label_of(int(rows[0]))}"] + [r.label_of(int(j)) for j in rows[1:]]
         self.neighbours.set_images(r.thumbnails(rows, self.neighbours.cell), captions)
+        self._grid_rows[id(self.neighbours)] = rows
         self.neighbours_title.setText(f"<b>Nearest neighbours</b> of {r.noun} #{int(rows[0])} (★)")
         self.scatter.mark(positions)
         if r.is_audio:
             self.play(int(rows[0]))
+
+    def _thumbnail_clicked(self, grid: ImageGrid, i: int) -> None:
+        """A click on a neighbour's or a selected clip's thumbnail plays that clip (audio runs)."""
+        rows = self._grid_rows.get(id(grid), ())
+        if 0 <= i < len(rows):
+            self.play(int(rows[i]))
 
     def play(self, row: int) -> None:
         """Play an audio run's clip `row` (the player says in the status line when there is no device)."""
@@ -576,6 +590,7 @@ class EmbeddingsTab(RunJobTab, QWidget):
         self.selection.set_images(
             r.thumbnails(shown, self.selection.cell), [r.label_of(int(j)) for j in shown]
         )
+        self._grid_rows[id(self.selection)] = shown
         more = f", showing {len(shown)}" if len(rows) > len(shown) else ""
         summary = ""
         if r.labels is not None and len(rows):

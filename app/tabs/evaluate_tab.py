@@ -453,7 +453,8 @@ class EvaluateTab(RunJobTab, QWidget):
             return None
         run_dir = self.run_dir
         hold_out = self.hold_out_box.currentData() if self.hold_out_box.isVisibleTo(self) else None
-        worker = Worker(run_evaluation, run_dir, hold_out=hold_out, inject=("progress", "cancel"))
+        extra = {"hold_out": hold_out} if hold_out else {}  # the default job is the plain evaluation
+        worker = Worker(run_evaluation, run_dir, inject=("progress", "cancel"), **extra)
         worker.progress.connect(self._progress)
         worker.returned.connect(lambda report: self._evaluated(run_dir, report))
         worker.errored.connect(lambda exc, tb: self._failed(run_dir, exc, tb))

@@ -158,6 +158,10 @@ def test_audio_setup_train_listen_embeddings_evaluate(qtbot, window, dialog_log,
         emb._clicked(3)
     assert emb.neighbours.count() == 1 + 8
     qtbot.waitUntil(lambda: emb.audio_status.text() == player.last_status, timeout=5_000)
+    neighbour = int(emb._grid_rows[id(emb.neighbours)][1])
+    with qtbot.waitSignal(player.done, timeout=30_000):  # a neighbour's thumbnail plays that clip
+        emb.neighbours.clicked.emit(1)
+    assert player.last_status in NOT_PLAYING or f"#{neighbour} " in player.last_status, player.last_status
 
     # ---- Evaluate: pretrained, random init and the log-mel-statistics baseline --------------------------
     ev = window.evaluate_tab
