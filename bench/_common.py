@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +30,9 @@ if str(ROOT) not in sys.path:  # run as `python bench/x.py` without installing t
     sys.path.insert(0, str(ROOT))
 
 from ssl_core.runs.atomic import atomic_write_text  # noqa: E402
+
+# The environment variables that restrict torch's instruction set (ATen kernels, oneDNN).
+ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
 
 
 # ---- the machine ----------------------------------------------------------------------------------
@@ -341,3 +345,60 @@ def items_per_second(fn: Callable[[], object], warmup: int, steps: int, batch_si
         fn()
     sync(device)
     return steps * batch_size / (time.perf_counter() - start)
+
+
+# ---- the instruction set in use -----------------------------------------------------------------------
+def onednn_isa() -> str:
+    """The instruction set oneDNN dispatches to in a process like this one (it honours ONEDNN_MAX_CPU_ISA),
+    from oneDNN's verbose banner in a short child process. A bf16 convolution goes through oneDNN only where
+    the ISA has bf16, so a float32 2-D convolution (mel_cnn's kind) follows it to print the banner anyway."""
+    code = (
+        "import torch\n"
+        "with torch.autocast('cpu', dtype=torch.bfloat16):\n"
+        "    torch.nn.functional.conv1d(torch.randn(2, 4, 16), torch.randn(4, 4, 3))\n"
+        "torch.nn.functional.conv2d(torch.randn(2, 4, 16, 16), torch.randn(4, 4, 3, 3))\n"
+    )
+    env = {**os.environ, "ONEDNN_VERBOSE": "1"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    for line in done.stdout.splitlines():
+        if ",info,cpu,isa:" in line:
+            return line.split("isa:", 1)[1].strip()
+    return "unknown"
+
+
+def training_autocast_dtype(device, amp: bool = True):
+    """The engine's training precision on `device` (torch imported only when asked)."""
+    from ssl_core.train.perf import training_autocast_dtype as dtype_on
+
+    return dtype_on(device, amp)
+
+
+def isa_facts(device) -> tuple[str, str]:
+    """(a bullet for the machine description, a warning or '') about ISA limits and the engine precision."""
+    import torch
+
+    aten = torch.backends.cpu.get_cpu_capability()
+    dnn = onednn_isa()
+    env = ", ".join(f"{k}={os.environ[k]}" for k in ISA_VARIABLES if k in os.environ) or (
+        "neither ATEN_CPU_CAPABILITY nor ONEDNN_MAX_CPU_ISA set"
+    )
+    precision = training_autocast_dtype(device)
+    engine = f"{str(precision).removeprefix('torch.')} autocast" if precision else "float32 (no autocast)"
+    bullet = f"ISA in use: ATen kernels {aten}, oneDNN '{dnn}' ({env}); engine precision: {engine}"
+    warning = ""
+    if (
+        device.type == "cpu"
+        and precision == torch.bfloat16
+        and not any(w in dnn for w in ("bfloat16", "AMX"))
+    ):
+        warning = (
+            f"**Note:** the CPU reports native bf16, so the engine turns bf16 autocast on, but oneDNN is "
+            f"limited to '{dnn}' here ({env}): its bf16 is emulated and slower than float32. These numbers "
+            "describe that restricted setting, not the hardware."
+        )
+    return bullet, warning

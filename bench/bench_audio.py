@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +44,7 @@ from _common import (
     add_common_args,
     apply_threads,
     command_line,
+    isa_facts,
     items_per_second,
     machine_description,
     now,
@@ -57,7 +56,6 @@ from _common import plural as _n
 from _common import rate_text as _f
 from _common import sync as _sync
 from _trainer_timing import PREFETCH, loader_warmup, trainer_rate
-from bench_series_throughput import ISA_VARIABLES
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from ssl_core.augment.audio import AudioViewRecipe
@@ -375,54 +373,6 @@ def view_levels(
     dataset = PerClipViews(clips[:count], recipes, seed=s.seed)
     views = np.stack([v.numpy() for i in range(count) for v in dataset[i]])
     return engine, float(np.sqrt(np.mean(views**2, axis=(1, 2))).mean())
-
-
-# ---- the instruction set in use --------------------------------------------------------------------------------
-def onednn_isa() -> str:
-    """The instruction set oneDNN dispatches to in a process like this one (it honours ONEDNN_MAX_CPU_ISA),
-    from oneDNN's verbose banner in a short child process. A bf16 convolution goes through oneDNN only where
-    the ISA has bf16, so a float32 2-D convolution (mel_cnn's kind) follows it to print the banner anyway."""
-    code = (
-        "import torch\n"
-        "with torch.autocast('cpu', dtype=torch.bfloat16):\n"
-        "    torch.nn.functional.conv1d(torch.randn(2, 4, 16), torch.randn(4, 4, 3))\n"
-        "torch.nn.functional.conv2d(torch.randn(2, 4, 16, 16), torch.randn(4, 4, 3, 3))\n"
-    )
-    env = {**os.environ, "ONEDNN_VERBOSE": "1"}
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    for line in done.stdout.splitlines():
-        if ",info,cpu,isa:" in line:
-            return line.split("isa:", 1)[1].strip()
-    return "unknown"
-
-
-def isa_facts(device: torch.device) -> tuple[str, str]:
-    """(a bullet for the machine description, a warning or '') about ISA limits and the engine precision."""
-    aten = torch.backends.cpu.get_cpu_capability()
-    dnn = onednn_isa()
-    env = ", ".join(f"{k}={os.environ[k]}" for k in ISA_VARIABLES if k in os.environ) or (
-        "neither ATEN_CPU_CAPABILITY nor ONEDNN_MAX_CPU_ISA set"
-    )
-    precision = training_autocast_dtype(device)
-    engine = f"{str(precision).removeprefix('torch.')} autocast" if precision else "float32 (no autocast)"
-    bullet = f"ISA in use: ATen kernels {aten}, oneDNN '{dnn}' ({env}); engine precision: {engine}"
-    warning = ""
-    if (
-        device.type == "cpu"
-        and precision == torch.bfloat16
-        and not any(w in dnn for w in ("bfloat16", "AMX"))
-    ):
-        warning = (
-            f"**Note:** the CPU reports native bf16, so the engine turns bf16 autocast on, but oneDNN is "
-            f"limited to '{dnn}' here ({env}): its bf16 is emulated and slower than float32. These numbers "
-            "describe that restricted setting, not the hardware."
-        )
-    return bullet, warning
 
 
 def _rate(fn: Callable[[], object], case: Case, s: Settings) -> float:

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +43,7 @@ from _common import (
     add_common_args,
     apply_threads,
     command_line,
+    isa_facts,
     items_per_second,
     machine_description,
     now,
@@ -75,7 +74,6 @@ SECTION_ID = "bench_series_throughput"
 METHOD = "simclr"
 TARGET_RATIO = 2.0
 TARGET_BACKBONES = ("cnn1d",)  # rows with an acceptance target; the others are reported alongside
-ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
 
 
 @dataclass(frozen=True)
@@ -320,51 +318,6 @@ def phase_profile(case: Case, spec: str, source: DataSource, s: Settings) -> dic
             phases["backward"] += marks[4] - marks[3]
             phases["optimizer"] += marks[5] - marks[4]
     return {k: v / case.steps for k, v in phases.items()}
-
-
-# ---- the instruction set in use ------------------------------------------------------------------------------
-def onednn_isa() -> str:
-    """The instruction set oneDNN dispatches to in a process like this one (it honours ONEDNN_MAX_CPU_ISA).
-
-    Read from oneDNN's own verbose banner in a short child process (a bf16 convolution makes it print).
-    """
-    code = (
-        "import torch\n"
-        "with torch.autocast('cpu', dtype=torch.bfloat16):\n"
-        "    torch.nn.functional.conv1d(torch.randn(2, 4, 16), torch.randn(4, 4, 3))\n"
-    )
-    env = {**os.environ, "ONEDNN_VERBOSE": "1"}
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    for line in done.stdout.splitlines():
-        if ",info,cpu,isa:" in line:
-            return line.split("isa:", 1)[1].strip()
-    return "unknown"
-
-
-def isa_facts(device: torch.device) -> tuple[str, str]:
-    """(a bullet for the machine description, a warning or '') about ISA limits and the engine precision."""
-    aten = torch.backends.cpu.get_cpu_capability()
-    dnn = onednn_isa()
-    env = ", ".join(f"{k}={os.environ[k]}" for k in ISA_VARIABLES if k in os.environ) or (
-        "neither ATEN_CPU_CAPABILITY nor ONEDNN_MAX_CPU_ISA set"
-    )
-    precision = training_autocast_dtype(device)
-    engine = f"{str(precision).removeprefix('torch.')} autocast" if precision else "float32 (no autocast)"
-    bullet = f"ISA in use: ATen kernels {aten}, oneDNN '{dnn}' ({env}); engine precision: {engine}"
-    warning = ""
-    native = ("bfloat16", "AMX")
-    if device.type == "cpu" and precision == torch.bfloat16 and not any(w in dnn for w in native):
-        warning = (
-            f"**Note:** the CPU reports native bf16, so the engine turns bf16 autocast on, but oneDNN is "
-            f"limited to '{dnn}' here ({env}): its bf16 is emulated and slower than float32. These numbers "
-            "describe that restricted setting, not the hardware."
-        )
-    return bullet, warning
 
 
 # ---- helpers ------------------------------------------------------------------------------------------

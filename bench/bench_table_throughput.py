@@ -52,6 +52,7 @@ from _common import (
     add_common_args,
     apply_threads,
     command_line,
+    isa_facts,
     machine_description,
     now,
     publish,
@@ -359,10 +360,6 @@ def run_scoring(train_data: TableData, train_csv: Path, s: Settings, tmp: Path, 
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
-def isa_facts(device: torch.device) -> tuple[str, str]:
-    from bench_series_throughput import isa_facts as series_isa_facts  # one probe for every benchmark
-
-    return series_isa_facts(device)
 
 
 # ---- the benchmark ------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ its per-clip reference applies the engine's recipe (each op checked on one clip)
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -85,10 +86,12 @@ def test_isa_note_when_onednn_is_held_below_native_bf16(monkeypatch):
 
     bench = load(NAME)
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
-    monkeypatch.setattr(bench, "onednn_isa", lambda: "Intel AVX2")
-    monkeypatch.setattr(bench, "training_autocast_dtype", lambda device, amp=True: torch.bfloat16)
+    monkeypatch.setattr(sys.modules["_common"], "onednn_isa", lambda: "Intel AVX2")
+    monkeypatch.setattr(
+        sys.modules["_common"], "training_autocast_dtype", lambda device, amp=True: torch.bfloat16
+    )
     bullet, warning = bench.isa_facts(torch.device("cpu"))
     assert "ONEDNN_MAX_CPU_ISA=AVX2" in bullet and "bfloat16 autocast" in bullet and "emulated" in warning
-    monkeypatch.setattr(bench, "training_autocast_dtype", lambda device, amp=True: None)
+    monkeypatch.setattr(sys.modules["_common"], "training_autocast_dtype", lambda device, amp=True: None)
     bullet, warning = bench.isa_facts(torch.device("cpu"))
     assert "engine precision: float32 (no autocast)" in bullet and warning == ""

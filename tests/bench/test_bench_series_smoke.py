@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import torch
 
@@ -68,12 +69,16 @@ def test_isa_note_when_onednn_is_held_below_native_bf16(monkeypatch):
     """ONEDNN_MAX_CPU_ISA=AVX2 on a bf16 CPU: the engine still picks bf16, and the section says it is emulated."""
     bench = load(NAME)
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
-    monkeypatch.setattr(bench, "onednn_isa", lambda: "Intel AVX2")
-    monkeypatch.setattr(bench, "training_autocast_dtype", lambda device, amp=True: torch.bfloat16)
+    monkeypatch.setattr(sys.modules["_common"], "onednn_isa", lambda: "Intel AVX2")
+    monkeypatch.setattr(
+        sys.modules["_common"], "training_autocast_dtype", lambda device, amp=True: torch.bfloat16
+    )
     bullet, warning = bench.isa_facts(torch.device("cpu"))
     assert "ONEDNN_MAX_CPU_ISA=AVX2" in bullet and "bfloat16 autocast" in bullet
     assert "emulated" in warning
-    monkeypatch.setattr(bench, "onednn_isa", lambda: "Intel AVX-512 with Intel DL Boost and bfloat16 support")
+    monkeypatch.setattr(
+        sys.modules["_common"], "onednn_isa", lambda: "Intel AVX-512 with Intel DL Boost and bfloat16 support"
+    )
     assert bench.isa_facts(torch.device("cpu"))[1] == ""
 
 
