@@ -87,6 +87,9 @@ class TrainConfig:
     # Seconds of training after which the run ends as completed (0: none), so a demo or a race takes the same
     # minute on any machine: a GPU does more steps in it. Counted from the first step of this start or resume.
     time_limit_s: float = 0.0
+    # Processes on this machine, one per GPU (data-parallel, torch.distributed): > 1 launches torchrun.
+    processes: int = 1
+    sync_batchnorm: bool = False  # BatchNorm statistics over every process's batch (CUDA only)
 
 
 @dataclass

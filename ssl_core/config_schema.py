@@ -519,6 +519,22 @@ _FIELDS = (
         "torch.compile the networks: a slow first step that pays off on GPUs.",
         label="Compile",
     ),
+    ConfigField(
+        "train.processes",
+        int,
+        "Training processes on this machine, one per GPU (data-parallel with torch.distributed): more than "
+        "1 launches the run under torchrun. train.batch_size stays the global batch, split between them.",
+        low=1,
+        high=1024,
+        label="Processes (GPUs)",
+    ),
+    ConfigField(
+        "train.sync_batchnorm",
+        bool,
+        "With several processes, BatchNorm layers use the statistics of the whole global batch "
+        "(SyncBatchNorm; CUDA only) instead of each process's share.",
+        label="Synchronised BatchNorm",
+    ),
     # ---- top level ---------------------------------------------------------------------------
     ConfigField("runs_dir", str, "Where runs (checkpoints, curves, results) are saved.", label="Runs folder"),
     ConfigField(

@@ -166,6 +166,7 @@ def _config_from_args(args) -> RunConfig:
         "seed": "train.seed",
         "runs_dir": "runs_dir",
         "name": "name",
+        "devices": "train.processes",
     }
     for flag, key in flag_to_key.items():
         value = getattr(args, flag, None)
@@ -183,8 +184,11 @@ def _method_param_alias(assignment: str) -> str:
 
 def _run_trainer(trainer, quiet: bool) -> int:
     from ssl_core.cli.progress import ProgressPrinter
+    from ssl_core.distributed import from_env
     from ssl_core.train.events import RunFailed
 
+    if not from_env().is_main:  # under torchrun: rank 0 speaks for the run
+        return _run_quietly(trainer)
     printer = ProgressPrinter(quiet=quiet)
     trainer.events.subscribe(printer)
     failure: list[RunFailed] = []
@@ -217,13 +221,67 @@ def _run_trainer(trainer, quiet: bool) -> int:
     return 0
 
 
+def _run_quietly(trainer) -> int:
+    """A process other than rank 0: it trains, and prints only a bug (rank 0 reports user errors)."""
+    from ssl_core.train.events import RunFailed
+
+    failure: list[RunFailed] = []
+    trainer.events.subscribe(lambda e: failure.append(e) if isinstance(e, RunFailed) else None)
+    result = trainer.run()
+    if result.status != "failed":
+        return 0
+    event = failure[-1] if failure else None
+    if event is not None and not event.user_error:
+        print(event.traceback or f"error: {result.message}", file=sys.stderr)
+        return 1
+    return EXIT_USER_ERROR
+
+
+def _controlled(trainer, control_dir: str | None):
+    """Obey a control folder (pause/stop from the GUI or the --devices launcher) and tell it the run's
+    folder once there is one."""
+    if not control_dir:
+        return trainer
+    from ssl_core.distributed import from_env
+    from ssl_core.train.events import RunStarted
+    from ssl_core.train.file_control import FileControl, announce_run_dir
+
+    trainer.control = FileControl(control_dir)
+    if from_env().is_main:
+        trainer.events.subscribe(
+            lambda e: announce_run_dir(control_dir, e.run_dir) if isinstance(e, RunStarted) else None
+        )
+    return trainer
+
+
+def _launched(args, command: list[str], processes: int, device: str) -> int | None:
+    """Re-run this command in `processes` processes under torchrun (--devices N, or train.processes);
+    None when this process should train itself."""
+    from ssl_core.distributed.launch import check_processes, launch, under_torchrun
+
+    if processes <= 1 or under_torchrun():
+        return None
+    check_processes(processes, device)
+    cpu = device == "cpu" or (device == "auto" and not _cuda_available())
+    return launch(command, processes, args.control, cpu)
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def cmd_train(args) -> int:
     from ssl_core.train.trainer import Trainer
 
     config = _config_from_args(args)
     if args.save_config:
         config.save(args.save_config)
-    return _run_trainer(Trainer(config, download=args.download), args.quiet)
+    launched = _launched(args, args.argv, config.train.processes, config.train.device)
+    if launched is not None:
+        return launched
+    return _run_trainer(_controlled(Trainer(config, download=args.download), args.control), args.quiet)
 
 
 def _runs_dir(args) -> Path:
@@ -241,9 +299,19 @@ def _run_path(run: str, args) -> Path:
 
 
 def cmd_resume(args) -> int:
+    from ssl_core.runs import store
     from ssl_core.train.trainer import Trainer
 
-    return _run_trainer(Trainer.resume(_run_path(args.run_dir, args)), args.quiet)
+    run_dir = _run_path(args.run_dir, args)
+    if not args.devices:  # the process count the run was set up with (its config), unless --devices
+        config = RunConfig.load(store.require_run_dir(run_dir).config)
+        args.devices, device = config.train.processes, config.train.device
+    else:
+        device = RunConfig.load(store.require_run_dir(run_dir).config).train.device
+    launched = _launched(args, args.argv, args.devices, device)
+    if launched is not None:
+        return launched
+    return _run_trainer(_controlled(Trainer.resume(run_dir), args.control), args.quiet)
 
 
 def cmd_runs(args) -> int:
@@ -288,6 +356,20 @@ def cmd_runs(args) -> int:
 
 
 # ---- parser -----------------------------------------------------------------------------------
+def _add_process_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--devices",
+        type=int,
+        metavar="N",
+        help="train in N processes, one per GPU (torch.distributed under torchrun; sets train.processes)",
+    )
+    p.add_argument(
+        "--control",
+        metavar="DIR",
+        help="a folder through which another program pauses or stops the run (see ssl_core/train/file_control.py)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ssl-core", description="SSL Workbench engine: self-supervised learning."
@@ -363,12 +445,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-config", metavar="FILE.toml", help="also write the resolved config to this file")
     p.add_argument("--download", action="store_true", help="allow torchvision datasets to download")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_process_options(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("resume", help="continue a run from its last checkpoint")
     p.add_argument("run_dir", help="the run's folder, or its id as `ssl-core runs` lists it")
     p.add_argument("--runs-dir", help="where to look for a run id (default: as `ssl-core runs`)")
     p.add_argument("--quiet", action="store_true")
+    _add_process_options(p)
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("runs", help="list runs")
@@ -394,12 +478,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_rank_zero() -> bool:
+    from ssl_core.distributed import from_env
+
+    return from_env().is_main
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # what --devices runs again under torchrun
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    if args.func not in (cmd_train, cmd_resume) and not _is_rank_zero():
+        print("ssl-core: evaluation runs on rank 0 only; this process has nothing to do.", file=sys.stderr)
+        return 0
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

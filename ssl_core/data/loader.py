@@ -9,6 +9,11 @@ Two paths give identical batches:
 The epoch order is a permutation from a CPU generator seeded from (seed, epoch), so the same epoch
 always yields the same batches and a resume can start at batch `start_batch` without reading the
 earlier ones.
+
+With several processes (torch.distributed), `batch_size` is the global batch: every process computes the
+same permutation and takes rows rank, rank + W, ... of each global batch (DistributedSampler's stride), so
+the processes' batches together are exactly the one-process batch, the steps per epoch do not change, and a
+streamed source is read by each process for its own rows only.
 """
 
 from __future__ import annotations
@@ -82,8 +87,11 @@ class BatchPipeline:
         memory_budget_bytes: int,
         num_workers: int = 2,
         drop_last: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
     ):
         self.source = source
+        self.rank, self.world_size = int(rank), int(world_size)
         self.indices = torch.as_tensor(indices, dtype=torch.long).cpu().flatten()
         self.device = torch.device(device)
         self.drop_last = drop_last
@@ -132,6 +140,10 @@ class BatchPipeline:
     def size(self) -> int:
         return len(self.indices)
 
+    def images_per_step(self, batch: torch.Tensor) -> int:
+        """Samples trained on per step by every process together (`batch` is this process's share)."""
+        return self.batch_size if self.world_size > 1 else batch.shape[0]
+
     def steps_per_epoch(self) -> int:
         n = len(self.indices)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
@@ -141,8 +153,8 @@ class BatchPipeline:
         if start_batch < 0:
             raise ValueError(f"start_batch must be >= 0, got {start_batch}")
         perm = epoch_permutation(len(self.indices), seed, epoch)
-        b = self.batch_size
-        return [perm[k * b : (k + 1) * b] for k in range(start_batch, self.steps_per_epoch())]
+        b, rank, world = self.batch_size, self.rank, self.world_size
+        return [perm[k * b : (k + 1) * b][rank::world] for k in range(start_batch, self.steps_per_epoch())]
 
     # ---- iteration --------------------------------------------------------------------------------
     def epoch(self, epoch: int, seed: int, start_batch: int = 0) -> Iterator[Batch]:

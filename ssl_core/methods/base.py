@@ -37,6 +37,9 @@ class StepContext:
     total_steps: int
     epoch: int
     generator: torch.Generator  # on the training device; all augmentation randomness comes from here
+    # True when several processes train together (torch.distributed): losses gather over the global batch
+    # (`gather=ctx.gather`), queues enqueue every process's keys, batch statistics are all-reduced.
+    gather: bool = False
 
     @property
     def progress(self) -> float:

@@ -60,10 +60,20 @@ class TrainingState:
         return list(self.optimizers) == [SINGLE_PART]
 
 
-def save_training_checkpoint(path: Path, state: TrainingState, step: int, epoch: int, backbone: str) -> None:
+def save_training_checkpoint(
+    path: Path,
+    state: TrainingState,
+    step: int,
+    epoch: int,
+    backbone: str,
+    rng_ranks: list[dict[str, torch.Tensor]] | None = None,
+) -> None:
     """Write the checkpoint of `state` at `step` atomically; raises DiskWriteError when the disk refuses.
 
-    `backbone` is the configured backbone name, recorded when the method's backbone has no name."""
+    `backbone` is the configured backbone name, recorded when the method's backbone has no name.
+    `rng_ranks`: every process's RNG states (`rng_state`) when several processes train the run; they are
+    kept with the number of processes, so a resume with as many continues each one's random streams."""
+    ranks = {"rng_ranks": rng_ranks, "world_size": len(rng_ranks)} if rng_ranks else {}
     save_checkpoint(
         path,
         {
@@ -76,6 +86,7 @@ def save_training_checkpoint(path: Path, state: TrainingState, step: int, epoch:
             # MAE swaps the configured backbone for its ViT: record what the weights really are.
             "backbone_name": str(getattr(state.method.backbone, "name", backbone)),
             "format": CHECKPOINT_FORMAT,
+            **ranks,
         },
     )
 
@@ -105,8 +116,24 @@ def _restore_optimizers(saved: dict[str, Any], state: TrainingState) -> None:
         state.schedulers[name].load_state_dict(schedulers[name])
 
 
-def restore_training_checkpoint(path: Path, state: TrainingState) -> int:
-    """Load the checkpoint at `path` into `state` and return its step.
+@dataclass(frozen=True)
+class Restored:
+    step: int
+    world_size: int  # processes that trained the run up to the checkpoint (1 for one process)
+    own_rng: bool  # whether this process got its own saved random streams back
+
+
+def restore_training_checkpoint(path: Path, state: TrainingState, rank: int = 0, world_size: int = 1) -> int:
+    """Load the checkpoint at `path` into `state` and return its step (see `restore_checkpoint`)."""
+    return restore_checkpoint(path, state, rank, world_size).step
+
+
+def restore_checkpoint(path: Path, state: TrainingState, rank: int = 0, world_size: int = 1) -> Restored:
+    """Load the checkpoint at `path` into `state`, as process `rank` of `world_size`.
+
+    The weights, optimizers and schedules are the same for every process. The random streams are
+    process `rank`'s own when the checkpoint was saved by as many processes (or by one, for rank 0);
+    otherwise the process keeps the streams it was seeded with (`Restored.own_rng` is False).
 
     A checkpoint that is not a training checkpoint, or does not fit the run's objects (the config was
     edited after training), is a user error whose message says what to do."""
@@ -124,7 +151,10 @@ def restore_training_checkpoint(path: Path, state: TrainingState) -> int:
         state.method.load_state_dict(saved["model"])
         _restore_optimizers(saved, state)
         state.scaler.load_state_dict(saved["scaler"])
-        restore_rng(saved["rng"], state.generator, state.device, state.stream)
+        saved_world = int(saved.get("world_size", 1))
+        rng = _rng_of(saved, rank, world_size)
+        if rng is not None:
+            restore_rng(rng, state.generator, state.device, state.stream)
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
@@ -132,7 +162,17 @@ def restore_training_checkpoint(path: Path, state: TrainingState) -> int:
             "edited after training. Restore the original settings, or start a new run.",
             path=str(path),
         ) from None
-    return int(saved["step"])
+    return Restored(int(saved["step"]), saved_world, rng is not None)
+
+
+def _rng_of(saved: dict[str, Any], rank: int, world_size: int) -> dict[str, torch.Tensor] | None:
+    """This process's saved random streams, when the run had as many processes when it was saved."""
+    per_rank = saved.get("rng_ranks")
+    if per_rank and len(per_rank) == world_size:
+        return per_rank[rank]
+    if not per_rank and world_size == 1:
+        return saved["rng"]
+    return None
 
 
 def _stream_key(device: torch.device) -> str:

@@ -9,7 +9,9 @@ parts frozen; pause, stop, checkpoints and resume treat the run like any other.
 
 Its helpers each do one job: `run_folder` (the run directory's life cycle and failure records),
 `checkpointing` (what a checkpoint holds, saving and restoring it), `live_previews` (previews at an
-interval) and `failures` (out of memory and refused writes).
+interval), `failures` (out of memory and refused writes) and `ranks` (what differs when torchrun starts
+the run in several processes: rank 0 alone writes the run folder, DDP averages the gradients, every
+process stops at the same step; see docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from ssl_core import distributed
 from ssl_core.config import RunConfig
 from ssl_core.data.loader import BatchPipeline
 from ssl_core.device import device_label, select_device
@@ -35,7 +38,8 @@ from ssl_core.train import run_folder
 from ssl_core.train.builder import Components, build_components
 from ssl_core.train.checkpointing import (
     TrainingState,
-    restore_training_checkpoint,
+    restore_checkpoint,
+    rng_state,
     save_training_checkpoint,
 )
 from ssl_core.train.control import RunControl
@@ -63,6 +67,7 @@ from ssl_core.train.optim import (
 from ssl_core.train.perf import compile_method, limit_cpu_threads, training_autocast_dtype, use_channels_last
 from ssl_core.train.plan import StepPlan
 from ssl_core.train.preview_archive import PreviewArchive
+from ssl_core.train.ranks import Ranks
 from ssl_core.train.recorder import NonFiniteLoss, StepRecorder
 from ssl_core.train.time_limit import TimeLimit
 
@@ -77,6 +82,16 @@ class RunResult:
     status: str  # "completed", "stopped" or "failed"
     step: int
     message: str = ""
+
+
+class _DiscardedMetrics:
+    """The metrics writer of ranks other than 0: rank 0 writes the mean over processes."""
+
+    def append(self, record: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class Trainer:
@@ -106,6 +121,7 @@ class Trainer:
         self._size_setting: str = "data.image_size"  # the setting that makes samples smaller
         self._device: torch.device | None = None
         self._cores: CoreShare | None = None  # this run's share of the CPU's threads while it trains there
+        self.ranks = Ranks(distributed.DistContext())  # this process's place in the run (see _run)
 
     @classmethod
     def resume(
@@ -118,7 +134,8 @@ class Trainer:
         paths = store.require_run_dir(run_dir)
         run_folder.refuse_if_finetuned(paths.root)
         config = RunConfig.load(paths.config)
-        run_folder.refuse_if_running(paths.root)
+        if distributed.from_env().is_main:  # rank 0 marks the run as running before the others look
+            run_folder.refuse_if_running(paths.root)
         return cls(config, control, preview_interval_s, run_dir=paths.root, _resuming=True, **kw)
 
     # ------------------------------------------------------------------------------------------
@@ -147,7 +164,8 @@ class Trainer:
         return RunResult(self.run_dir or Path(), "failed", self.step, message)
 
     def _fail(self, message: str, tb: str = "", user_error: bool = False) -> None:
-        run_folder.record_failure(self.run_dir, message)
+        if self.ranks.is_main:  # the other processes fail with it (torchrun ends them); rank 0 records it
+            run_folder.record_failure(self.run_dir, message)
         self.events.emit(RunFailed(self.run_dir, self.step, message, tb, user_error))
 
     def _with_checkpoint_hint(self, message: str) -> str:
@@ -162,12 +180,21 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------
     def _run(self) -> RunResult:
-        cfg = self.config
-        device = select_device(cfg.train.device)
+        self.ranks = Ranks.from_env()  # several processes when torchrun started this one
+        try:
+            return self._run_process()
+        finally:
+            self.ranks.close()
+
+    def _run_process(self) -> RunResult:
+        cfg, ranks = self.config, self.ranks
+        device = ranks.device(select_device(cfg.train.device))
         self._device = device
-        parts = build_components(cfg, download=self.download)
+        with ranks.main_first():  # rank 0 builds a folder's cache, the others then read it
+            parts = build_components(cfg, download=self.download)
         hyper = resolve_hyper(cfg, parts.spec, len(parts.train_idx))
         self._batch_size = hyper.batch_size
+        self._check_processes(hyper)
         self._sample_text = parts.method.modality.describe(parts.source.info)
         self._size_setting = parts.method.modality.size_setting
         self._warn_about_setup(parts, hyper)
@@ -179,12 +206,18 @@ class Trainer:
             device,
             memory_budget_bytes=cfg.data.memory_budget_mb * 2**20,
             num_workers=cfg.data.num_workers,
+            rank=ranks.rank,
+            world_size=ranks.world_size,
         )
         # The same plan Setup shows before Start (ssl_core.train.plan.estimate).
         plan = StepPlan.for_run(pipeline.steps_per_epoch(), cfg.train.epochs, cfg.train.max_steps)
         steps_per_epoch, total_steps = plan.steps_per_epoch, plan.total_steps
         state = self._training_state(parts, hyper, device, plan)
         created = self._open_run_dir(state)
+        for message in ranks.wrap(state.method, device, cfg.train.sync_batchnorm):
+            self.events.emit(TrainWarning(message))
+        if not ranks.is_main:  # rank 0 writes the run folder; the others only train
+            return self._train_only(state, pipeline, plan)
 
         store.write_summary(
             self.run_dir,
@@ -205,6 +238,7 @@ class Trainer:
             steps_per_epoch=steps_per_epoch,
             step=self.step,
             epochs_done=plan.epoch_of(self.step),
+            processes=ranks.world_size,
         )
         self.events.emit(
             RunStarted(
@@ -241,6 +275,29 @@ class Trainer:
         )
         self.events.emit(RunFinished(self.run_dir, self.step, status, self.time_limit_note))
         return RunResult(self.run_dir, status, self.step)
+
+    def _train_only(self, state: TrainingState, pipeline: BatchPipeline, plan: StepPlan) -> RunResult:
+        """Ranks other than 0: the same steps, checkpoints and stops, with nothing written or shown."""
+        silent = LivePreviews(self.events, None, None, kind="")
+        with sharing_cores(state.device) as self._cores:
+            _, status = self._loop(state, pipeline, _DiscardedMetrics(), plan, silent)
+        return RunResult(self.run_dir, status, self.step)
+
+    def _check_processes(self, hyper: Hyper) -> None:
+        ranks, processes = self.ranks, self.config.train.processes
+        if ranks.distributed and hyper.batch_size < 2 * ranks.world_size:
+            raise UserError(
+                f"train.batch_size = {hyper.batch_size} is the global batch, split between "
+                f"{ranks.world_size} processes; use at least {2 * ranks.world_size} (2 per process).",
+                field="train.batch_size",
+            )
+        if not ranks.distributed and processes > 1:
+            self.events.emit(
+                TrainWarning(
+                    f"train.processes = {processes}, but this run trains in this one process; start it with "
+                    f"`ssl-core train --devices {processes}` (or torchrun) to use {processes} processes."
+                )
+            )
 
     def _warn_about_setup(self, parts: Components, hyper: Hyper) -> None:
         for message in [*hyper.warnings, *parts.method.setup_warnings]:
@@ -280,28 +337,56 @@ class Trainer:
             optimizers=optimizers,
             schedulers=schedulers,
             scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
-            generator=torch.Generator(device=device).manual_seed(cfg.train.seed),
+            # every process draws its own views (rank 0 keeps the seed itself: one process is unchanged)
+            generator=torch.Generator(device=device).manual_seed(self.ranks.seed(cfg.train.seed)),
             device=device,
             amp_dtype=amp_dtype,
             # dropout draws from the global stream, shared by every run in the process: give it the run's own
-            stream=PrivateStream(cfg.train.seed, device) if draws_from_global_stream(method) else None,
+            stream=(
+                PrivateStream(self.ranks.seed(cfg.train.seed), device)
+                if draws_from_global_stream(method)
+                else None
+            ),
         )
 
     def _open_run_dir(self, state: TrainingState) -> str:
-        """Create the run's folder, or reopen it and restore its checkpoint; returns when it was created."""
+        """Create the run's folder, or reopen it and restore its checkpoint; returns when it was created.
+
+        With several processes rank 0 creates (or reopens) the folder and the others learn its path from
+        it; every process restores the checkpoint."""
+        ranks, created = self.ranks, run_folder.now()
+        if ranks.is_main:
+            if not self._resuming:
+                self.run_dir = run_folder.create_run_dir(self.config)
+            else:
+                assert self.run_dir is not None
+                created = run_folder.reopen_run_dir(self.run_dir)
+        self.run_dir = Path(ranks.share(str(self.run_dir)))
         if not self._resuming:
-            self.run_dir = run_folder.create_run_dir(self.config)
-            return run_folder.now()
-        assert self.run_dir is not None
-        created = run_folder.reopen_run_dir(self.run_dir)
+            return created
         checkpoint = store.RunPaths(self.run_dir).checkpoint
         if checkpoint.is_file():
-            self.step = restore_training_checkpoint(checkpoint, state)
-            self._checkpoint_step = self.step
-        else:  # killed before its first checkpoint: start over in the same folder
+            restored = restore_checkpoint(checkpoint, state, ranks.rank, ranks.world_size)
+            self.step = self._checkpoint_step = restored.step
+            if not restored.own_rng:  # other views than the first epochs', but reproducible
+                state.generator.manual_seed(ranks.seed(self.config.train.seed + restored.step))
+            if restored.world_size != ranks.world_size and ranks.is_main:
+                self.events.emit(TrainWarning(self._process_count_note(restored.world_size)))
+        elif ranks.is_main:  # killed before its first checkpoint: start over in the same folder
             self.events.emit(TrainWarning("No checkpoint yet: the run starts again from step 0."))
-        run_folder.rewind_metrics(self.run_dir, self.step)
+        if ranks.is_main:
+            run_folder.rewind_metrics(self.run_dir, self.step)
+        ranks.barrier()  # the metrics are rewound before anyone trains
         return created
+
+    def _process_count_note(self, before: int) -> str:
+        now, batch = self.ranks.world_size, self._batch_size
+        return (
+            f"This run was trained by {before} process{'es' if before > 1 else ''} and continues with {now}: "
+            f"train.batch_size ({batch}) stays the global batch, but each process's share and so its "
+            f"BatchNorm statistics change (about {batch // before} samples before, {batch // now} now), "
+            "and the random streams of the views start afresh."
+        )
 
     # ------------------------------------------------------------------------------------------
     def _loop(
@@ -321,31 +406,38 @@ class Trainer:
             metrics, self.events, plan.total_steps, 0.25 if state.device.type == "cuda" else 0.0, limit
         )
         state.method.train()
+        # pause, stop and the time limit, the same on every process (ranks.py); read again after each step
+        stop, pause, time_up = self.ranks.shared_control(
+            self.control.stop_requested, self.control.paused, limit.reached()
+        )
         for epoch in range(start_epoch, plan.epochs):
             batches = pipeline.epoch(epoch, cfg.train.seed, start_batch if epoch == start_epoch else 0)
             for batch, _ in batches:
                 if self.step >= plan.total_steps:
                     break
-                if self.control.paused:
+                if pause:
                     recorder.flush()
-                    self.control.wait_while_paused()
-                if self.control.stop_requested:
+                    stop = self._wait_while_paused()
+                if stop:
                     recorder.flush()
                     self._checkpoint(state, epoch)
                     return recorder.last_loss, "stopped"
                 lr = state.optimizer.param_groups[0]["lr"]
                 out = self._step(state, batch, epoch, plan.total_steps)
                 self.step += 1
-                recorder.add(self.step, epoch, out.loss, out.parts, lr, batch.shape[0])
+                recorder.add(self.step, epoch, out.loss, out.parts, lr, pipeline.images_per_step(batch))
+                stop, pause, time_up = self.ranks.shared_control(
+                    self.control.stop_requested, self.control.paused, limit.reached()
+                )
                 # the batch itself, not a copy: the previews take a few samples only when one is due
-                final = self.step >= plan.total_steps or limit.reached()
+                final = self.step >= plan.total_steps or time_up
                 previews.maybe_emit(state.method, state.device, self.step, batch, final=final)
                 if final:
                     break
             mean_loss = recorder.end_epoch()
             if mean_loss is not None:
                 self.events.emit(EpochEnded(epoch, self.step, mean_loss))
-            finished = self.step >= plan.total_steps or limit.reached()
+            finished = self.step >= plan.total_steps or time_up
             epoch_complete = self.step % plan.steps_per_epoch == 0 or finished
             if epoch_complete and ((epoch + 1) % cfg.train.checkpoint_every_epochs == 0 or finished):
                 self._checkpoint(state, epoch)
@@ -358,9 +450,16 @@ class Trainer:
             if finished:
                 break
         previews.emit_final(state.method, state.device, self.step)
-        if self.step < plan.total_steps and limit.reached():
+        if self.step < plan.total_steps and time_up:
             self.time_limit_note = limit.note(self.step, plan.total_steps)
         return recorder.last_loss, "completed"
+
+    def _wait_while_paused(self) -> bool:
+        """Wait while paused (every process together); True when a stop came meanwhile."""
+        if self.ranks.distributed:
+            return self.ranks.wait_while_paused(self.control)
+        self.control.wait_while_paused()
+        return self.control.stop_requested
 
     def _step(self, state: TrainingState, batch: torch.Tensor, epoch: int, total_steps: int) -> StepOutput:
         method = state.method
@@ -369,7 +468,13 @@ class Trainer:
         images = method.prepare(batch.to(state.device, non_blocking=True))
         if images.dim() == 4 and use_channels_last(state.device):
             images = images.contiguous(memory_format=torch.channels_last)
-        ctx = StepContext(step=self.step, total_steps=total_steps, epoch=epoch, generator=state.generator)
+        ctx = StepContext(
+            step=self.step,
+            total_steps=total_steps,
+            epoch=epoch,
+            generator=state.generator,
+            gather=self.ranks.distributed,
+        )
         if state.single:
             out = self._forward(state, images, ctx)
             self._update(state, state.optimizer, out.loss)
@@ -379,7 +484,16 @@ class Trainer:
         for scheduler in state.schedulers.values():
             scheduler.step()
         method.after_optimizer_step(ctx)
-        return out
+        return self._mean_over_processes(out)
+
+    def _mean_over_processes(self, out: StepOutput) -> StepOutput:
+        """The step's loss and parts as the mean over processes (what is logged); one process: as is."""
+        if not self.ranks.distributed:
+            return out
+        names = list(out.parts)
+        values = torch.stack([out.loss.detach().float(), *(out.parts[n].detach().float() for n in names)])
+        mean = self.ranks.mean(values)
+        return StepOutput(mean[0], dict(zip(names, mean[1:], strict=True)))
 
     def _step_parts(self, state: TrainingState, images: torch.Tensor, ctx: StepContext) -> StepOutput:
         """Update each part of the method in turn (`SSLMethod.optimizer_parts`) with the other parts'
@@ -404,9 +518,7 @@ class Trainer:
             torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None),
             state.stream.active() if state.stream is not None else nullcontext(),
         ):
-            if part is None:
-                return state.method.training_step(images, ctx)
-            return state.method.training_step(images, ctx, part=part)
+            return self.ranks.training_step(state.method, images, ctx, part)
 
     def _update(self, state: TrainingState, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         """Backpropagate `loss` and step `optimizer` on it (clipping its parameters' gradients when asked).
@@ -420,8 +532,19 @@ class Trainer:
 
     def _checkpoint(self, state: TrainingState, epoch: int) -> None:
         path = store.RunPaths(self.run_dir).checkpoint
+        # every process's random streams, so a resume continues each one (several processes only)
+        rng_ranks = self.ranks.gather_objects(rng_state(state.generator, state.device, state.stream))
+        if not self.ranks.is_main:
+            return
         try:
-            save_training_checkpoint(path, state, self.step, epoch, self.config.method.backbone)
+            save_training_checkpoint(
+                path,
+                state,
+                self.step,
+                epoch,
+                self.config.method.backbone,
+                rng_ranks=rng_ranks if self.ranks.distributed else None,
+            )
         except DiskWriteError as exc:  # the atomic write left the previous checkpoint as it was
             raise UserError(
                 self._with_checkpoint_hint(f"The checkpoint at step {self.step} was not saved. {exc}"),

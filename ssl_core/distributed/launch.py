@@ -1,0 +1,125 @@
+"""`ssl-core train --devices N`: the same command again in N processes under torchrun, for people who do not
+know torchrun.
+
+The launcher starts PyTorch's own elastic agent (`torch.distributed.run`, what the `torchrun` command runs)
+with a standalone rendezvous on this machine, in a session of its own so that a Ctrl+C in the terminal
+reaches the launcher only: the launcher asks the run to stop through its control folder
+(ssl_core.train.file_control: rank 0 finishes the step, saves a checkpoint and every process ends), and a
+second Ctrl+C terminates the processes. The processes' own output (rank 0's progress and run folder, an
+error line) goes straight to the terminal; when one fails, the agent's failure report is replaced by its
+exit code, so a user error is still one line and exit code 2.
+
+`python -m ssl_core.distributed.launch TORCHRUN-ARGS...` is that agent (it is what the launcher runs).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ssl_core.errors import UserError
+from ssl_core.train.file_control import write_command
+
+TERMINATE_WAIT_S = 30.0  # after a second Ctrl+C: how long the processes get before they are killed
+
+
+def under_torchrun() -> bool:
+    """Whether this process is one of a torchrun job (then it trains; it does not launch)."""
+    return "WORLD_SIZE" in os.environ and "RANK" in os.environ
+
+
+def check_processes(processes: int, device: str) -> None:
+    """Refuse a process count this machine cannot give: more processes than GPUs when training on CUDA."""
+    if processes < 1:
+        raise UserError(f"--devices {processes}: use 1 or more.", field="train.processes")
+    wants_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if wants_cuda and torch.cuda.device_count() < processes:
+        raise UserError(
+            f"{processes} processes need {processes} GPUs, but this machine has "
+            f"{torch.cuda.device_count()}; use --devices {max(1, torch.cuda.device_count())} or train.device "
+            "= cpu.",
+            field="train.processes",
+        )
+
+
+def _threads_per_process(processes: int) -> str:
+    from ssl_core.train.perf import physical_cores
+
+    return str(max(1, physical_cores() // processes))
+
+
+def launch(command: list[str], processes: int, control_dir: str | None, cpu: bool) -> int:
+    """Run `ssl-core COMMAND` in `processes` processes under torchrun and wait; returns the exit code.
+
+    `control_dir`: the run's control folder (made when None); `--control` is added to the command."""
+    control = Path(control_dir) if control_dir else Path(tempfile.mkdtemp(prefix="ssl-core-control-"))
+    control.mkdir(parents=True, exist_ok=True)
+    write_command(control, "run")
+    if "--control" not in command:
+        command = [*command, "--control", str(control)]
+    env = dict(os.environ)
+    # torchrun would set 1 thread per process; on the CPU the processes share the cores instead
+    if cpu and "OMP_NUM_THREADS" not in env:
+        env["OMP_NUM_THREADS"] = _threads_per_process(processes)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    # DDP's C++ note that find_unused_parameters found none (ranks.py keeps it on for GANs' parts) is noise
+    env.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
+    agent = [sys.executable, "-m", "ssl_core.distributed.launch", "--standalone"]
+    agent += ["--nproc-per-node", str(processes), "-m", "ssl_core", *command]
+    child = subprocess.Popen(agent, env=env, start_new_session=True)
+    interrupts = 0
+
+    def on_sigint(signum, frame):
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            print("\nStopping after this step (press Ctrl+C again to abort)...", file=sys.stderr, flush=True)
+            write_command(control, "stop")
+        else:
+            _terminate(child)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:  # pragma: no cover - the handler above takes SIGINT
+                _terminate(child)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _terminate(child: subprocess.Popen) -> None:
+    """End the agent and its processes (SIGTERM to its session; SIGKILL if they do not go)."""
+    try:
+        os.killpg(child.pid, signal.SIGTERM)
+        child.wait(TERMINATE_WAIT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def agent_main(argv: list[str]) -> int:
+    """torchrun with ARGS; a failed process ends it with that process's exit code, without a traceback
+    (the process printed its own error)."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    try:
+        run(parse_args(argv))
+    except ChildFailedError as exc:
+        _, failure = exc.get_first_failure()
+        code = failure.exitcode
+        return code if 0 < code < 256 else 1  # killed by a signal: exit code < 0
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - run by `launch` in a child process
+    sys.exit(agent_main(sys.argv[1:]))
