@@ -225,6 +225,7 @@ def _run_quietly(trainer) -> int:
     """A process other than rank 0: it trains, and prints only a bug (rank 0 reports user errors)."""
     from ssl_core.train.events import RunFailed
 
+    logging.getLogger("ssl_core").setLevel(logging.ERROR)  # rank 0 logs the run's warnings once
     failure: list[RunFailed] = []
     trainer.events.subscribe(lambda e: failure.append(e) if isinstance(e, RunFailed) else None)
     result = trainer.run()

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from ssl_core.errors import UserError
-from ssl_core.train.file_control import write_command
+from ssl_core.train.file_control import read_run_dir, write_command
 
 TERMINATE_WAIT_S = 30.0  # after a second Ctrl+C: how long the processes get before they are killed
 
@@ -86,13 +86,25 @@ def launch(command: list[str], processes: int, control_dir: str | None, cpu: boo
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:  # pragma: no cover - the handler above takes SIGINT
-                _terminate(child)
+        code = child.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
+    if code > 128:  # a process was killed; the ones still alive were ended by the agent
+        print(_killed_message(code - 128, read_run_dir(control)), file=sys.stderr)
+    return code
+
+
+def _killed_message(signum: int, run_dir: Path | None) -> str:
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    if run_dir is None:
+        return f"error: a training process was killed ({name}) before the run's folder was made; start again."
+    return (
+        f"error: a training process was killed ({name}), so the others were stopped; the run keeps its last "
+        f"checkpoint: continue with: ssl-core resume {run_dir}"
+    )
 
 
 def _terminate(child: subprocess.Popen) -> None:
@@ -109,15 +121,20 @@ def _terminate(child: subprocess.Popen) -> None:
 def agent_main(argv: list[str]) -> int:
     """torchrun with ARGS; a failed process ends it with that process's exit code, without a traceback
     (the process printed its own error)."""
+    import logging
+
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
+    # the agent's own log (workers started, a worker failed, the others sent SIGTERM) is for torchrun's
+    # users; here the launcher says what happened in one line
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     try:
         run(parse_args(argv))
     except ChildFailedError as exc:
         _, failure = exc.get_first_failure()
         code = failure.exitcode
-        return code if 0 < code < 256 else 1  # killed by a signal: exit code < 0
+        return code if 0 < code < 128 else 128 + abs(code) if code < 0 else 1  # -N: killed by signal N
     return 0
 
 

@@ -42,3 +42,21 @@ def free_memory(device: torch.device | None) -> None:
         torch.cuda.empty_cache()
     elif device is not None and device.type == "mps" and hasattr(torch, "mps"):
         torch.mps.empty_cache()
+
+
+# What gloo and NCCL say when another process of the job died (torchrun then ends this one too).
+_PEER_LOST = (
+    "Connection reset by peer",
+    "Connection closed by peer",
+    "Broken pipe",
+    "NCCL communicator was aborted",
+)
+
+
+def is_peer_lost(exc: BaseException) -> bool:
+    """Whether `exc` is a collective failing because another training process of the run ended."""
+    import torch.distributed as dist
+
+    if isinstance(exc, dist.DistError) and not isinstance(exc, dist.DistBackendError):
+        return False
+    return isinstance(exc, RuntimeError) and any(text in str(exc) for text in _PEER_LOST)

@@ -53,7 +53,7 @@ from ssl_core.train.events import (
     RunStarted,
     TrainWarning,
 )
-from ssl_core.train.failures import free_memory, is_out_of_memory, is_write_error
+from ssl_core.train.failures import free_memory, is_out_of_memory, is_peer_lost, is_write_error
 from ssl_core.train.global_rng import PrivateStream, draws_from_global_stream
 from ssl_core.train.live_previews import LivePreviews, preview_batch
 from ssl_core.train.optim import (
@@ -151,6 +151,11 @@ class Trainer:
         except Exception as exc:
             if isinstance(exc, OSError) and exc.filename and is_write_error(exc):
                 message = self._with_checkpoint_hint(str(write_error(exc, exc.filename)))
+            elif self.ranks.distributed and is_peer_lost(exc):
+                message = self._with_checkpoint_hint(
+                    f"Another training process of this run ended at step {self.step} (it was killed, or "
+                    "failed and printed why)."
+                )
             elif not is_out_of_memory(exc):  # a bug: keep the run loadable and report with traceback
                 log.exception("training failed")
                 self._fail(f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
