@@ -11,7 +11,8 @@ import torch
 
 F = TypeVar("F", bound=Callable)
 
-# Big enough that 1/sqrt(var + EPS) and x/(norm + EPS) stay finite even if a caller feeds fp16 values.
+# Big enough that 1/sqrt(var + EPS) and x/(norm + EPS) stay finite even if a caller feeds fp16 values. It is
+# VICReg's epsilon (1e-4, as in its paper) and Barlow Twins' standardisation eps (BatchNorm's is 1e-5).
 EPS = 1e-4
 
 

@@ -9,7 +9,9 @@ from ssl_core.losses._precision import EPS, check_pair, float32_loss
 
 
 def _standardize(z: torch.Tensor) -> torch.Tensor:
-    # Same as BatchNorm1d(affine=False) in training mode: biased variance over the batch.
+    # As BatchNorm1d(affine=False) in training mode (biased variance over the batch), but with eps = EPS =
+    # 1e-4, not BatchNorm's 1e-5 (which Barlow Twins' released code and lightly use); the two differ only for
+    # nearly collapsed dimensions (docs/method_defaults.md).
     return (z - z.mean(dim=0)) / torch.sqrt(z.var(dim=0, unbiased=False) + EPS)
 
 
@@ -23,7 +25,7 @@ def barlow_twins_loss(
     "off_diagonal" = lambd * sum_{i != j} C_ij^2 (redundancy reduction); parts are detached and sum
     to the loss.
 
-    gather=True, in a process group of W > 1 ranks: the standardisation (BatchNorm statistics) and the
+    gather=True, in a process group of W > 1 ranks: the standardisation (batch mean and variance) and the
     cross-correlation are taken over the global batch, every rank's embeddings gathered with gradients, so
     each rank returns the single-process loss of the concatenated batch. The gather's summed backward
     makes each rank's embedding gradient W times that loss's, and DDP's 1/W averaging of the parameter

@@ -10,7 +10,8 @@ from ssl_core.losses._precision import EPS, check_pair, float32_loss
 
 
 def _variance(z: torch.Tensor) -> torch.Tensor:
-    # Hinge on the per-dimension standard deviation: only dimensions with std < 1 are penalised.
+    # Hinge on the per-dimension standard deviation: only dimensions with std < 1 are penalised. The unbiased
+    # variance and eps = 1e-4 are the paper's (and lightly's).
     std = torch.sqrt(z.var(dim=0) + EPS)
     return F.relu(1.0 - std).mean()
 

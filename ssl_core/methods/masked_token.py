@@ -160,7 +160,7 @@ SPEC = MethodSpec(
             "span",
             0.0,
             "Hide whole runs of neighbouring tokens instead of single ones: the mean length of a run "
-            "(SpanBERT uses about 3). 0 hides single tokens, as BERT does.",
+            "(SpanBERT's average is 3.8). 0 hides single tokens, as BERT does.",
             low=0.0,
             high=10.0,
             label="Hidden run length (0: single words)",

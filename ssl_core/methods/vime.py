@@ -113,7 +113,8 @@ SPEC = MethodSpec(
         Param(
             "alpha",
             2.0,
-            "Weight of the mask-finding loss against the rebuilding loss (the paper's alpha, 2). 0 trains "
+            "Weight of the mask-finding loss against the rebuilding loss (VIME's alpha = 2 weighs the other "
+            "way: the rebuilding loss against the mask-finding one). 0 trains "
             "the rebuilding task alone, a denoising autoencoder with this damage.",
             low=0.0,
             high=10.0,

@@ -35,7 +35,8 @@ def mlp(
 
 
 def simclr_projector(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential:
-    """SimCLR: Linear-BN-ReLU-Linear (BN as in SimCLR v2)."""
+    """SimCLR (v1): Linear-BN-ReLU-Linear. Not SimCLR v2's 3-layer projector; SimCLR's reference code
+    also puts BatchNorm (without centring) on the output, which this head leaves out (docs/method_defaults.md)."""
     return mlp(in_dim, hidden_dim, out_dim, num_layers=2, hidden_bn=True)
 
 
