@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -27,6 +28,7 @@ from torch import nn
 
 from ssl_core import distributed
 from ssl_core.distributed import DistContext
+from ssl_core.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +57,20 @@ class Ranks:
         self.steps: nn.Module | None = None  # DDP over _TrainingSteps, set by wrap()
 
     @classmethod
-    def from_env(cls) -> Ranks:
-        """Join the job torchrun describes in the environment (one process: nothing to join)."""
+    def from_env(cls, device: torch.device | None = None) -> Ranks:
+        """Join the job torchrun describes in the environment (one process: nothing to join), with NCCL
+        for a run on CUDA and gloo for one on the CPU."""
         env = distributed.from_env()
         if not env.is_distributed:
             return cls(env)
-        ctx = distributed.init_from_env()
+        device_type = device.type if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+        if device_type not in ("cuda", "cpu"):
+            raise UserError(
+                f"Training in several processes needs CUDA GPUs or the CPU; train.device is {device_type}. "
+                "Set train.device to cuda or cpu, or train in one process.",
+                field="train.device",
+            )
+        ctx = distributed.init_from_env(backend="nccl" if device_type == "cuda" else "gloo")
         # Control flags travel on the CPU, so checking them never waits for the GPU's queue of work.
         group = dist.new_group(backend="gloo") if ctx.backend != "gloo" else None
         log.info("process %d of %d (%s)", ctx.rank, ctx.world_size, ctx.backend)
@@ -109,6 +119,9 @@ class Ranks:
                     "train.sync_batchnorm needs CUDA (torch's SyncBatchNorm); on the CPU each process's "
                     "BatchNorm layers use its own share of the batch."
                 )
+        # A 1-channel convolution's weight in channels_last has two valid stride layouts; DDP warns on every
+        # backward that its gradient chose the other one (harmless: the size-1 dimension holds no data).
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
         module = _TrainingSteps(method)
         self.steps = nn.parallel.DistributedDataParallel(
             module,

@@ -185,15 +185,15 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------
     def _run(self) -> RunResult:
-        self.ranks = Ranks.from_env()  # several processes when torchrun started this one
+        device = select_device(self.config.train.device)
+        self.ranks = Ranks.from_env(device)  # several processes when torchrun started this one
         try:
-            return self._run_process()
+            return self._run_process(self.ranks.device(device))
         finally:
             self.ranks.close()
 
-    def _run_process(self) -> RunResult:
+    def _run_process(self, device: torch.device) -> RunResult:
         cfg, ranks = self.config, self.ranks
-        device = ranks.device(select_device(cfg.train.device))
         self._device = device
         with ranks.main_first():  # rank 0 builds a folder's cache, the others then read it
             parts = build_components(cfg, download=self.download)
