@@ -108,14 +108,14 @@ class Ranks:
     # ---- training ------------------------------------------------------------------------------
     def wrap(self, method: nn.Module, device: torch.device, sync_batchnorm: bool = False) -> list[str]:
         """Put DDP around `method` (several processes only); returns warnings for the user."""
-        warnings: list[str] = []
+        notes: list[str] = []
         if not self.distributed:
-            return warnings
+            return notes
         if sync_batchnorm:
             if device.type == "cuda":
                 nn.SyncBatchNorm.convert_sync_batchnorm(method)
             else:
-                warnings.append(
+                notes.append(
                     "train.sync_batchnorm needs CUDA (torch's SyncBatchNorm); on the CPU each process's "
                     "BatchNorm layers use its own share of the batch."
                 )
@@ -131,7 +131,7 @@ class Ranks:
             # a GAN's parts and heads used only by some steps leave parameters without gradients
             find_unused_parameters=True,
         )
-        return warnings
+        return notes
 
     def training_step(self, method: nn.Module, images: torch.Tensor, ctx: Any, part: str | None = None):
         """The method's training step, through DDP when there are several processes."""
