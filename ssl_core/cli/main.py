@@ -312,7 +312,9 @@ def cmd_resume(args) -> int:
     launched = _launched(args, args.argv, args.devices, device)
     if launched is not None:
         return launched
-    return _run_trainer(_controlled(Trainer.resume(run_dir), args.control), args.quiet)
+    trainer = Trainer.resume(run_dir)
+    trainer.config.train.processes = args.devices  # --devices 1: one process this time, as asked
+    return _run_trainer(_controlled(trainer, args.control), args.quiet)
 
 
 def cmd_runs(args) -> int:
