@@ -138,6 +138,42 @@ def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
     return out / dist.get_world_size()
 
 
+@torch.no_grad()
+def all_reduce_sum(tensor: torch.Tensor, group=None) -> torch.Tensor:
+    """The sum of `tensor` over all ranks, as a new detached tensor (batch sums of a statistic that
+    must stay identical on every rank: DINO's centre, SwAV's Sinkhorn-Knopp). No gradient flows.
+
+    In a single process: `tensor` detached (the same values, not a copy).
+    """
+    out = tensor.detach()
+    if world_size(group) == 1:
+        return out
+    out = out.clone()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM, group=group)
+    return out
+
+
+@torch.no_grad()
+def all_reduce_max(tensor: torch.Tensor, group=None) -> torch.Tensor:
+    """The element-wise maximum of `tensor` over all ranks, detached (`tensor` detached in one process)."""
+    out = tensor.detach()
+    if world_size(group) == 1:
+        return out
+    out = out.clone()
+    dist.all_reduce(out, op=dist.ReduceOp.MAX, group=group)
+    return out
+
+
+@torch.no_grad()
+def broadcast_tensors_(*tensors: torch.Tensor, src: int = 0, group=None) -> None:
+    """Overwrite `tensors` in place with rank `src`'s values (buffers that must start identical on every
+    rank, e.g. a queue initialised at random). A no-op in a single process."""
+    if world_size(group) == 1:
+        return
+    for tensor in tensors:
+        dist.broadcast(tensor, src=src, group=group)
+
+
 def _splitmix64(x: int) -> int:
     x = (x + _GOLDEN64) & _MASK64
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64

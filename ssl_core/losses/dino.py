@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import torch
 
+from ssl_core.distributed import world_size
+from ssl_core.distributed.context import all_reduce_sum
 from ssl_core.losses._precision import float32_loss
 
 
@@ -60,11 +62,22 @@ def dino_loss(
 
 @torch.no_grad()
 def updated_center(
-    center: torch.Tensor, teacher_logits: Sequence[torch.Tensor], momentum: float
+    center: torch.Tensor, teacher_logits: Sequence[torch.Tensor], momentum: float, gather: bool = False
 ) -> torch.Tensor:
     """DINO's centre update: momentum * center + (1 - momentum) * the teacher's mean output over the batch
-    and all its crops. Returns a new (1, K) float32 tensor."""
-    batch_mean = torch.cat(_f32([t.detach() for t in teacher_logits])).mean(dim=0, keepdim=True)
+    and all its crops. Returns a new (1, K) float32 tensor.
+
+    gather=True, in a process group of W > 1 ranks: the mean is over the global batch (the rows' sum and
+    count all-reduced, as DINO's update_center does), so every rank computes the same centre; ranks may
+    hold different numbers of rows. With one process gather=True is the plain path.
+    """
+    outputs = torch.cat(_f32([t.detach() for t in teacher_logits]))
+    if gather and world_size() > 1:
+        count = outputs.new_tensor([outputs.shape[0]])
+        totals = all_reduce_sum(torch.cat([outputs.sum(dim=0), count]))
+        batch_mean = (totals[:-1] / totals[-1]).view(1, -1)
+    else:
+        batch_mean = outputs.mean(dim=0, keepdim=True)
     return center.float().view(1, -1) * momentum + batch_mean * (1.0 - momentum)
 
 

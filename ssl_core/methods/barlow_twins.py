@@ -25,7 +25,7 @@ class BarlowTwins(JointEmbeddingMethod):
         v1, v2 = self.make_views(images, ctx.generator)
         z1 = self.projector(self.backbone(v1))
         z2 = self.projector(self.backbone(v2))
-        loss, parts = barlow_twins_loss(z1, z2, self.hparams["lambd"])
+        loss, parts = barlow_twins_loss(z1, z2, self.hparams["lambd"], gather=ctx.gather)
         return StepOutput(loss, parts)
 
 

@@ -160,7 +160,7 @@ class CPC(SSLMethod):
         for k in range(1, ahead + 1):
             target = z.gather(1, (anchors + k).unsqueeze(-1).expand(-1, -1, d)).reshape(b * count, d)
             loss, accuracy = info_nce_in_batch(
-                self.predictors[k - 1](c_at), target, float(self.hparams["temperature"])
+                self.predictors[k - 1](c_at), target, float(self.hparams["temperature"]), gather=ctx.gather
             )
             losses.append(loss)
             accuracies.append(accuracy)

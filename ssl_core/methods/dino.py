@@ -190,7 +190,9 @@ class DINO(MultiCropMethod):
         # The loss is the teacher's entropy (which centring raises and sharpening lowers) plus how far the
         # student is from the teacher; the plots show both, since only the second is the student's to lower.
         entropy = teacher_entropy(teacher, self.center, teacher_temp)
-        self.center.copy_(updated_center(self.center, teacher, float(self.hparams["center_momentum"])))
+        # Several processes: the centre is the global batch's mean (all-reduced), the same on every process.
+        momentum = float(self.hparams["center_momentum"])
+        self.center.copy_(updated_center(self.center, teacher, momentum, gather=ctx.gather))
         return StepOutput(loss, {"teacher_entropy": entropy, "kl": loss.detach() - entropy})
 
     @torch.no_grad()

@@ -10,6 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssl_core.data.base import DataInfo
+from ssl_core.distributed import all_gather_no_grad
+from ssl_core.distributed.context import broadcast_tensors_
+from ssl_core.distributed.shuffle import shuffle_batch, unshuffle_batch
 from ssl_core.losses import info_nce_queue
 from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods._momentum import cosine_momentum, ema_update, momentum_copy
@@ -26,6 +29,11 @@ class MoCo(JointEmbeddingMethod):
 
     The queue (queue_size, proj_out_dim) of L2-normalised keys and its write pointer are buffers, so a
     checkpoint restores them and a resumed run sees the same negatives.
+
+    With several processes (`ctx.gather`), each process enqueues the keys of the whole global batch (in
+    rank order, so the pointer advances by the global key count) and the queues stay identical; a key
+    encoder with BatchNorm gets MoCo's shuffled BatchNorm across processes
+    (ssl_core.distributed.shuffle). One process runs the plain path whatever ctx.gather says.
     """
 
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
@@ -39,6 +47,8 @@ class MoCo(JointEmbeddingMethod):
         # Random unit vectors stand in for keys until real ones arrive, as in the reference code.
         self.register_buffer("queue", F.normalize(torch.randn(size, out_dim), dim=1))
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+        self._shuffle_bn: bool | None = None  # whether the key encoder needs shuffled BatchNorm (lazy)
+        self._queue_synced = False  # set once rank 0's queue has been broadcast (several processes)
         if info.size and size > info.size:
             message = (
                 f"MoCo queue_size {size} exceeds the {info.size} {self.modality.plural} of {info.name}: the "
@@ -52,6 +62,30 @@ class MoCo(JointEmbeddingMethod):
     def _keys(self, views: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.momentum_projector(self.momentum_backbone(views)).float(), dim=1)
 
+    def _key_encoder_has_batch_norm(self) -> bool:
+        """True when the key encoder normalises with per-process batch statistics (plain BatchNorm; a
+        SyncBatchNorm already uses the global batch's, so shuffling would hide nothing)."""
+        if self._shuffle_bn is None:
+            modules = [*self.momentum_backbone.modules(), *self.momentum_projector.modules()]
+            self._shuffle_bn = any(
+                isinstance(m, nn.modules.batchnorm._BatchNorm) and not isinstance(m, nn.SyncBatchNorm)
+                for m in modules
+            )
+        return self._shuffle_bn
+
+    @torch.no_grad()
+    def _global_keys(self, views: torch.Tensor, ctx: StepContext) -> tuple[torch.Tensor, torch.Tensor]:
+        """(this process's keys, every process's keys in rank order) of `views`, with MoCo's shuffled
+        BatchNorm when the key encoder has BatchNorm: the global batch is shuffled across the processes
+        before the key encoder and the keys unshuffled after it, so a query and its key are never
+        normalised with statistics of the same sub-batch. The permutation is drawn from rank 0's
+        generator. Called with several processes only."""
+        if self._key_encoder_has_batch_norm():
+            shuffled, shuffle = shuffle_batch(views, ctx.generator)
+            return unshuffle_batch(self._keys(shuffled), shuffle)
+        keys = self._keys(views)
+        return keys, all_gather_no_grad(keys)
+
     @torch.no_grad()
     def _enqueue(self, keys: torch.Tensor) -> None:
         size = self.queue.shape[0]
@@ -64,11 +98,20 @@ class MoCo(JointEmbeddingMethod):
         v1, v2 = self.make_views(images, ctx.generator)
         q1 = self.projector(self.backbone(v1))
         q2 = self.projector(self.backbone(v2))
-        k1, k2 = self._keys(v1), self._keys(v2)
+        if ctx.gather and self.training:
+            # Several processes: every process enqueues the keys of the whole global batch, so the queues
+            # stay identical (a queue drawn differently on some process is replaced by rank 0's first).
+            if not self._queue_synced:
+                broadcast_tensors_(self.queue, self.queue_ptr)
+                self._queue_synced = True
+            (k1, all1), (k2, all2) = self._global_keys(v1, ctx), self._global_keys(v2, ctx)
+        else:
+            k1, k2 = self._keys(v1), self._keys(v2)
+            all1, all2 = k1, k2
         t = self.hparams["temperature"]
         loss = (info_nce_queue(q1, k2, self.queue, t) + info_nce_queue(q2, k1, self.queue, t)) / 2
         if self.training:  # evaluation passes must not change the negatives
-            self._enqueue(torch.cat([k1, k2]))
+            self._enqueue(torch.cat([all1, all2]))
         return StepOutput(loss)
 
     @torch.no_grad()

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssl_core.data.base import DataInfo
+from ssl_core.distributed import all_gather_no_grad
 from ssl_core.losses.nnclr import nnclr_loss
 from ssl_core.methods._joint import VIEWS_ON_SERIES, JointEmbeddingMethod
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
@@ -46,7 +47,9 @@ class NNCLR(JointEmbeddingMethod):
     same neighbours. The reference code starts from random unit vectors; here neighbours are searched
     among the filled rows only, and before the first batch is stored each projection is its own
     neighbour (the very first step is then SimCLR's loss with a predictor), so no step trains towards
-    random vectors.
+    random vectors. With several processes (`ctx.gather`) every process enqueues the projections of the
+    whole global batch, so the support sets stay identical, and the predictions of every process are the
+    loss's negatives.
     """
 
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
@@ -90,9 +93,11 @@ class NNCLR(JointEmbeddingMethod):
         p1, p2 = self.predictor(z1), self.predictor(z2)
         t = self.hparams["temperature"]
         nn1, nn2 = self.neighbours(z1), self.neighbours(z2)
-        loss = (nnclr_loss(nn1, p2, t) + nnclr_loss(nn2, p1, t)) / 2
+        loss = (nnclr_loss(nn1, p2, t, gather=ctx.gather) + nnclr_loss(nn2, p1, t, gather=ctx.gather)) / 2
         if self.training:  # evaluation passes must not change the support set
-            self._enqueue(z1)  # the reference stores view 1's projections only
+            # The reference stores view 1's projections only; several processes store every process's
+            # (gathered in rank order), so each process's support set stays the same.
+            self._enqueue(all_gather_no_grad(z1) if ctx.gather else z1)
         return StepOutput(loss)
 
 

@@ -74,7 +74,9 @@ class SCARF(SSLMethod):
     def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
         anchors = self.projector(self.backbone(images))
         positives = self.projector(self.backbone(self.positive(images, ctx.generator)))
-        loss, accuracy = info_nce_in_batch(anchors, positives, float(self.hparams["temperature"]))
+        loss, accuracy = info_nce_in_batch(
+            anchors, positives, float(self.hparams["temperature"]), gather=ctx.gather
+        )
         return StepOutput(loss, {"accuracy": accuracy})
 
     @torch.no_grad()

@@ -27,7 +27,7 @@ class SimCLR(JointEmbeddingMethod):
         v1, v2 = self.make_views(images, ctx.generator)
         z1 = self.projector(self.backbone(v1))
         z2 = self.projector(self.backbone(v2))
-        return StepOutput(nt_xent(z1, z2, self.hparams["temperature"]))
+        return StepOutput(nt_xent(z1, z2, self.hparams["temperature"], gather=ctx.gather))
 
 
 SPEC = MethodSpec(

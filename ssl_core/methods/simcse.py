@@ -64,7 +64,7 @@ class SimCSE(SSLMethod):
 
     def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
         z1, z2 = self.embed(images), self.embed(images)  # two dropout masks: the two views
-        loss, accuracy = info_nce_in_batch(z1, z2, float(self.hparams["temperature"]))
+        loss, accuracy = info_nce_in_batch(z1, z2, float(self.hparams["temperature"]), gather=ctx.gather)
         return StepOutput(loss, {"contrast_acc": accuracy})
 
     @torch.no_grad()

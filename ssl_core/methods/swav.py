@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssl_core.data.base import DataInfo
+from ssl_core.distributed import all_gather_no_grad
 from ssl_core.losses import sinkhorn_knopp, swav_loss
 from ssl_core.methods._multicrop import MULTI_CROP_WORDS, MultiCropMethod, local_size_param, n_local_param
 from ssl_core.methods.base import MethodSpec, OptimDefaults, StepContext, StepOutput
@@ -29,6 +30,11 @@ class SwAV(MultiCropMethod):
     of training (SwAV's `freeze_prototypes_niters`). With `queue_size` > 0, the embeddings of the last
     batches' global crops are kept in a buffer (saved with checkpoints) and, once it is full, scored along
     with the batch so the codes are balanced over more samples than one small batch holds.
+
+    With several processes (`ctx.gather`), Sinkhorn-Knopp balances the codes over the global batch (its
+    prototype totals all-reduced) and the queue takes every process's embeddings, so it stays identical on
+    every process and counts once in the balance: the codes are those of one process on the concatenated
+    batch.
     """
 
     def __init__(self, backbone: nn.Module, hparams: dict[str, Any], info: DataInfo):
@@ -59,25 +65,35 @@ class SwAV(MultiCropMethod):
         return self.queue.shape[1] > 0 and bool(self.queue[0, -1].abs().sum() > 0)
 
     @torch.no_grad()
-    def codes(self, scores: list[torch.Tensor], prototypes: torch.Tensor) -> list[torch.Tensor]:
-        """Sinkhorn-Knopp codes (B, K) for the two global crops, with the queue's scores when it is full."""
+    def codes(
+        self, scores: list[torch.Tensor], prototypes: torch.Tensor, gather: bool = False
+    ) -> list[torch.Tensor]:
+        """Sinkhorn-Knopp codes (B, K) for the two global crops, with the queue's scores when it is full.
+
+        gather=True (several processes): balanced over the global batch, the queue (identical on every
+        process) counted once."""
         h, out = self.hparams, []
         use_queue = self._queue_ready()
         for j in range(2):
             s = scores[j].detach().float()
+            shared = 0
             if use_queue:
                 s = torch.cat([self.queue[j].float() @ prototypes.detach().float().t(), s])
-            q = sinkhorn_knopp(s, float(h["epsilon"]), int(h["sinkhorn_iterations"]))
+                shared = self.queue.shape[1]
+            q = sinkhorn_knopp(s, float(h["epsilon"]), int(h["sinkhorn_iterations"]), gather, shared)
             out.append(q[-scores[j].shape[0] :])
         return out
 
     @torch.no_grad()
-    def _enqueue(self, embeddings: list[torch.Tensor]) -> None:
+    def _enqueue(self, embeddings: list[torch.Tensor], gather: bool = False) -> None:
+        """Newest first; gather=True enqueues every process's embeddings (in rank order), so the queues of
+        all processes stay identical."""
         size = self.queue.shape[1]
         if not size:
             return
         for j in range(2):
-            new = embeddings[j].detach().to(self.queue.dtype)[-size:]
+            new = all_gather_no_grad(embeddings[j]) if gather else embeddings[j]
+            new = new.detach().to(self.queue.dtype)[-size:]
             self.queue[j] = torch.cat([new, self.queue[j, : size - new.shape[0]]])
 
     def training_step(self, images: torch.Tensor, ctx: StepContext) -> StepOutput:
@@ -89,8 +105,8 @@ class SwAV(MultiCropMethod):
         weight = self.prototypes.weight.detach() if frozen else self.prototypes.weight
         scores = list((z @ weight.float().t()).chunk(len(crops)))
         embeddings = list(z.chunk(len(crops)))
-        codes = self.codes(scores, weight)
-        self._enqueue(embeddings[:2])
+        codes = self.codes(scores, weight, gather=ctx.gather)
+        self._enqueue(embeddings[:2], gather=ctx.gather)
         loss = swav_loss(scores, codes, float(self.hparams["temperature"]))
         return StepOutput(loss)
 

@@ -26,7 +26,9 @@ class VICReg(JointEmbeddingMethod):
         z1 = self.projector(self.backbone(v1))
         z2 = self.projector(self.backbone(v2))
         h = self.hparams
-        loss, parts = vicreg_loss(z1, z2, h["sim_weight"], h["var_weight"], h["cov_weight"])
+        loss, parts = vicreg_loss(
+            z1, z2, h["sim_weight"], h["var_weight"], h["cov_weight"], gather=ctx.gather
+        )
         return StepOutput(loss, parts)
 
 

@@ -16,6 +16,7 @@ In one process (no WORLD_SIZE, or WORLD_SIZE=1) every method here is the identit
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 import warnings
@@ -35,6 +36,16 @@ log = logging.getLogger(__name__)
 PAUSE_POLL_S = 0.2  # how often paused processes check (together) whether to go on
 
 
+def _no_forward_buffer_sync() -> dict[str, bool]:
+    """Buffers (queues, centres, BatchNorm statistics) synced at the wrap, never on forward: torch >= 2.13
+    calls it forward_sync_buffers=False; before, broadcast_buffers=False (which also skipped the first sync;
+    the methods that need equal buffers make them equal themselves, e.g. MoCo's queue on its first step)."""
+    params = inspect.signature(nn.parallel.DistributedDataParallel.__init__).parameters
+    return (
+        {"forward_sync_buffers": False} if "forward_sync_buffers" in params else {"broadcast_buffers": False}
+    )
+
+
 class _TrainingSteps(nn.Module):
     """The method as a module whose forward is one training step (of one part), for DDP."""
 
@@ -51,9 +62,10 @@ class _TrainingSteps(nn.Module):
 class Ranks:
     """This process's place among the run's processes (a single process: rank 0 of 1)."""
 
-    def __init__(self, ctx: DistContext, control_group: Any = None):
+    def __init__(self, ctx: DistContext, control_group: Any = None, owns_group: bool = False):
         self.ctx = ctx
         self._control_group = control_group
+        self._owns_group = owns_group  # whether close() ends the process group (not a caller's own)
         self.steps: nn.Module | None = None  # DDP over _TrainingSteps, set by wrap()
 
     @classmethod
@@ -70,11 +82,12 @@ class Ranks:
                 "Set train.device to cuda or cpu, or train in one process.",
                 field="train.device",
             )
+        owns = not dist.is_initialized()  # a program that set up the group itself keeps it after the run
         ctx = distributed.init_from_env(backend="nccl" if device_type == "cuda" else "gloo")
         # Control flags travel on the CPU, so checking them never waits for the GPU's queue of work.
         group = dist.new_group(backend="gloo") if ctx.backend != "gloo" else None
         log.info("process %d of %d (%s)", ctx.rank, ctx.world_size, ctx.backend)
-        return cls(ctx, group)
+        return cls(ctx, group, owns)
 
     # ---- who am I ------------------------------------------------------------------------------
     @property
@@ -126,8 +139,7 @@ class Ranks:
         self.steps = nn.parallel.DistributedDataParallel(
             module,
             device_ids=[device.index] if device.type == "cuda" else None,
-            # buffers (queues, centres, BatchNorm statistics) are synced once here, never on forward
-            forward_sync_buffers=False,
+            **_no_forward_buffer_sync(),
             # a GAN's parts and heads used only by some steps leave parameters without gradients
             find_unused_parameters=True,
         )
@@ -182,8 +194,11 @@ class Ranks:
         return _MainFirst(self)
 
     def close(self) -> None:
-        """Leave the job (after the last collective)."""
-        if self.distributed and dist.is_initialized():
+        """Leave the job (after the last collective): end the process group this run set up."""
+        if self._control_group is not None:
+            dist.destroy_process_group(self._control_group)
+            self._control_group = None
+        if self._owns_group and dist.is_initialized():
             dist.destroy_process_group()
 
 

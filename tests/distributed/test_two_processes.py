@@ -41,7 +41,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _run_job(workers, out_dir: Path) -> None:
+def _run_job(workers, out_dir: Path, timeout_s: float = TIMEOUT_S) -> None:
     """Spawn the 2 processes, wait at most TIMEOUT_S, kill them and fail clearly otherwise. A port taken
     between picking and binding it is retried with a new one."""
     import torch.multiprocessing as mp
@@ -55,13 +55,13 @@ def _run_job(workers, out_dir: Path) -> None:
             join=False,
             start_method="spawn",
         )
-        deadline = time.monotonic() + TIMEOUT_S
+        deadline = time.monotonic() + timeout_s
         try:
             while not job.join(timeout=max(0.1, deadline - time.monotonic())):
                 if time.monotonic() >= deadline:
                     raise TimeoutError
         except TimeoutError:
-            pytest.fail(f"the 2-process gloo job did not finish within {TIMEOUT_S:.0f} s (port {port})")
+            pytest.fail(f"the 2-process gloo job did not finish within {timeout_s:.0f} s (port {port})")
         except (
             Exception
         ) as exc:  # ProcessRaisedException / ProcessExitedException, with the child's traceback
