@@ -36,7 +36,8 @@ class BYOL(JointEmbeddingMethod):
         p1 = self.predictor(self.projector(self.backbone(v1)))
         p2 = self.predictor(self.projector(self.backbone(v2)))
         t1, t2 = self._target(v1), self._target(v2)
-        # Symmetrised, averaged (not summed) so the loss stays in BYOL's 0..4 range.
+        # Symmetrised as BYOL, but averaged rather than summed (BYOL's sum runs 0..8), so the loss stays in
+        # one direction's 0..4 range.
         loss = (byol_loss(p1, t2) + byol_loss(p2, t1)) / 2
         return StepOutput(loss)
 

@@ -279,8 +279,8 @@ SPEC = MethodSpec(
         Param(
             "head_batch_norm",
             True,
-            "BatchNorm in the head's hidden layers (DINO's use_bn_in_head; the paper: on for ResNets, off for "
-            "ViTs). On here for both: without it, on digits the centred teacher turned uniform within 20 "
+            "BatchNorm in the head's hidden layers (DINO's use_bn_in_head, off in its code for ViTs and "
+            "ResNet-50 alike). On here: without it, on digits the centred teacher turned uniform within 20 "
             "steps (the loss stuck at ln(output dimensions)) with the small CNN and with the ViT alike.",
             label="BatchNorm in head",
         ),

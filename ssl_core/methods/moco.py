@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 
 
 class MoCo(JointEmbeddingMethod):
-    """Symmetrised MoCo v2: each view's query is matched with the other view's key.
+    """Symmetrised MoCo v2: each view's query is matched with the other view's key, both against the queue
+    as it was before the step, and the two losses are averaged; then both views' keys are enqueued: 2B keys
+    per step for a batch of B, where MoCo v2 is asymmetric and enqueues B (docs/method_defaults.md).
 
     The queue (queue_size, proj_out_dim) of L2-normalised keys and its write pointer are buffers, so a
     checkpoint restores them and a resumed run sees the same negatives.
