@@ -1,9 +1,13 @@
 """The bridge between the engine's Trainer and the GUI: runs it on a worker thread, turns its events
-(published on the training thread) into throttled Qt signals, and forwards pause/resume/stop."""
+(published on the training thread) into throttled Qt signals, and forwards pause/resume/stop.
+
+A run with several processes (train.processes > 1, "All N GPUs") trains in a child process instead, which
+the worker thread follows through the run store (app.child_run); the signals and commands are the same."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +51,26 @@ def run_trainer(
     return trainer.run()
 
 
+def run_training(
+    config: RunConfig | None,
+    resume_dir: Path | None,
+    control: RunControl,
+    preview_interval_s: float | None,
+    publish,
+    cancel: threading.Event | None = None,
+    child: bool | None = None,
+) -> Any:
+    """Train in this process, or in a child process when the run has several (train.processes > 1: the
+    GUI's "All N GPUs"; app.child_run). The same events reach `publish` either way. `child` forces one
+    path (tests); None decides from the config (for a resume, the run's saved config, read here on the
+    worker thread)."""
+    from app.child_run import run_child, wants_child
+
+    if wants_child(config, resume_dir) if child is None else child:
+        return run_child(config, resume_dir, control, preview_interval_s, publish, cancel)
+    return run_trainer(config, resume_dir, control, preview_interval_s, publish)
+
+
 class TrainingSession(QObject):
     """One training job at a time. Signals arrive on the GUI thread, at most ~25 batches a second."""
 
@@ -73,6 +97,8 @@ class TrainingSession(QObject):
         self.worker: Worker | None = None
         self.run_dir: Path | None = None
         self.preview_interval_s: float | None = 1.0
+        # None: train in a child process when the config asks for several processes; True/False force it
+        self.child: bool | None = None
         self.coalescer = Coalescer(interval_ms, self)
         self.coalescer.flushed.connect(self._dispatch)
 
@@ -89,7 +115,14 @@ class TrainingSession(QObject):
         self.control = RunControl()
         self.run_dir = resume_dir
         worker = Worker(
-            run_trainer, config, resume_dir, self.control, self.preview_interval_s, self.coalescer.push
+            run_training,
+            config,
+            resume_dir,
+            self.control,
+            self.preview_interval_s,
+            self.coalescer.push,
+            child=self.child,
+            inject=("cancel",),  # closing the window cancels the job: a child process is then ended
         )
         worker.errored.connect(self.job_error)
         worker.finished.connect(self._worker_finished)

@@ -29,10 +29,14 @@ from ssl_core.config_schema import SCHEMA, ConfigField
 
 AUTO = "auto"
 DEVICE = "train.device"
+PROCESSES = "train.processes"  # set by the device choice ("All N GPUs"), not an editor of its own
+SYNC_BN = "train.sync_batchnorm"
+ALL_GPUS = "all-gpus"  # the device item that trains on every GPU, one process each
 IMAGE_SIZE = "data.image_size"
 # The settings shown, in this order; the others keep their config value (or default).
 FORM_KEYS = (
     DEVICE,
+    SYNC_BN,  # shown only with "All N GPUs": it means nothing to one process
     "train.epochs",
     "train.batch_size",
     "train.lr",
@@ -53,6 +57,12 @@ def detected_devices() -> list[Any]:
     from ssl_core.device import describe_devices
 
     return describe_devices()
+
+
+def all_gpus_label(gpus: list[Any]) -> str:
+    """The device item of data-parallel training: "All 4 GPUs (NVIDIA H200 (140 GB))"."""
+    labels = list(dict.fromkeys(dev.label for dev in gpus))
+    return f"All {len(gpus)} GPUs ({', '.join(labels)})"
 
 
 def empty_value(field: ConfigField) -> float | None:
@@ -105,13 +115,22 @@ class TrainingForm(QWidget):
         self.editors[IMAGE_SIZE].valueChanged.connect(
             lambda _: self.image_size_changed.emit(self.value(IMAGE_SIZE))
         )
+        self.gpu_count = 0  # CUDA devices listed; "All N GPUs" is offered from 2
+        self.editors[DEVICE].currentIndexChanged.connect(self._device_changed)
+        self._device_changed()
 
     def set_data_info(self, info: Any) -> None:
         """Show only the settings that apply to the loaded kind of data (no image size for series)."""
         modality = getattr(info, "modality", "image")
         for key, modalities in ONLY_FOR.items():
-            self.form.setRowVisible(self.editors[key], modality in modalities)
-            self.errors.set_field_shown(key, modality in modalities)  # its problem line goes with it
+            self._show_row(key, modality in modalities)
+
+    def _show_row(self, key: str, shown: bool) -> None:
+        self.form.setRowVisible(self.editors[key], shown)
+        self.errors.set_field_shown(key, shown)  # its problem line goes with it
+
+    def _device_changed(self) -> None:
+        self._show_row(SYNC_BN, self.all_gpus)
 
     def shown(self, key: str) -> bool:
         """Whether a setting's row is shown for the loaded data."""
@@ -170,15 +189,36 @@ class TrainingForm(QWidget):
         return box
 
     def populate_devices(self) -> None:
-        """List the devices torch can use (needs the engine imported)."""
+        """List the devices torch can use (needs the engine imported); with two GPUs or more, first
+        "All N GPUs": one training process per GPU (train.processes = N, in a child process)."""
         box = self.editors[DEVICE]
         if box.count() > 1:
             return
         devices = detected_devices()
         if devices:
             box.setItemText(0, f"Automatic: {devices[0].label}")
+        gpus = [dev for dev in devices if dev.name.startswith("cuda")]
+        self.gpu_count = len(gpus)
+        if len(gpus) >= 2:
+            box.addItem(f"{all_gpus_label(gpus)}  [cuda × {len(gpus)}]", ALL_GPUS)
+            box.setItemData(
+                box.count() - 1,
+                f"Data-parallel training: one process per GPU, each taking a share of every batch "
+                f"(the batch size stays the whole batch). In config files: train.device = cuda, "
+                f"train.processes = {len(gpus)}.",
+                Qt.ItemDataRole.ToolTipRole,
+            )
         for dev in devices:
             box.addItem(f"{dev.label}  [{dev.name}]", dev.name)
+
+    @property
+    def all_gpus(self) -> bool:
+        """Whether "All N GPUs" is chosen."""
+        return self.editors[DEVICE].currentData() == ALL_GPUS
+
+    def processes(self) -> int:
+        """train.processes for the chosen device: N for "All N GPUs", else 1."""
+        return self.gpu_count if self.all_gpus else 1
 
     def editor(self, key: str) -> QWidget:
         """The editor of a schema key ("train.epochs")."""
@@ -197,7 +237,9 @@ class TrainingForm(QWidget):
         field, editor = SCHEMA[key], self.editors[key]
         if isinstance(editor, QComboBox):
             data = editor.currentData()
-            return AUTO if key == DEVICE and not data else data
+            if key == DEVICE:
+                return "cuda" if data == ALL_GPUS else data or AUTO
+            return data
         if isinstance(editor, QCheckBox):
             return editor.isChecked()
         if isinstance(editor, QLineEdit):
@@ -224,7 +266,13 @@ class TrainingForm(QWidget):
     def apply_to(self, cfg: RunConfig) -> None:
         for key in self.editors:
             SCHEMA[key].set_on(cfg, self.value(key))
+        SCHEMA[PROCESSES].set_on(cfg, self.processes())
 
     def load_from(self, cfg: RunConfig) -> None:
+        """Show a config; one asking for several processes shows as "All N GPUs" where this machine has
+        them (elsewhere its device, which then trains in one process)."""
         for key in self.editors:
             self.set_value(key, SCHEMA[key].value_of(cfg))
+        box = self.editors[DEVICE]
+        if SCHEMA[PROCESSES].value_of(cfg) > 1 and box.findData(ALL_GPUS) >= 0:
+            box.setCurrentIndex(box.findData(ALL_GPUS))

@@ -5,7 +5,7 @@ The launcher starts PyTorch's own elastic agent (`torch.distributed.run`, what t
 with a standalone rendezvous on this machine, in a session of its own so that a Ctrl+C in the terminal
 reaches the launcher only: the launcher asks the run to stop through its control folder
 (ssl_core.train.file_control: rank 0 finishes the step, saves a checkpoint and every process ends), and a
-second Ctrl+C terminates the processes. The processes' own output (rank 0's progress and run folder, an
+second Ctrl+C terminates the processes. SIGTERM to the launcher does the same as Ctrl+C. The processes' own output (rank 0's progress and run folder, an
 error line) goes straight to the terminal; when one fails, the agent's failure report is replaced by its
 exit code, so a user error is still one line and exit code 2.
 
@@ -84,11 +84,13 @@ def launch(command: list[str], processes: int, control_dir: str | None, cpu: boo
         else:
             _terminate(child)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    # SIGTERM (a scheduler, a GUI, `kill`) means the same: stop with a checkpoint, then end for good
+    previous = {sig: signal.signal(sig, on_sigint) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         code = child.wait()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if code > 128:  # a process was killed; the ones still alive were ended by the agent
         print(_killed_message(code - 128, read_run_dir(control)), file=sys.stderr)
     return code

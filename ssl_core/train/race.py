@@ -78,8 +78,8 @@ def _fits(spec: MethodSpec, info: Any, image_size: int | None) -> bool:
 def plan_race(base: RunConfig, second: str, info: Any = None) -> RacePlan:
     """Two lane configs from `base` (lane A, as given) and lane B's method (or NO_PRETRAINING).
 
-    The batch size is fixed to lane A's (the methods' defaults differ) and a time limit is cleared: it
-    would give the faster method more steps. `info` (the data's DataInfo) lets the plan name the
+    The batch size is fixed to lane A's (the methods' defaults differ), a time limit is cleared (it
+    would give the faster method more steps) and both lanes train in this process (train.processes = 1). `info` (the data's DataInfo) lets the plan name the
     backbones each method picks for "auto"."""
     base.validate("Race")
     if second != NO_PRETRAINING and second not in METHODS:
@@ -91,6 +91,9 @@ def plan_race(base: RunConfig, second: str, info: Any = None) -> RacePlan:
     a.name = LANE_NAMES[0]
     a.train.batch_size = base.train.batch_size or spec_a.optim.batch_size
     a.train.time_limit_s = 0.0
+    # both lanes train side by side in this process, one device each share: never as a multi-process job
+    # (Setup's "All N GPUs")
+    a.train.processes = 1
     b = None
     if second != NO_PRETRAINING:
         b = _copy(a)

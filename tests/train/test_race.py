@@ -27,7 +27,11 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def test_plan_shares_seed_split_batch_and_budget_and_says_what_differs(tiny_config):
     base = tiny_config(
-        "train.seed=5", "train.max_steps=7", "train.time_limit_s=30", "method.params.temperature=0.3"
+        "train.seed=5",
+        "train.max_steps=7",
+        "train.time_limit_s=30",
+        "method.params.temperature=0.3",
+        "train.processes=4",  # Setup's "All 4 GPUs"
     )
     base.train.batch_size = None  # the method's default: fixed to lane A's for both lanes
     plan = plan_race(base, "byol")
@@ -36,6 +40,7 @@ def test_plan_shares_seed_split_batch_and_budget_and_says_what_differs(tiny_conf
     assert a.data == b.data and a.train == b.train
     assert a.train.batch_size == 256 and a.train.seed == 5 and a.train.max_steps == 7
     assert a.train.time_limit_s == 0  # a time limit would give the faster method more steps
+    assert a.train.processes == 1  # the lanes train side by side in this process
     assert a.method.params == {"temperature": 0.3} and b.method.params == {}
     assert a.name != b.name
     text = plan.summary()
