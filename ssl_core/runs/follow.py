@@ -8,12 +8,12 @@ a file replaced by a shorter one (a resume rewinds metrics.jsonl) is read again 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
+from ssl_core.runs.metrics import parse_metrics_line
 from ssl_core.runs.store import CHECKPOINT, METRICS, read_summary
 from ssl_core.train.preview_archive import INDEX_FILE, ArchivedPreview, archive_dir, read_archive
 
@@ -76,16 +76,11 @@ class RunFollower:
         """Metrics records (one per step) appended since the last call; garbled lines are skipped."""
         records = []
         for line in self._metrics.new_lines():
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                log.info("%s: skipped an incomplete metrics line", self.run_dir)
-                continue
-            if isinstance(record, dict) and "step" in record:
+            record = parse_metrics_line(line)
+            if record is not None:
                 records.append(record)
+            elif line.strip():
+                log.info("%s: skipped an incomplete metrics line", self.run_dir)
         return records
 
     def checkpoint_changed(self) -> bool:

@@ -14,6 +14,18 @@ log = logging.getLogger(__name__)
 METRICS_NAME = "metrics.jsonl"
 
 
+def parse_metrics_line(line: str) -> dict[str, Any] | None:
+    """One step's record, or None for a blank, truncated or garbled line (a killed process's last)."""
+    line = line.strip()
+    if not line:
+        return None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) and "step" in record else None
+
+
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """All complete records; a truncated or garbled line (a killed process) is skipped, not fatal."""
     path = Path(path)
@@ -24,16 +36,11 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     records = []
     with path.open("r", encoding="utf-8", errors="replace") as fh:
         for number, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                log.warning("%s: line %d is incomplete and was skipped", path, number)
-                continue
-            if isinstance(record, dict) and "step" in record:
+            record = parse_metrics_line(line)
+            if record is not None:
                 records.append(record)
+            elif line.strip():
+                log.warning("%s: line %d is incomplete and was skipped", path, number)
     return records
 
 

@@ -98,8 +98,8 @@ def _collectives(rank: int) -> dict:
     return out
 
 
-def main(rank: int, port: int, out_dir: str, seed: int) -> None:
-    """One process of the job: set torchrun's variables, join the gloo group, save results to a file."""
+def join(rank: int, port: int, timeout_s: float = 60) -> None:
+    """Set torchrun's variables for process `rank` of WORLD and join the gloo group, one torch thread."""
     torch.set_num_threads(1)
     os.environ.update(
         MASTER_ADDR="127.0.0.1",
@@ -108,19 +108,29 @@ def main(rank: int, port: int, out_dir: str, seed: int) -> None:
         WORLD_SIZE=str(WORLD),
         LOCAL_RANK=str(rank),
     )
-    import torch.distributed as dist
-
     from ssl_core.distributed import init_from_env
 
-    init_from_env(backend="gloo", timeout_s=60)
+    init_from_env(backend="gloo", timeout_s=timeout_s)
+
+
+def save(results: dict, out_dir: str, rank: int) -> None:
+    """This process's results, for the test to read (rank{rank}.pt, written atomically)."""
+    target = Path(out_dir) / f"rank{rank}.pt"
+    torch.save(results, target.with_suffix(".tmp"))
+    os.replace(target.with_suffix(".tmp"), target)
+
+
+def main(rank: int, port: int, out_dir: str, seed: int) -> None:
+    """One process of the job: join the gloo group, run every check, save the results to a file."""
+    import torch.distributed as dist
+
+    join(rank, port)
     try:
         results = _collectives(rank)
         for name in LOSSES:
             results[f"{name}_even"] = loss_step(name, EVEN, rank, seed, ddp=True)
             results[f"{name}_uneven"] = loss_step(name, UNEVEN, rank, seed)
         results["qt"] = sorted(m for m in sys.modules if m.split(".")[0] in QT_PACKAGES)
-        target = Path(out_dir) / f"rank{rank}.pt"
-        torch.save(results, target.with_suffix(".tmp"))
-        os.replace(target.with_suffix(".tmp"), target)
+        save(results, out_dir, rank)
     finally:
         dist.destroy_process_group()

@@ -12,9 +12,7 @@ on sys.path so spawned children can import it by name.
 from __future__ import annotations
 
 import dataclasses
-import os
 import warnings
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -229,19 +227,10 @@ def _functions(rank: int) -> dict:
 
 def main(rank: int, port: int, out_dir: str, seed: int) -> None:
     """One process of the job: torchrun's variables, the gloo group, every check, results to a file."""
-    torch.set_num_threads(1)
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        WORLD_SIZE=str(WORLD),
-        LOCAL_RANK=str(rank),
-    )
     import torch.distributed as dist
+    from _dist_workers import join, save
 
-    from ssl_core.distributed import init_from_env
-
-    init_from_env(backend="gloo", timeout_s=60)
+    join(rank, port)
     try:
         results: dict = {"functions": _functions(rank)}
         data = images()
@@ -254,8 +243,6 @@ def main(rank: int, port: int, out_dir: str, seed: int) -> None:
                 results["wiring_dino"]["center"] = method.center.clone()
         for name in METHODS:
             results[f"train_{name}"] = _train(name, rank)
-        target = Path(out_dir) / f"rank{rank}.pt"
-        torch.save(results, target.with_suffix(".tmp"))
-        os.replace(target.with_suffix(".tmp"), target)
+        save(results, out_dir, rank)
     finally:
         dist.destroy_process_group()

@@ -8,7 +8,6 @@ Spawned children import this module by name (the test puts this folder on sys.pa
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 WORLD = 2
@@ -47,20 +46,12 @@ def config_for(method: str, runs_dir: Path):
 
 
 def main(rank: int, port: int, out_dir: str, seed: int) -> None:
-    os.environ.update(
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE=str(WORLD),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-    )
     import torch
+    from _dist_workers import join
 
-    torch.set_num_threads(1)
-    from ssl_core.distributed import init_from_env
     from ssl_core.train.trainer import train
 
-    init_from_env(backend="gloo", timeout_s=120)
+    join(rank, port, timeout_s=120)
     results = {}
     for method in SETTINGS:
         result = train(config_for(method, Path(out_dir) / "runs"))

@@ -10,14 +10,12 @@ the harness of test_two_processes (spawn, port retry, hard deadline).
 
 from __future__ import annotations
 
-import importlib
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.distributed.test_two_processes import _gloo_missing, _run_job
+from tests.distributed.test_two_processes import run_gloo_job, saved_results, worker_module
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,26 +24,14 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def workers():
-    reason = _gloo_missing()
-    if reason:
-        pytest.skip(reason)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(HERE))
-        module = importlib.import_module("_method_workers")
-    yield module
+    return worker_module("_method_workers")
 
 
 @pytest.fixture(scope="module")
 def ranks(workers, tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("gloo-methods")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(HERE))
-        mp.setenv("OMP_NUM_THREADS", "1")
-        mp.setenv("MKL_NUM_THREADS", "1")
-        started = time.monotonic()
-        _run_job(workers, out_dir)
-        print(f"2-process method job: {time.monotonic() - started:.1f} s")
-    return [torch.load(out_dir / f"rank{r}.pt", weights_only=True) for r in range(workers.WORLD)]
+    run_gloo_job(workers, out_dir)
+    return saved_results(workers, out_dir)
 
 
 def _close(actual, expected, what: str) -> None:

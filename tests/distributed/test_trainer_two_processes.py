@@ -7,15 +7,13 @@ the processes keep identical (queues, centres, teachers) in test_methods_distrib
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.distributed.test_two_processes import HERE, _gloo_missing, _run_job
+from tests.distributed.test_two_processes import run_gloo_job, worker_module
 
 TIMEOUT_S = 420.0
 WINDOW = 5
@@ -32,18 +30,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
-    reason = _gloo_missing()
-    if reason:
-        pytest.skip(reason)
+    workers = worker_module("_trainer_workers")
     out_dir = tmp_path_factory.mktemp("trainer-job")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(HERE))
-        mp.setenv("OMP_NUM_THREADS", "1")
-        mp.setenv("MKL_NUM_THREADS", "1")
-        workers = importlib.import_module("_trainer_workers")
-        started = time.monotonic()
-        _run_job(workers, out_dir, timeout_s=TIMEOUT_S)
-        print(f"2-process trainer job: {time.monotonic() - started:.1f} s")
+    run_gloo_job(workers, out_dir, TIMEOUT_S)
     ranks = [json.loads((out_dir / f"rank{r}.json").read_text()) for r in range(workers.WORLD)]
     return workers, ranks
 

@@ -78,30 +78,44 @@ def _run_job(workers, out_dir: Path, timeout_s: float = TIMEOUT_S) -> None:
     pytest.fail("no free port for the 2-process gloo job after 3 tries")
 
 
-@pytest.fixture(scope="module")
-def workers():
+def worker_module(name: str):
+    """The worker module `name` of this folder, importable by name in spawned children (skips the test
+    when this torch has no gloo)."""
     reason = _gloo_missing()
     if reason:
         pytest.skip(reason)
     # Spawned children get this sys.path, so they can import the worker module by name.
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(HERE))
-        module = importlib.import_module("_dist_workers")
-    yield module
+        return importlib.import_module(name)
 
 
-@pytest.fixture(scope="module")
-def ranks(workers, tmp_path_factory):
-    out_dir = tmp_path_factory.mktemp("gloo-job")
+def run_gloo_job(workers, out_dir: Path, timeout_s: float = TIMEOUT_S) -> None:
+    """Run `workers.main` in 2 spawned processes, one torch thread each, and print how long it took."""
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(HERE))
         # One thread per process, set before the children import torch.
         mp.setenv("OMP_NUM_THREADS", "1")
         mp.setenv("MKL_NUM_THREADS", "1")
         started = time.monotonic()
-        _run_job(workers, out_dir)
-        print(f"2-process gloo job: {time.monotonic() - started:.1f} s")
+        _run_job(workers, out_dir, timeout_s)
+        print(f"2-process gloo job ({workers.__name__}): {time.monotonic() - started:.1f} s")
+
+
+def saved_results(workers, out_dir: Path) -> list[dict]:
     return [torch.load(out_dir / f"rank{r}.pt", weights_only=True) for r in range(workers.WORLD)]
+
+
+@pytest.fixture(scope="module")
+def workers():
+    return worker_module("_dist_workers")
+
+
+@pytest.fixture(scope="module")
+def ranks(workers, tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("gloo-job")
+    run_gloo_job(workers, out_dir)
+    return saved_results(workers, out_dir)
 
 
 def _close(actual, expected, what: str) -> None:
