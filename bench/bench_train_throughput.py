@@ -8,6 +8,10 @@
                GaussianBlur, solarize) in a DataLoader with worker processes, as lightly / solo-learn do,
                feeding the same method modules and loss in plain PyTorch, float32, default memory format,
                one forward per view, AdamW + gradient clipping like the engine.
+(c) lightly:   lightly's documented SimCLR / BYOL pipeline (bench/_lightly_reference.py: its transforms on
+               PIL images, a DataLoader, its heads, losses and SGD as its examples train CIFAR-10) on the
+               same backbone, at its own defaults and with channels_last. Needs the optional `bench` extra
+               (`pip install -e .[bench]`); without lightly its rows are skipped with a note.
 
 Methods: SimCLR and BYOL with the small CNN and ResNet-18, and MAE (which always uses its own ViT).
 Both pipelines get the same batch size, the same synthetic uint8 images (held in memory, so the
@@ -24,6 +28,12 @@ both views against one per view, and whether bf16 is numerically fine (digits: l
     python bench/bench_train_throughput.py --threads 1    # one torch thread in the training process
     python bench/bench_train_throughput.py --quick        # one tiny iteration (smoke test)
     python bench/bench_train_throughput.py --only mae     # only MAE's rows: throughput, step time, attention
+    python bench/bench_train_throughput.py --no-lightly   # without lightly's rows (also when not installed)
+
+The section states the instruction set it ran with. Restricted to AVX2 (torch's AVX2 kernels, and the engine
+in float32, as on a CPU without native bf16), into another file so the native section is kept:
+
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python bench/bench_train_throughput.py --results /tmp/avx2.md
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import _lightly_reference as lightly_ref
 import numpy as np
 import torch
 from _common import (
@@ -44,6 +55,7 @@ from _common import (
     add_common_args,
     apply_threads,
     command_line,
+    isa_facts,
     items_per_second,
     machine_description,
     now,
@@ -100,6 +112,8 @@ class Settings:
     repeats: int = 2
     command: str = ""
     only: tuple[str, ...] = ()  # --only: measure just these methods and skip the SimCLR-only sections
+    lightly: bool = True  # --no-lightly: leave lightly's reference out even where it is installed
+    lightly_workers: int = 0  # its DataLoader's worker processes
 
 
 # ---- data ---------------------------------------------------------------------------------------------
@@ -350,6 +364,35 @@ def reference_views_rate(case: Case, images: torch.Tensor, s: Settings) -> float
     return _rate(lambda: next(batches), case, s)
 
 
+# ---- (c) lightly's documented pipeline ------------------------------------------------------------------------
+def lightly_case_rate(
+    case: Case, images: torch.Tensor, s: Settings, *, channels_last: bool = False
+) -> lightly_ref.LightlyResult:
+    """lightly's pipeline for `case`, on the engine's backbone with the engine's initial weights."""
+    method, _ = in_memory_components(case, images, s)
+    return lightly_ref.lightly_rate(
+        case.method,
+        method.backbone,
+        method.feature_dim,
+        images,
+        batch_size=case.batch_size,
+        warmup=case.warmup,
+        steps=case.steps,
+        workers=s.lightly_workers,
+        device=s.device,
+        seed=s.seed,
+        channels_last=channels_last,
+    )
+
+
+def lightly_target(case: Case, s: Settings) -> tuple[float, str]:
+    """Issue 17's target against lightly: >= 3x where the engine trains in bf16 (AMX / AVX512-BF16), else
+    (float32, e.g. the AVX2 path) >= 2x with the small CNN and >= 1.5x with ResNet-18."""
+    if training_autocast_dtype(s.device) == torch.bfloat16:
+        return 3.0, "bf16 path"
+    return (1.5 if case.backbone == "resnet18" else 2.0), "float32 path"
+
+
 # ---- where a step's time goes ----------------------------------------------------------------------------
 def phase_profile(case: Case, images: torch.Tensor, s: Settings) -> dict[str, float]:
     """Seconds per step of each phase of the trainer's step, with the engine's settings."""
@@ -553,7 +596,7 @@ def cases(quick: bool) -> list[Case]:
 def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target]]:
     images = synthetic_images(s.images, s.seed)
     precision = training_autocast_dtype(s.device, True)
-    engine_label = f"{str(precision).removeprefix('torch.') if precision else 'float32'} autocast" + (
+    engine_label = (f"{str(precision).removeprefix('torch.')} autocast" if precision else "float32") + (
         ", channels_last" if use_channels_last(s.device) else ""
     )
     targets: list[Target] = []
@@ -561,13 +604,20 @@ def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target]]:
         spec = save_npz(images, Path(tmp))
         # 1. engine vs reference for every method and backbone (or those --only names).
         selected = [c for c in cases(s.quick) if not s.only or c.method in s.only]
-        main_rows = []
+        lightly_note = lightly_ref.missing() if s.lightly else "left out (--no-lightly)"
+        if lightly_note is not None:
+            log(f"lightly's reference rows skipped: {lightly_note}")
+        main_rows, lightly_rows = [], []
         for case in selected:
-            # Best of `repeats`, alternating reference and engine: other work on a shared machine only
-            # ever slows a measurement down, and alternating spreads it over both.
-            refs, engs = [], []
+            # Best of `repeats`, alternating the references and the engine: other work on a shared machine
+            # only ever slows a measurement down, and alternating spreads it over all of them.
+            with_lightly = lightly_note is None and case.method in lightly_ref.METHODS
+            refs, engs, lights, lights_cl = [], [], [], []
             for _ in range(s.repeats):
                 refs.append(reference_rate(case, images, s))
+                if with_lightly:
+                    lights.append(lightly_case_rate(case, images, s))
+                    lights_cl.append(lightly_case_rate(case, images, s, channels_last=True))
                 engs.append(engine_rate(case, spec, s))
             ref = max(refs, key=lambda r: r.images_per_sec)
             eng = max(engs, key=lambda r: r.images_per_sec)
@@ -587,6 +637,32 @@ def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target]]:
                     speedup >= TARGET_RATIO,
                 )
             )
+            if with_lightly:
+                light = max(lights, key=lambda r: r.images_per_sec)
+                light_cl = max(lights_cl, key=lambda r: r.images_per_sec)
+                log(
+                    f"{case.method} {case.label}: lightly {light.images_per_sec:.1f}, lightly + channels_last "
+                    f"{light_cl.images_per_sec:.1f} img/s"
+                )
+                vs, vs_cl = (
+                    eng.images_per_sec / light.images_per_sec,
+                    eng.images_per_sec / light_cl.images_per_sec,
+                )
+                lightly_rows.append(
+                    [case.method, case.label, case.batch_size, _f(light.images_per_sec), f"{light.waiting:.0%}",
+                     _f(light_cl.images_per_sec), f"{light_cl.waiting:.0%}", _f(eng.images_per_sec),
+                     f"**{vs:.2f}x**", f"{vs_cl:.2f}x"]
+                )  # fmt: skip
+                goal, path = lightly_target(case, s)
+                targets.append(
+                    Target(
+                        "training throughput vs lightly",
+                        f"{case.method} {case.label}: engine >= {goal:g}x lightly's pipeline ({path})",
+                        f"{vs:.2f}x ({_f(eng.images_per_sec)} vs {_f(light.images_per_sec)} images/s); "
+                        f"{vs_cl:.2f}x lightly + channels_last",
+                        vs >= goal,
+                    )
+                )
 
         # 2-6: with --only, only the step profile and (for MAE) the attention table, for those methods.
         ablation_rows = views_rows = joint_rows = numerics = None
@@ -610,8 +686,9 @@ def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target]]:
         attention = attention_rows(s) if s.device.type == "cpu" and has_mae else []
 
     body = render(
-        s, main_rows, ablation_rows, views_rows, profile_rows, joint_rows, attention, numerics, engine_label
-    )
+        s, main_rows, ablation_rows, views_rows, profile_rows, joint_rows, attention, numerics, engine_label,
+        lightly_rows=lightly_rows, lightly_note=lightly_note,
+    )  # fmt: skip
     return body, targets
 
 
@@ -684,10 +761,12 @@ def simclr_sections(
 
 
 def render(
-    s, main_rows, ablation_rows, views_rows, profile_rows, joint_rows, attention, numerics, engine_label
-) -> str:
+    s, main_rows, ablation_rows, views_rows, profile_rows, joint_rows, attention, numerics, engine_label,
+    *, lightly_rows=(), lightly_note=None,
+) -> str:  # fmt: skip
     """The section's Markdown; sections whose rows are None were not run (--only) and are left out."""
     threads = torch.get_num_threads()
+    isa_bullet, isa_warning = isa_facts(s.device)
     lines = [
         "## Training throughput: SimCLR, BYOL, MAE at 32 px",
         "",
@@ -701,8 +780,9 @@ def render(
         f"rows are the best of {s.repeats} runs, reference and engine alternating (other work on a "
         "shared machine only ever slows a run down).",
         "",
-        machine_description(s.device),
+        machine_description(s.device, lightly_versions(lightly_note)) + f"\n- {isa_bullet}",
         "",
+        *([isa_warning, ""] if isa_warning else []),
         table(
             ["method", "backbone", "batch", "reference images/s", "reference waiting", "engine images/s",
              "engine vs reference"],
@@ -710,6 +790,7 @@ def render(
         ),  # fmt: skip
         "",
     ]  # fmt: skip
+    lines += lightly_lines(s, lightly_rows, lightly_note, threads)
     if ablation_rows is not None:
         lines += [
             "### Where the gain comes from (SimCLR, small CNN, same run)",
@@ -794,6 +875,61 @@ def render(
     return "\n".join(lines).rstrip("\n")
 
 
+def lightly_versions(lightly_note: str | None) -> list[str]:
+    return [f"lightly {lightly_ref.version()}"] if lightly_note is None else []
+
+
+def lightly_lines(s: Settings, rows: list, note: str | None, threads: int) -> list[str]:
+    """The subsection against lightly's pipeline: its table, or why it was not measured."""
+    heading = "### Against lightly's documented pipeline (SimCLR, BYOL; same run)"
+    if note is not None:
+        return [heading, "", f"Not measured: {note}.", ""]
+    if not rows:  # --only without simclr or byol
+        return []
+    workers = f"{s.lightly_workers} worker process" + ("" if s.lightly_workers == 1 else "es")
+    return [
+        heading,
+        "",
+        "lightly's SimCLR and BYOL as its examples train CIFAR-10 (`examples/pytorch/simclr.py`, "
+        "`byol.py`; code in bench/_lightly_reference.py): `SimCLRTransform` / `BYOLTransform` at "
+        "`input_size=32` with blur off (as the examples set it for 32 px), per sample on PIL images made "
+        f"as torchvision's CIFAR10 makes them, in a DataLoader with {workers} (the examples use 8; "
+        "here at most one fewer than the logical cores, so the training process keeps one); lightly's "
+        "projection / prediction heads at the examples' widths on the same backbone with the same initial "
+        "weights; `NTXentLoss` / `NegativeCosineSimilarity` (BYOL's momentum copy updated by "
+        "`update_momentum` along `cosine_schedule` 0.996 to 1); SGD at lr 0.06; float32, one forward per "
+        "view. '+ channels_last' is the same with model and inputs in channels_last. Measured in the "
+        "table's alternation (torchvision reference, lightly, lightly + channels_last, engine; best of "
+        f"{s.repeats}); the engine column is the same measurement as above. The lightly runs take "
+        f"{lightly_ref.PREFETCH} more warm-up steps per worker, so batches its workers made ahead are not "
+        "counted; 'waiting' is its share of time spent waiting for batches."
+        + (
+            " With one torch thread its worker process(es) make the views on the other core(s), which the "
+            "engine leaves idle."
+            if threads == 1 and (os.cpu_count() or 1) > 1 and s.lightly_workers > 0
+            else ""
+        ),
+        "",
+        table(
+            [
+                "method",
+                "backbone",
+                "batch",
+                "lightly images/s",
+                "lightly waiting",
+                "lightly + channels_last images/s",
+                "its waiting",
+                "engine images/s",
+                "engine vs lightly",
+                "engine vs lightly + channels_last",
+            ],
+            rows,
+            "llrrrrrrrr",
+        ),  # fmt: skip
+        "",
+    ]
+
+
 def joint_verdict(joint_rows: list[list[str]]) -> str:
     gain = float(joint_rows[1][2].rstrip("x")) if joint_rows[1][2] != "-" else 1.0
     if gain < 1.1:
@@ -821,6 +957,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="measure only these methods (simclr, byol, mae): their throughput rows, step times and, for "
         "mae, the attention table; the SimCLR-only sections are skipped",
     )
+    p.add_argument(
+        "--no-lightly",
+        action="store_true",
+        help="leave out lightly's reference (it is left out anyway where lightly is not installed)",
+    )
+    p.add_argument(
+        "--lightly-workers",
+        type=int,
+        default=None,
+        help="DataLoader workers of lightly's reference (default: its examples' 8, at most cores - 1)",
+    )
     add_common_args(p)
     return p.parse_args(argv)
 
@@ -839,6 +986,10 @@ def main(argv: list[str] | None = None) -> int:
         numerics_epochs=1 if args.quick else 30,
         repeats=1 if args.quick else args.repeats,
         only=tuple(args.only or ()),
+        lightly=not args.no_lightly,
+        lightly_workers=0
+        if args.quick
+        else (args.lightly_workers if args.lightly_workers is not None else lightly_ref.default_workers()),
     )
     s.command = command_line("bench_train_throughput.py", argv)
     body, targets = run(s, lambda m: print(m, flush=True))

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 
 from ssl_core.config import RunConfig
-from ssl_core.file_modes import give_normal_mode
 from ssl_core.errors import UserError
+from ssl_core.file_modes import give_normal_mode
 from ssl_core.runs.atomic import atomic_write_json
 from ssl_core.runs.checkpoint import load_checkpoint, save_checkpoint
 from ssl_core.runs.metrics import read_metrics
