@@ -86,7 +86,9 @@ class BatchAugment(ViewAugment):
             apply = sampling.bernoulli(n, r.blur_p, generator, dev)
             sigma = sampling.uniform(n, r.blur_sigma[0], r.blur_sigma[1], generator, dev)
             kernel = (r.blur_kernel_size(height), r.blur_kernel_size(width))
-            x = _apply_where(apply, x, lambda xs, sel: AF.gaussian_blur(xs, sigma[sel], kernel))
+            x = _apply_where(
+                apply, x, lambda xs, sel: AF.gaussian_blur(xs, sigma[sel], kernel, r.blur_truncate)
+            )
 
         if r.solarize_p > 0:
             x = AF.solarize(x, sampling.bernoulli(n, r.solarize_p, generator, dev), r.solarize_threshold)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ssl_core.augment.checks import check_number as _check
 from ssl_core.augment.checks import check_range as _check_range
+from ssl_core.augment.functional import BLUR_TRUNCATE, blur_radius
 from ssl_core.errors import UserError
 
 # --- adapting a recipe to small images (see ViewRecipe.scaled_for) ----------------------------------------
@@ -21,8 +22,9 @@ MAX_RAISED_MIN_SCALE = 0.6
 # The largest blur sigma is 1/16 of the image side: 8 px -> 0.5, 16 px -> 1.0, >= 32 px -> the paper's
 # 2.0. A sigma of 2 px wipes out an 8 px digit, while at 224 px it is a mild softening.
 BLUR_SIGMA_PER_PIXEL = 1.0 / 16.0
-# The blur kernel is 10% of the image side, rounded to an odd size >= 3, as in SimCLR (23 px at 224).
-BLUR_KERNEL_FRACTION = 0.1
+# The blur kernel reaches blur_truncate sigmas each side (functional.BLUR_TRUNCATE = 3): 13 taps at the
+# largest sigma, 2 px. SimCLR sizes it as 10% of the image (23 px at 224, ~5.5 sigma), which at 32 px is a
+# 3 px kernel that cuts a sigma-2 Gaussian off at half a sigma, so every sigma above ~1 looked the same.
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,8 @@ class ViewRecipe:
     hue: float = 0.1
     grayscale_p: float = 0.2
     blur_p: float = 0.5
-    blur_sigma: tuple[float, float] = (0.1, 2.0)  # pixels
-    blur_kernel_fraction: float = BLUR_KERNEL_FRACTION
+    blur_sigma: tuple[float, float] = (0.1, 2.0)  # pixels of the image as the network sees it
+    blur_truncate: float = BLUR_TRUNCATE  # kernel radius in sigmas: 2 * ceil(3 sigma) + 1 taps per sample
     solarize_p: float = 0.0
     solarize_threshold: float = 0.5
     noise_p: float = 0.0
@@ -70,7 +72,7 @@ class ViewRecipe:
             _check(name, getattr(self, name), 0.0, 10.0)
         _check("hue", self.hue, 0.0, 0.5)
         _check_range("blur_sigma", self.blur_sigma, 1e-3, 100.0)
-        _check("blur_kernel_fraction", self.blur_kernel_fraction, 1e-3, 1.0)
+        _check("blur_truncate", self.blur_truncate, 1.0, 8.0)
         _check("solarize_threshold", self.solarize_threshold, 0.0, 1.0)
         _check("noise_std", self.noise_std, 0.0, 1.0)
 
@@ -101,11 +103,12 @@ class ViewRecipe:
         return self.replace(crop_scale=(crop_lo, hi), blur_sigma=(s_lo, s_hi))
 
     def blur_kernel_size(self, size: int) -> int:
-        """Odd kernel length for an image side of `size` px: ~blur_kernel_fraction of it, at least 3."""
-        k = max(3, int(round(size * self.blur_kernel_fraction)))
-        if k % 2 == 0:
-            k += 1
-        return k
+        """Odd kernel length for the largest sigma on an image side of `size` px:
+        2 * ceil(truncate * sigma) + 1, at most 2 * size - 1 (reflect padding's limit). Each sample's own
+        kernel is sized from its own sigma (see functional.gaussian_blur); this is the batch's widest,
+        known without reading the sigmas."""
+        radius = min(blur_radius(self.blur_sigma[1], self.blur_truncate), max(size - 1, 0))
+        return 2 * radius + 1
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -20,7 +20,7 @@ def test_scaled_for_tiny_digits_uses_milder_crops_and_blur():
     r = simclr_views()[0].scaled_for(8)
     assert r.crop_scale == (0.6, 1.0)  # 40 px of area, capped at 0.6 of an 8 x 8 image
     assert r.blur_sigma == (0.1, 0.5)  # sigma capped at 8 / 16
-    assert r.blur_kernel_size(8) == 3
+    assert r.blur_kernel_size(8) == 5  # 2 * ceil(3 * 0.5) + 1: the kernel follows the largest sigma
 
 
 def test_scaled_for_medium_images_interpolates():
@@ -33,8 +33,12 @@ def test_scaled_for_large_images_keeps_the_paper_values():
     base = simclr_views()[0]
     assert base.scaled_for(224) == base
     assert base.scaled_for(32).crop_scale == (0.08, 1.0)
-    assert base.blur_kernel_size(224) == 23  # SimCLR's kernel at 224 px
-    assert base.blur_kernel_size(32) == 3
+    # The kernel reaches 3 sigma each side of the largest sigma (2 px) at every size: SimCLR's 10% of the
+    # image (23 px at 224) was 3 px at 32 px, which cut a sigma-2 Gaussian off at half a sigma.
+    assert base.blur_kernel_size(224) == base.blur_kernel_size(32) == 13
+    assert base.blur_kernel_size(4) == 7  # never past reflect padding's reach (side - 1 each way)
+    with pytest.raises(UserError, match="blur_truncate"):
+        ViewRecipe(blur_truncate=0.5)
 
 
 def test_scaled_for_is_idempotent_and_respects_a_stricter_recipe():

@@ -29,7 +29,7 @@ def test_short_simclr_run_beats_random_init_and_pixels_at_10_percent_labels(tmp_
     pretrained, pretrained_std = probe_at_10("pretrained")
     random_init, random_std = probe_at_10("random_init")
     pixels, _ = probe_at_10("raw_input")
-    # Measured: ~0.948 vs ~0.903 (random init) and ~0.911 (pixels), seed spread < 0.01.
+    # Measured: ~0.943 vs ~0.903 (random init) and ~0.911 (pixels), seed spread < 0.01.
     margin = 0.025
     assert pretrained > random_init + margin, (pretrained, random_init)
     assert pretrained > pixels + margin, (pretrained, pixels)
