@@ -76,6 +76,13 @@ def session(qtbot, tmp_path, monkeypatch):
     if s.busy:
         s.stop()
         qtbot.waitUntil(lambda: not s.busy, timeout=60_000)
+    _wait_for_threads(qtbot, runner)
+
+
+def _wait_for_threads(qtbot, runner: JobRunner) -> None:
+    """The worker's thread ends a moment after the session's `ended`; a JobRunner dropped before that
+    would destroy a running QThread (Qt aborts the process)."""
+    qtbot.waitUntil(lambda: not runner.running(), timeout=30_000)
 
 
 def _config(runs_dir: Path, *overrides: str):
@@ -190,6 +197,7 @@ def test_a_child_that_does_not_stop_is_ended_when_the_window_closes(qtbot, monke
         runner.cancel()  # what closing the window does
     assert time.monotonic() - started < 10
     assert "did not stop" in rec.get("run_failed")[0].message
+    _wait_for_threads(qtbot, runner)
 
 
 def test_line_reader_keeps_a_partial_line_and_restarts_on_a_replaced_file(tmp_path):
