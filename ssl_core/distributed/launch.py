@@ -1,22 +1,22 @@
 """`ssl-core train --devices N`: the same command again in N processes under torchrun, for people who do not
 know torchrun.
 
-The launcher starts PyTorch's own elastic agent (`torch.distributed.run`, what the `torchrun` command runs)
-with a standalone rendezvous on this machine, in a session of its own so that a Ctrl+C in the terminal
-reaches the launcher only: the launcher asks the run to stop through its control folder
+The launcher runs PyTorch's own elastic agent (`torch.distributed.run`, what the `torchrun` command runs)
+in this process, with a standalone rendezvous on this machine. The agent starts the training processes in
+sessions of their own, so a Ctrl+C in the terminal reaches the launcher only: the launcher asks the run to stop through its control folder
 (ssl_core.train.file_control: rank 0 finishes the step, saves a checkpoint and every process ends), and a
 second Ctrl+C terminates the processes. SIGTERM to the launcher does the same as Ctrl+C. The processes' own output (rank 0's progress and run folder, an
 error line) goes straight to the terminal; when one fails, the agent's failure report is replaced by its
 exit code, so a user error is still one line and exit code 2.
 
-`python -m ssl_core.distributed.launch TORCHRUN-ARGS...` is that agent (it is what the launcher runs).
+`python -m ssl_core.distributed.launch TORCHRUN-ARGS...` runs the agent alone (torchrun with the quiet
+failure report).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,7 +26,7 @@ import torch
 from ssl_core.errors import UserError
 from ssl_core.train.file_control import read_run_dir, write_command
 
-TERMINATE_WAIT_S = 30.0  # after a second Ctrl+C: how long the processes get before they are killed
+AGENT_SIGNALS = "SIGHUP,SIGQUIT"  # the agent's own handlers; SIGINT and SIGTERM are the launcher's
 
 
 def under_torchrun() -> bool:
@@ -63,35 +63,42 @@ def launch(command: list[str], processes: int, control_dir: str | None, cpu: boo
     write_command(control, "run")
     if "--control" not in command:
         command = [*command, "--control", str(control)]
-    env = dict(os.environ)
     # torchrun would set 1 thread per process; on the CPU the processes share the cores instead
-    if cpu and "OMP_NUM_THREADS" not in env:
-        env["OMP_NUM_THREADS"] = _threads_per_process(processes)
-    env.setdefault("OMP_NUM_THREADS", "1")
+    if cpu and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = _threads_per_process(processes)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     # DDP's C++ note that find_unused_parameters found none (ranks.py keeps it on for GANs' parts) is noise
-    env.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
-    agent = [sys.executable, "-m", "ssl_core.distributed.launch", "--standalone"]
-    agent += ["--nproc-per-node", str(processes), "-m", "ssl_core", *command]
-    child = subprocess.Popen(agent, env=env, start_new_session=True)
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
+    # The agent (in this process) leaves SIGINT and SIGTERM to the handler below; its processes run in
+    # sessions of their own, so a Ctrl+C in the terminal reaches this process only.
     interrupts = 0
 
-    def on_sigint(signum, frame):
+    def on_signal(signum, frame):
         nonlocal interrupts
         interrupts += 1
         if interrupts == 1:
             print("\nStopping after this step (press Ctrl+C again to abort)...", file=sys.stderr, flush=True)
             write_command(control, "stop")
-        else:
-            _terminate(child)
+        else:  # the agent ends its processes (SIGTERM, then SIGKILL) and returns
+            from torch.distributed.elastic.multiprocessing.api import _terminate_process_handler
+
+            _terminate_process_handler(signum, frame)
 
     # SIGTERM (a scheduler, a GUI, `kill`) means the same: stop with a checkpoint, then end for good
-    previous = {sig: signal.signal(sig, on_sigint) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        code = child.wait()
+        code = agent_main(
+            ["--standalone", "--nproc-per-node", str(processes), "--signals-to-handle", AGENT_SIGNALS]
+            + ["-m", "ssl_core", *command]
+        )
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if code > 128:  # a process was killed; the ones still alive were ended by the agent
+    if interrupts > 1:
+        run_dir = read_run_dir(control)
+        where = f"; continue with: ssl-core resume {run_dir}" if run_dir else ""
+        print(f"error: aborted; the run keeps its last checkpoint{where}", file=sys.stderr)
+    elif code > 128:  # a process was killed; the ones still alive were ended by the agent
         print(_killed_message(code - 128, read_run_dir(control)), file=sys.stderr)
     return code
 
@@ -109,17 +116,6 @@ def _killed_message(signum: int, run_dir: Path | None) -> str:
     )
 
 
-def _terminate(child: subprocess.Popen) -> None:
-    """End the agent and its processes (SIGTERM to its session; SIGKILL if they do not go)."""
-    try:
-        os.killpg(child.pid, signal.SIGTERM)
-        child.wait(TERMINATE_WAIT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def agent_main(argv: list[str]) -> int:
     """torchrun with ARGS; a failed process ends it with that process's exit code, without a traceback
     (the process printed its own error)."""
@@ -131,8 +127,12 @@ def agent_main(argv: list[str]) -> int:
     # the agent's own log (workers started, a worker failed, the others sent SIGTERM) is for torchrun's
     # users; here the launcher says what happened in one line
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+
     try:
         run(parse_args(argv))
+    except SignalException as exc:  # a second Ctrl+C: the agent has ended its processes
+        return 128 + int(exc.sigval)
     except ChildFailedError as exc:
         _, failure = exc.get_first_failure()
         code = failure.exitcode
