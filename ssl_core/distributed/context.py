@@ -145,22 +145,23 @@ def all_reduce_sum(tensor: torch.Tensor, group=None) -> torch.Tensor:
 
     In a single process: `tensor` detached (the same values, not a copy).
     """
-    out = tensor.detach()
-    if world_size(group) == 1:
-        return out
-    out = out.clone()
-    dist.all_reduce(out, op=dist.ReduceOp.SUM, group=group)
-    return out
+    return _all_reduced(tensor, dist.ReduceOp.SUM, group)
 
 
 @torch.no_grad()
 def all_reduce_max(tensor: torch.Tensor, group=None) -> torch.Tensor:
     """The element-wise maximum of `tensor` over all ranks, detached (`tensor` detached in one process)."""
+    return _all_reduced(tensor, dist.ReduceOp.MAX, group)
+
+
+def _all_reduced(tensor: torch.Tensor, op, group) -> torch.Tensor:
+    """`tensor` reduced with `op` over all ranks into a new detached tensor (`tensor` detached in one
+    process)."""
     out = tensor.detach()
     if world_size(group) == 1:
         return out
     out = out.clone()
-    dist.all_reduce(out, op=dist.ReduceOp.MAX, group=group)
+    dist.all_reduce(out, op=op, group=group)
     return out
 
 

@@ -29,6 +29,7 @@ from torch import nn
 
 from ssl_core import distributed
 from ssl_core.distributed import DistContext
+from ssl_core.distributed.context import all_reduce_max
 from ssl_core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ class Ranks:
         if not self.distributed:
             return stop, pause, time_up
         flags = torch.tensor([int(stop), int(pause and self.is_main), int(time_up and self.is_main)])
-        dist.all_reduce(flags, op=dist.ReduceOp.MAX, group=self._control_group)
+        flags = all_reduce_max(flags, group=self._control_group)
         return bool(flags[0]), bool(flags[1]), bool(flags[2])
 
     def wait_while_paused(self, control: Any) -> bool:
