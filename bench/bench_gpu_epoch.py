@@ -8,6 +8,12 @@ and one per step would be a regression). The first epoch warms up (cuDNN autotun
 compilation with --compile); the second is timed. Everything runs as in `ssl-core train`: data resident
 on the GPU as uint8, views made on the GPU, bf16 autocast, channels_last.
 
+The same run times lightly 1.6's documented SimCLR pipeline on the same GPU (bench/_lightly_reference.py: its
+per-sample transforms on PIL images in a DataLoader with its examples' 8 workers (at most the cores less one),
+its head and NT-Xent loss, float32, on the engine's ResNet-18), over LIGHTLY_STEPS steps after its warm-up, and
+states the epoch time that rate gives. Targets (issue 17): at most 3 s per 50,000-image epoch on an H100-class
+GPU, and >= 3x lightly's images/s. Where lightly is not installed (the optional `bench` extra) its row says so.
+
 Without a CUDA GPU the section records the row as not yet measured. `--quick` runs the same code path
 for a few steps on whatever device there is (smoke test).
 
@@ -28,6 +34,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import _lightly_reference as lightly_ref
 import numpy as np
 import torch
 from _common import (
@@ -43,11 +50,15 @@ from _common import (
 
 from ssl_core.config import RunConfig
 from ssl_core.device import select_device
+from ssl_core.models import build_backbone
 from ssl_core.train.events import EpochEnded, RunFailed, StepEnded
 from ssl_core.train.perf import training_autocast_dtype, use_channels_last
 from ssl_core.train.trainer import Trainer
 
 SECTION_ID = "bench_gpu_epoch"
+LIGHTLY_STEPS = 40  # lightly's timed steps (after its warm-up): its rate gives its epoch time
+EPOCH_TARGET_S = 3.0  # issue 17: at most 3 s per 50,000-image epoch on an H100-class GPU
+LIGHTLY_TARGET = 3.0  # and >= 3x lightly's documented pipeline on the same GPU
 TITLE = "## GPU path: ResNet-18 SimCLR, batch 512, 50,000 synthetic 32x32 images"
 
 
@@ -117,11 +128,43 @@ class UtilisationSampler:
         return sum(self.samples) / len(self.samples) if self.samples else None
 
 
-def write_npz(folder: Path, s: Settings) -> str:
-    rng = np.random.default_rng(s.seed)
+def synthetic_images(s: Settings) -> np.ndarray:
+    return np.random.default_rng(s.seed).integers(0, 256, (s.images, 32, 32, 3), dtype=np.uint8)
+
+
+def write_npz(folder: Path, images: np.ndarray) -> str:
     path = folder / "synthetic.npz"
-    np.savez(path, images=rng.integers(0, 256, (s.images, 32, 32, 3), dtype=np.uint8))
+    np.savez(path, images=images)
     return f"npz:{path}"
+
+
+def lightly_row(images: np.ndarray, s: Settings, quick: bool) -> Row:
+    """lightly's SimCLR pipeline on the same GPU and images, training the same backbone (fresh weights from
+    the same seed); its epoch time is the images at its measured rate."""
+    torch.manual_seed(s.seed)
+    backbone = build_backbone(s.backbone, 3, 32)
+    steps = 2 if quick else LIGHTLY_STEPS
+    result = lightly_ref.lightly_rate(
+        "simclr",
+        backbone,
+        backbone.feature_dim,
+        torch.from_numpy(images).permute(0, 3, 1, 2),
+        batch_size=s.batch_size,
+        warmup=1 if quick else 5,
+        steps=steps,
+        workers=0 if quick else lightly_ref.default_workers(),
+        device=s.device,
+        seed=s.seed,
+    )
+    return Row(
+        label=f"lightly {lightly_ref.version()}, documented pipeline ({result.workers} workers, float32)",
+        images_per_sec=result.images_per_sec,
+        epoch_s=s.images / result.images_per_sec,
+        utilisation=None,
+        syncs=-1,  # not counted: the pipeline's own loop
+        steps=steps,
+        first_epoch_s=float("nan"),
+    )
 
 
 def run_epochs(spec: str, s: Settings, runs_dir: Path, compile: bool, max_steps: int | None = None) -> Row:
@@ -188,6 +231,41 @@ def run_epochs(spec: str, s: Settings, runs_dir: Path, compile: bool, max_steps:
     )
 
 
+def h100_class(device: torch.device) -> bool:
+    return device.type == "cuda" and any(
+        g in torch.cuda.get_device_name(device) for g in ("H100", "H200", "B200")
+    )
+
+
+def lightly_targets(s: Settings, rows: list[Row], lightly: Row | None, note: str | None) -> list[Target]:
+    engine = rows[0]
+    epoch_s = engine.epoch_s * 50_000 / s.images  # the target is per 50,000 images
+    epoch = Target(
+        "GPU path",
+        f"<= {EPOCH_TARGET_S:g} s per 50,000-image epoch (H100-class GPU)",
+        f"{epoch_s:.1f} s",
+        epoch_s <= EPOCH_TARGET_S if h100_class(s.device) else None,
+        "" if h100_class(s.device) else "not an H100-class GPU",
+    )
+    if lightly is None:
+        return [
+            epoch,
+            Target(
+                "GPU path", f">= {LIGHTLY_TARGET:g}x lightly on the same GPU", f"not measured: {note}", None
+            ),
+        ]
+    speedup = engine.images_per_sec / lightly.images_per_sec
+    return [
+        epoch,
+        Target(
+            "GPU path",
+            f">= {LIGHTLY_TARGET:g}x lightly on the same GPU",
+            f"{speedup:.2f}x ({engine.images_per_sec:,.0f} vs {lightly.images_per_sec:,.0f} images/s)",
+            speedup >= LIGHTLY_TARGET,
+        ),
+    ]
+
+
 def precision_label(device: torch.device) -> str:
     dtype = training_autocast_dtype(device)
     return (f"{str(dtype).removeprefix('torch.')} autocast" if dtype else "float32") + (
@@ -223,9 +301,17 @@ def not_measured(s: Settings) -> tuple[str, list[Target]]:
     return body, [Target("GPU path", "images/s, utilisation, epoch time on a GPU", "not yet measured", None)]
 
 
-def measured(s: Settings, rows: list[Row]) -> tuple[str, list[Target]]:
+def measured(s: Settings, rows: list[Row], lightly: Row | None, note: str | None) -> tuple[str, list[Target]]:
     def util(r: Row) -> str:
+        if r is lightly:
+            return "-"
         return f"{r.utilisation:.0f}%" if r.utilisation is not None else "n/a (no NVML / nvidia-smi)"
+
+    def syncs(r: Row) -> str:
+        return "-" if r.syncs < 0 else str(r.syncs)
+
+    def first(r: Row) -> str:
+        return "-" if r.first_epoch_s != r.first_epoch_s else f"{r.first_epoch_s:.1f}"  # NaN: not timed
 
     body = "\n".join(
         [
@@ -254,16 +340,23 @@ def measured(s: Settings, rows: list[Row]) -> tuple[str, list[Target]]:
                         f"{r.images_per_sec:,.0f}",
                         util(r),
                         f"{r.epoch_s:.1f}",
-                        f"{r.first_epoch_s:.1f}",
+                        first(r),
                         r.steps,
-                        r.syncs,
+                        syncs(r),
                     ]
-                    for r in rows
+                    for r in [*rows, *([lightly] if lightly is not None else [])]
                 ],
                 "lrrrrrr",
             ),  # fmt: skip
         ]
     )
+    if lightly is None:
+        body += f"\n\nlightly's pipeline: not measured ({note})."
+    else:
+        body += (
+            f"\n\nlightly's row: its rate over {lightly.steps} steps after its warm-up; its epoch time is "
+            f"{s.images:,} images at that rate."
+        )
     best = rows[0]
     return body, [
         Target(
@@ -271,7 +364,8 @@ def measured(s: Settings, rows: list[Row]) -> tuple[str, list[Target]]:
             "images/s, utilisation, epoch time on a GPU",
             f"{best.images_per_sec:,.0f} images/s, {util(best)}, {best.epoch_s:.1f} s per epoch",
             None,
-        )
+        ),
+        *lightly_targets(s, rows, lightly, note),
     ]
 
 
@@ -299,12 +393,17 @@ def main(argv: list[str] | None = None) -> int:
         body, targets = not_measured(s)
     else:
         rows = []
+        images = synthetic_images(s)
         with tempfile.TemporaryDirectory(prefix="bench-gpu-") as tmp:
-            spec = write_npz(Path(tmp), s)
+            spec = write_npz(Path(tmp), images)
             for compile in (False, True) if args.compile else (False,):
                 rows.append(run_epochs(spec, s, Path(tmp) / "runs", compile))
                 print(f"{rows[-1].label}: {rows[-1].images_per_sec:,.0f} images/s", flush=True)
-        body, targets = measured(s, rows)
+        note = lightly_ref.missing()
+        lightly = lightly_row(images, s, args.quick) if note is None else None
+        if lightly is not None:
+            print(f"{lightly.label}: {lightly.images_per_sec:,.0f} images/s", flush=True)
+        body, targets = measured(s, rows, lightly, note)
     publish(args, SECTION_ID, body, targets)
     return 0
 

@@ -30,21 +30,24 @@ both views against one per view, and whether bf16 is numerically fine (digits: l
     python bench/bench_train_throughput.py --only mae     # only MAE's rows: throughput, step time, attention
     python bench/bench_train_throughput.py --no-lightly   # without lightly's rows (also when not installed)
 
-The section states the instruction set it ran with. Restricted to AVX2 (torch's AVX2 kernels, and the engine
-in float32, as on a CPU without native bf16), into another file so the native section is kept:
+The section states the instruction set it ran with. bench/bench_train_isas.py (what `make bench` runs) runs
+this twice, natively and restricted to AVX2 (torch's AVX2 kernels, and the engine in float32, as on a CPU
+without native bf16), each into its own section, and puts the two side by side. By hand:
 
-    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python bench/bench_train_throughput.py --results /tmp/avx2.md
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python bench/bench_train_throughput.py \
+        --section-id bench_train_throughput_avx2
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import _lightly_reference as lightly_ref
@@ -114,6 +117,7 @@ class Settings:
     only: tuple[str, ...] = ()  # --only: measure just these methods and skip the SimCLR-only sections
     lightly: bool = True  # --no-lightly: leave lightly's reference out even where it is installed
     lightly_workers: int = 0  # its DataLoader's worker processes
+    section_id: str = SECTION_ID  # --section-id: where in the results file (bench_train_isas: one per ISA)
 
 
 # ---- data ---------------------------------------------------------------------------------------------
@@ -440,6 +444,97 @@ def phase_profile(case: Case, images: torch.Tensor, s: Settings) -> dict[str, fl
     return {k: v / case.steps for k, v in phases.items()}
 
 
+@dataclass
+class Roofline:
+    """How close one engine training step runs to what a large matrix product reaches on this machine."""
+
+    step: str
+    gflop: float  # forward + backward FLOPs of one step (torch.utils.flop_counter; convolutions and matmuls)
+    seconds: float  # one step, best of 2
+    conv_share: float  # share of the step's operator time in convolutions (forward and backward)
+    norm_share: float  # in BatchNorm and ReLU (forward and backward): the memory-bound elementwise work
+    gemm_gflops: float  # a 2048 x 2048 matrix product in the step's precision, same threads
+
+    @property
+    def gflops(self) -> float:
+        return self.gflop / self.seconds
+
+
+def gemm_gflops(device: torch.device, dtype: torch.dtype, n: int = 2048) -> float:
+    """GFLOP/s of an n x n matrix product: about the most this core (and thread count) does in `dtype`."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    best = float("inf")
+    for _ in range(4):
+        _sync(device)
+        start = time.perf_counter()
+        a @ b
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def model_step_roofline(case: Case, images: torch.Tensor, s: Settings) -> Roofline:
+    """One engine step (views, forward, backward, AdamW) with the engine's precision and memory format:
+    its FLOPs, time, achieved GFLOP/s against a large matrix product's, and where its operator time goes."""
+    from torch.profiler import ProfilerActivity, profile
+    from torch.utils.flop_counter import FlopCounterMode
+
+    method, hyper = in_memory_components(case, images, s)
+    method.to(s.device).train()
+    cl = use_channels_last(s.device)
+    if cl:
+        method.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=hyper.lr)
+    dtype = training_autocast_dtype(s.device)
+    generator = torch.Generator(device=s.device).manual_seed(s.seed)
+    x = images[: case.batch_size].to(s.device).float().div_(255.0)
+    if cl:
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    def step(i: int) -> None:
+        ctx = StepContext(step=i, total_steps=8, epoch=0, generator=generator)
+        with torch.autocast(s.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = method.training_step(x, ctx).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        _sync(s.device)
+
+    step(0)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step(1)
+    seconds = float("inf")
+    for i in (2, 3):
+        start = time.perf_counter()
+        step(i)
+        seconds = min(seconds, time.perf_counter() - start)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step(4)
+    times = {e.key: e.self_cpu_time_total for e in prof.key_averages()}
+    total = sum(times.values()) or 1.0
+    conv = sum(v for k, v in times.items() if "convolution" in k) / total
+    norm_ops = ("batch_norm", "threshold_backward", "relu", "clamp_min")
+    norm = sum(v for k, v in times.items() if any(op in k for op in norm_ops)) / total
+    return Roofline(
+        f"{case.method} {case.label}, batch {case.batch_size}",
+        counter.get_total_flops() / 1e9,
+        seconds,
+        conv,
+        norm,
+        gemm_gflops(s.device, dtype or torch.float32, n=256 if s.quick else 2048),
+    )
+
+
+def roofline_rows(rows: list[Roofline]) -> list[list[str]]:
+    return [
+        [r.step, f"{r.gflop:,.0f}", f"{r.seconds * 1000:,.0f}", f"{r.gflops:,.1f}", f"{r.gemm_gflops:,.1f}",
+         f"{r.gflops / r.gemm_gflops:.0%}", f"{r.conv_share:.0%}", f"{r.norm_share:.0%}"]
+        for r in rows
+    ]  # fmt: skip
+
+
 def concat_vs_separate(case: Case, images: torch.Tensor, s: Settings) -> dict[str, float]:
     """images/s of SimCLR's model step with one forward of both views (2B) against one per view."""
     method, hyper = in_memory_components(case, images, s)
@@ -593,7 +688,9 @@ def cases(quick: bool) -> list[Case]:
     ]
 
 
-def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target]]:
+def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target], dict]:
+    """(the section's Markdown, its targets, the measured numbers for --json: `records`, one per row,
+    and `roofline`, the model-step profile)."""
     images = synthetic_images(s.images, s.seed)
     precision = training_autocast_dtype(s.device, True)
     engine_label = (f"{str(precision).removeprefix('torch.')} autocast" if precision else "float32") + (
@@ -607,7 +704,7 @@ def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target]]:
         lightly_note = lightly_ref.missing() if s.lightly else "left out (--no-lightly)"
         if lightly_note is not None:
             log(f"lightly's reference rows skipped: {lightly_note}")
-        main_rows, lightly_rows = [], []
+        main_rows, lightly_rows, records = [], [], []
         for case in selected:
             # Best of `repeats`, alternating the references and the engine: other work on a shared machine
             # only ever slows a measurement down, and alternating spreads it over all of them.
@@ -625,6 +722,11 @@ def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target]]:
                 f"{case.method} {case.label}: reference {ref.images_per_sec:.1f}, engine {eng.images_per_sec:.1f} img/s"
             )
             speedup = eng.images_per_sec / ref.images_per_sec
+            record = {
+                "method": case.method, "backbone": case.label, "batch": case.batch_size,
+                "reference": ref.images_per_sec, "reference_waiting": ref.waiting, "engine": eng.images_per_sec,
+            }  # fmt: skip
+            records.append(record)
             main_rows.append(
                 [case.method, case.label, case.batch_size, _f(ref.images_per_sec), f"{ref.waiting:.0%}",
                  _f(eng.images_per_sec), f"**{speedup:.2f}x**"]
@@ -648,6 +750,10 @@ def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target]]:
                     eng.images_per_sec / light.images_per_sec,
                     eng.images_per_sec / light_cl.images_per_sec,
                 )
+                record.update(
+                    lightly=light.images_per_sec, lightly_waiting=light.waiting,
+                    lightly_channels_last=light_cl.images_per_sec, lightly_channels_last_waiting=light_cl.waiting,
+                )  # fmt: skip
                 lightly_rows.append(
                     [case.method, case.label, case.batch_size, _f(light.images_per_sec), f"{light.waiting:.0%}",
                      _f(light_cl.images_per_sec), f"{light_cl.waiting:.0%}", _f(eng.images_per_sec),
@@ -682,14 +788,16 @@ def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target]]:
                 + [f"{v * 1000:,.0f} ({v / step:.0%})" for v in phases.values()]
             )
         log("profile done")
+        roofline = [model_step_roofline(c, images, s) for c in selected if c.method == "simclr"]
+        log("roofline done")
         has_mae = any(c.method == "mae" for c in selected)
         attention = attention_rows(s) if s.device.type == "cpu" and has_mae else []
 
     body = render(
         s, main_rows, ablation_rows, views_rows, profile_rows, joint_rows, attention, numerics, engine_label,
-        lightly_rows=lightly_rows, lightly_note=lightly_note,
+        lightly_rows=lightly_rows, lightly_note=lightly_note, roofline=roofline,
     )  # fmt: skip
-    return body, targets
+    return body, targets, {"records": records, "roofline": roofline}
 
 
 def simclr_sections(
@@ -754,21 +862,23 @@ def simclr_sections(
     joint = concat_vs_separate(replace(base, warmup=1, steps=max(1, base.steps // 2)), images, s)
     joint_rows = [[label, _f(v), ratio(v, next(iter(joint.values())))] for label, v in joint.items()]
 
-    # 6. bf16 numerics.
-    numerics = [numerics_run(amp, s, Path(tmp) / "numerics") for amp in (False, True)]
-    log("numerics done")
+    # 6. bf16 numerics, where the engine trains in bf16 (float32 only, e.g. on AVX2: nothing to compare).
+    numerics = None
+    if training_autocast_dtype(s.device) is not None:
+        numerics = [numerics_run(amp, s, Path(tmp) / "numerics") for amp in (False, True)]
+        log("numerics done")
     return ablation_rows, views_rows, joint_rows, numerics
 
 
 def render(
     s, main_rows, ablation_rows, views_rows, profile_rows, joint_rows, attention, numerics, engine_label,
-    *, lightly_rows=(), lightly_note=None,
+    *, lightly_rows=(), lightly_note=None, roofline=(),
 ) -> str:  # fmt: skip
     """The section's Markdown; sections whose rows are None were not run (--only) and are left out."""
     threads = torch.get_num_threads()
     isa_bullet, isa_warning = isa_facts(s.device)
     lines = [
-        "## Training throughput: SimCLR, BYOL, MAE at 32 px",
+        "## Training throughput: SimCLR, BYOL, MAE at 32 px" + restricted_isa_heading(),
         "",
         f"`{s.command}` on {now()}. Synthetic {s.images:,} random 32x32 RGB uint8 images; the engine "
         f"is the real `Trainer` ({engine_label} on this machine); the reference is per-sample "
@@ -828,6 +938,34 @@ def render(
         table(["step", "total ms", "views", "forward + loss", "backward", "optimizer"], profile_rows),
         "",
     ]  # fmt: skip
+    if roofline:
+        lines += [
+            "### What bounds the model step: its FLOPs against a large matrix product's rate (same threads)",
+            "",
+            "GFLOP counts forward and backward of one engine step (torch.utils.flop_counter); the matrix "
+            "product is 2048 x 2048 in the step's precision with the same threads, about the most the "
+            "core's vector units do. Shares are of the step's operator time (torch.profiler, self time). "
+            "A step that runs at the matrix product's rate and spends it in convolutions is bound by the "
+            "arithmetic itself: every pipeline training this model on this CPU in this precision does the "
+            "same FLOPs, and only a lower precision (bf16 where the CPU has it), fewer FLOPs, or more "
+            "cores make it faster.",
+            "",
+            table(
+                [
+                    "step",
+                    "GFLOP",
+                    "ms",
+                    "GFLOP/s",
+                    "matrix product GFLOP/s",
+                    "of it",
+                    "convolutions",
+                    "BatchNorm + ReLU",
+                ],
+                roofline_rows(roofline),
+                "lrrrrrrr",
+            ),  # fmt: skip
+            "",
+        ]
     if joint_rows is not None:
         lines += [
             "### Both views in one forward, or one forward per view (SimCLR, small CNN, model step only)",
@@ -873,6 +1011,12 @@ def render(
             f"{bf16.knn_accuracy - fp32.knn_accuracy:+.3f}.",
         ]  # fmt: skip
     return "\n".join(lines).rstrip("\n")
+
+
+def restricted_isa_heading() -> str:
+    """' (torch restricted to AVX2)' where the environment limits torch's ISA, so the heading says so."""
+    limit = os.environ.get("ATEN_CPU_CAPABILITY") or os.environ.get("ONEDNN_MAX_CPU_ISA")
+    return f" (torch restricted to {limit.upper()})" if limit else ""
 
 
 def lightly_versions(lightly_note: str | None) -> list[str]:
@@ -968,8 +1112,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="DataLoader workers of lightly's reference (default: its examples' 8, at most cores - 1)",
     )
+    p.add_argument(
+        "--section-id",
+        default=SECTION_ID,
+        help=f"the results file's section to write (default {SECTION_ID}; bench_train_isas.py writes the "
+        "AVX2-restricted run to its own)",
+    )
+    p.add_argument(
+        "--json", type=Path, default=None, help="also write the measured numbers to this JSON file"
+    )
     add_common_args(p)
     return p.parse_args(argv)
+
+
+def write_numbers(path: Path, s: Settings, numbers: dict, targets: list[Target]) -> None:
+    """The measured numbers and what they ran on, for bench_train_isas.py's side-by-side table."""
+    isa_bullet, _ = isa_facts(s.device)
+    precision = training_autocast_dtype(s.device)
+    payload = {
+        "isa": isa_bullet.removeprefix("ISA in use: "),
+        "aten": torch.backends.cpu.get_cpu_capability(),
+        "precision": str(precision).removeprefix("torch.") if precision else "float32",
+        "threads": torch.get_num_threads(),
+        "lightly_workers": s.lightly_workers,
+        "reference_workers": s.workers,
+        "records": numbers["records"],
+        "roofline": [{**asdict(r), "gflops": r.gflops} for r in numbers["roofline"]],
+        "targets": [asdict(t) for t in targets],
+        "load": os.getloadavg(),
+    }
+    path.write_text(json.dumps(payload, indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -992,8 +1164,10 @@ def main(argv: list[str] | None = None) -> int:
         else (args.lightly_workers if args.lightly_workers is not None else lightly_ref.default_workers()),
     )
     s.command = command_line("bench_train_throughput.py", argv)
-    body, targets = run(s, lambda m: print(m, flush=True))
-    publish(args, SECTION_ID, body, targets)  # one section: its text says how many threads were used
+    body, targets, numbers = run(s, lambda m: print(m, flush=True))
+    if args.json is not None:
+        write_numbers(args.json, s, numbers, targets)
+    publish(args, args.section_id, body, targets)  # one section: its text says how many threads were used
     return 0
 
 

@@ -14,6 +14,9 @@ import threading
 from pathlib import Path
 
 import pytest
+import torch
+
+from ssl_core.train.perf import training_autocast_dtype
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 EARLIER = "An earlier section that must survive."
@@ -49,11 +52,29 @@ def run_quick(name: str, results: Path, tmp_path: Path, *extra: str) -> tuple[st
 
 
 def test_train_throughput_quick(results, tmp_path):
-    text, targets = run_quick("bench_train_throughput", results, tmp_path, "--device", "cpu")
+    numbers = tmp_path / "numbers.json"
+    text, targets = run_quick(
+        "bench_train_throughput", results, tmp_path, "--device", "cpu", "--json", str(numbers)
+    )
     for method in ("simclr", "byol", "mae"):
         assert f"| {method} |" in text
     assert "Where the gain comes from" in text and "Where a step's time goes" in text
-    assert "| float32 |" in text  # the numerics table compares precisions
+    if training_autocast_dtype(torch.device("cpu")) is not None:
+        assert "| float32 |" in text  # the numerics table compares precisions
+    else:  # float32 only (e.g. torch restricted to AVX2): no lower precision to check
+        assert "Is bf16 numerically fine?" not in text
+    assert "What bounds the model step" in text  # FLOPs against a matrix product's rate
+    data = json.loads(numbers.read_text())
+    assert [r["method"] for r in data["records"]] == ["simclr", "byol", "mae"]
+    assert all(r["engine"] > 0 and r["reference"] > 0 for r in data["records"])
+    (roof,) = data["roofline"]  # SimCLR's step: real FLOPs, a real time, shares of it
+    assert roof["gflop"] > 0 and roof["seconds"] > 0 and 0 < roof["conv_share"] <= 1
+    # bench_train_isas.py puts two such runs side by side: a column per run for every row.
+    side_by_side = load("bench_train_isas").render(
+        "bench_train_isas.py --quick", {"native": data, "AVX2": data}
+    )
+    assert "| native engine |" in side_by_side and "| AVX2 engine |" in side_by_side
+    assert side_by_side.count("| simclr | small_cnn |") == 2  # the rates table and the ratios table
     main = [t for t in targets if t["benchmark"] == "training throughput"]
     assert len(main) == 3 and all(t["measured"].endswith("images/s)") for t in main)
     # lightly's pipeline, the second reference, where the optional `bench` extra is installed.
@@ -65,6 +86,20 @@ def test_train_throughput_quick(results, tmp_path):
     else:
         assert not lightly and "Not measured: lightly is not importable" in text
     assert "ISA in use:" in text
+
+
+def test_train_isas_refuses_an_avx2_column_that_did_not_run_on_avx2(tmp_path, monkeypatch):
+    """Where the environment does not restrict torch, the AVX2 run must not be published as AVX2."""
+    isas = load("bench_train_isas")
+
+    def child_that_ignored_the_restriction(cmd, env, check):
+        assert env["ATEN_CPU_CAPABILITY"] == "avx2" and env["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+        out = Path(cmd[cmd.index("--json") + 1])
+        out.write_text(json.dumps({"aten": "AVX512", "precision": "bfloat16", "records": [], "roofline": []}))
+
+    monkeypatch.setattr(isas.subprocess, "run", child_that_ignored_the_restriction)
+    with pytest.raises(isas.RestrictionFailed, match="did not restrict torch"):
+        isas.run_child("AVX2", isas.AVX2_ENV, "bench_train_throughput_avx2", [], tmp_path)
 
 
 def test_data_cache_quick(results, tmp_path, monkeypatch):
@@ -93,7 +128,10 @@ def test_memory_quick(results, tmp_path):
 def test_gpu_epoch_quick_and_not_measured_row(results, tmp_path, capsys):
     bench = load("bench_gpu_epoch")
     assert bench.main(["--quick", "--device", "cpu"]) == 0  # the code path runs (on the CPU here)
-    assert "| defaults (" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| defaults (" in out
+    if load("_lightly_reference").missing() is None:  # lightly's pipeline on the same device, beside it
+        assert "| lightly 1.6" in out
     import torch
 
     if not torch.cuda.is_available():  # without a GPU the section says so instead of inventing numbers
