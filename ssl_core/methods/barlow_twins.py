@@ -48,7 +48,8 @@ SPEC = MethodSpec(
         Param(
             "lambd",
             0.005,
-            "Weight of the off-diagonal (redundancy) term relative to the on-diagonal (invariance) term.",
+            "Weight of the off-diagonal (redundancy) term relative to the on-diagonal (invariance) term "
+            "(paper: 5e-3).",
             low=1e-4,
             high=0.1,
             log_scale=True,
@@ -57,12 +58,16 @@ SPEC = MethodSpec(
         *projection_params(
             1024,
             1024,
-            "Width of the projector's hidden layers (paper: 8192).",
+            "Width of the projector's hidden layers (paper: 8192; 1024 here, as the loss's D x D "
+            "cross-correlation at 8192 would dominate a CPU step).",
             "Size of the embedding whose cross-correlation is computed (paper: 8192).",
             out_low=16,
         ),
     ),
     factory=BarlowTwins,
+    # The paper: LARS at batch 2048, lr 0.2 per 256. AdamW as SimCLR here (simclr.py); measured on digits
+    # (10 epochs, probe with 10% of the labels, 3 seeds), SGD at lightly's 0.06 is no better: 0.940±0.001
+    # against 0.942±0.008.
     optim=OptimDefaults(optimizer="adamw", lr=2e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
     preview_kind="views",
     modalities=("image", "series", "table", "text", "audio"),

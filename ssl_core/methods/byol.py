@@ -83,6 +83,9 @@ SPEC = MethodSpec(
         predictor_param(),
     ),
     factory=BYOL,
+    # The paper: LARS at batch 4096, lr 0.2 per 256. AdamW as SimCLR here (simclr.py); measured on digits
+    # (10 epochs, probe with 10% of the labels, 5 seeds), SGD at lightly's 0.06 is no better: 0.899±0.023
+    # against 0.898±0.025.
     optim=OptimDefaults(optimizer="adamw", lr=2e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
     preview_kind="views",
     modalities=("image", "series", "table", "text", "audio"),

@@ -119,6 +119,8 @@ SPEC = MethodSpec(
         ),
     ),
     factory=Colorization,
+    # The paper: Adam (betas 0.9, 0.99), lr 3e-5, weight decay 1e-3, hundreds of thousands of ImageNet steps.
+    # Short runs here use the autoencoders' AdamW at 1e-3 per 256 (RECONSTRUCTION_OPTIM's values).
     optim=OptimDefaults(optimizer="adamw", lr=1e-3, weight_decay=1e-4, warmup_epochs=1.0, batch_size=256),
     preview_kind="reconstruction",
     requires_color=True,

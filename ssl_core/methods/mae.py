@@ -369,7 +369,8 @@ SPEC = MethodSpec(
     factory=MAE,
     setup_check=setup_check,
     # The paper: AdamW (betas 0.9, 0.95), base lr 1.5e-4 per 256 images, weight decay 0.05, 40 warm-up
-    # epochs of 800. Betas here are AdamW's default (0.9, 0.999).
+    # epochs of 800. Betas here are AdamW's default (0.9, 0.999): measured on digits (10 epochs, probe with
+    # 10% of the labels, 3 seeds), the paper's 0.95 gives 0.759±0.012 against 0.763±0.006, no better.
     # Runs here are far shorter and on far smaller data, so the base lr is higher and warm-up shorter.
     optim=OptimDefaults(optimizer="adamw", lr=1e-3, weight_decay=0.05, warmup_epochs=2.0, batch_size=256),
     preview_kind="reconstruction",

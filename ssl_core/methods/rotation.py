@@ -101,7 +101,9 @@ SPEC = MethodSpec(
         Param(
             "head_hidden",
             256,
-            "Hidden units of the classifier on top of the backbone features; 0 uses a single linear layer.",
+            "Hidden units of the classifier on top of the backbone features; 0 uses a single linear layer "
+            "(the paper classifies with the network's own last blocks; a small head leaves the backbone "
+            "whole for the features used afterwards).",
             low=0,
             high=4096,
             label="Classifier width",
