@@ -35,6 +35,7 @@ from ssl_core.config_schema import SCHEMA
 from ssl_core.errors import UserError
 
 log = logging.getLogger(__name__)
+EPOCHS = "train.epochs"
 
 # Where the tab keeps its state between sessions (the names older versions used, so nothing is lost).
 SPLITTER_KEY = "setup/splitter"
@@ -66,6 +67,10 @@ class SetupTab(QWidget):
         self.method = MethodPanel()
         self.training = TrainingForm()
         self._engine_ready = False
+        # Setup proposes the epochs for the data until someone else (the person, a loaded config, the
+        # demo) sets them: the field then differs from what Setup last left there.
+        self._epochs_chosen = False
+        self._epochs_left: int = SCHEMA[EPOCHS].default
         self._start_action = start_action
         self._start_tip = start_action.toolTip()
         self._blocker = ""  # the first problem of the settings, in words: why Start is disabled
@@ -158,22 +163,45 @@ class SetupTab(QWidget):
         """Say how many steps the settings make on the loaded data, and warn when that is too few."""
         info = self.data.info
         estimate = None
+        suggested = False
         if self._engine_ready and info is not None and self.method.method():
             from ssl_core.modalities import MODALITIES
             from ssl_core.train.plan import estimate as estimate_steps
 
             noun = MODALITIES.get(info.modality).plural if info.modality in MODALITIES else "samples"
             try:
+                suggested = self._suggest_epochs(info.size, noun)
                 estimate = estimate_steps(self.snapshot(""), info.size, noun)
             except UserError as exc:  # a setting the run would refuse: Start names it
                 log.debug("No step plan: %s", exc)
-        self.step_plan.setText(f"This run: {estimate.summary()}" if estimate is not None else "")
+        text = f"This run: {estimate.summary()}" if estimate is not None else ""
+        if text and suggested:
+            from ssl_core.train.plan import SUGGESTED_MIN_STEPS
+
+            text += f" Epochs suggested for this much data (at least {SUGGESTED_MIN_STEPS} steps); change them freely."
+        self.step_plan.setText(text)
         warning = estimate.warning() if estimate is not None else ""
         if warning:
             color = current_colors().warn
             warning = f"<span style='color:{color}'><b>Too short to learn:</b> {html.escape(warning)}</span>"
         self.step_warning.setText(warning)
         self.step_warning.setVisible(bool(warning))
+
+    def _suggest_epochs(self, n_samples: int, noun: str) -> bool:
+        """Propose epochs for the loaded data and method (ssl_core.train.plan.suggested_epochs) until
+        someone sets them: a number the person, a loaded config or the demo put there stays. Returns whether
+        the field shows a proposal above the default."""
+        from ssl_core.train.plan import suggested_epochs
+
+        current = self.training.value(EPOCHS)
+        self._epochs_chosen = self._epochs_chosen or current != self._epochs_left
+        if self._epochs_chosen:
+            return False
+        proposal = suggested_epochs(self.snapshot(""), n_samples, noun)
+        self._epochs_left = proposal
+        if proposal != current:
+            self.training.set_value(EPOCHS, proposal)  # emits changed: the plan is worked out again
+        return proposal != SCHEMA[EPOCHS].default
 
     def _theme_changed(self, _colors: object) -> None:
         self.update_step_plan()

@@ -150,6 +150,31 @@ def test_setup_says_how_many_steps_and_warns_when_too_few(qtbot, window):
     assert not setup.step_warning.isVisibleTo(window)
 
 
+def test_setup_proposes_enough_epochs_for_small_data_until_someone_sets_them(qtbot, window):
+    """10 epochs of the 1,797 digits at batch 256 are 50 steps, too few for most methods to beat their
+    untrained encoder (bench/bench_time_to_quality.py): Setup proposes epochs for at least 300 steps."""
+    setup = window.setup_tab
+    training = setup.training
+    setup.method.set_method("simclr")
+    training.max_steps.setValue(training.max_steps.minimum())  # no step limit
+    training.batch_size.setValue(256)
+    plan, warning = setup.step_plan_text()
+    assert training.epochs.value() == 60 and "60 epochs × 5 steps = 300 optimizer steps" in plan
+    assert "Epochs suggested for this much data (at least 300 steps)" in plan and warning == ""
+    training.batch_size.setValue(32)  # 44 steps an epoch: the default 10 epochs are enough
+    plan, _ = setup.step_plan_text()
+    assert training.epochs.value() == 10 and "440 optimizer steps" in plan and "suggested" not in plan
+    setup.method.set_method("rotation")  # its own batch (128): the proposal follows
+    training.batch_size.setValue(training.batch_size.minimum())  # the method's default batch
+    assert training.epochs.value() > 10
+
+    training.epochs.setValue(15)  # the person's number stays, whatever changes next
+    training.batch_size.setValue(256)
+    setup.method.set_method("byol")
+    plan, _ = setup.step_plan_text()
+    assert training.epochs.value() == 15 and "15 epochs × 5 steps" in plan and "suggested" not in plan
+
+
 def test_the_method_list_is_tall_enough_for_every_method(qtbot, window):
     tree = window.setup_tab.method.tree
     _settle(qtbot)
