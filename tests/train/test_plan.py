@@ -9,7 +9,15 @@ from ssl_core.data.loader import BatchPipeline
 from ssl_core.data.sources import open_source
 from ssl_core.train.control import RunControl
 from ssl_core.train.events import RunStarted
-from ssl_core.train.plan import MIN_STEPS, StepPlan, estimate, steps_per_epoch, training_count
+from ssl_core.train.plan import (
+    MIN_STEPS,
+    SUGGESTED_MIN_STEPS,
+    StepPlan,
+    estimate,
+    steps_per_epoch,
+    suggested_epochs,
+    training_count,
+)
 from ssl_core.train.trainer import Trainer
 
 
@@ -112,3 +120,18 @@ def test_steps_per_epoch_matches_the_batch_pipeline():
             source, torch.arange(n), batch, torch.device("cpu"), memory_budget_bytes=2**30
         )
         assert pipeline.steps_per_epoch() == steps_per_epoch(n, batch), (n, batch)
+
+
+@pytest.mark.parametrize(
+    ("n_samples", "method", "epochs"),
+    [(1797, "simclr", 60), (442, "simclr", 300), (60_000, "simclr", 10), (1797, "rotation", 28)],
+)
+def test_suggested_epochs_give_small_data_enough_steps_and_leave_large_data_alone(n_samples, method, epochs):
+    cfg = RunConfig()
+    cfg.method.name = method
+    assert suggested_epochs(cfg, n_samples) == epochs
+    cfg.train.epochs = epochs
+    plan = estimate(cfg, n_samples)
+    assert plan.total_steps >= SUGGESTED_MIN_STEPS and not plan.too_short
+    cfg.train.epochs = epochs - 1  # one fewer would not be enough, unless the default already is
+    assert epochs == RunConfig().train.epochs or estimate(cfg, n_samples).total_steps < SUGGESTED_MIN_STEPS
