@@ -231,3 +231,79 @@ def lightly_rate(
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+# ---- training to a budget (bench_time_to_quality.py) ----------------------------------------------------------
+class PILImagesAnyChannels(PILImages):
+    """PILImages that also hold one-channel images: each item a mode "L" PIL image, as torchvision's MNIST
+    hands grayscale images to a transform (`Image.fromarray` refuses an (H, W, 1) array)."""
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        image = self.data[i]
+        return self.transform(Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)), 0
+
+
+def transform_for_data(method: str, size: int, mean: list[float], std: list[float]) -> Callable:
+    """`transform_for`, normalised with the data's own per-channel mean and std (lightly's `normalize`
+    argument, as its docs set it for data other than ImageNet), so grayscale images keep one channel."""
+    from lightly.transforms import BYOLTransform, BYOLView1Transform, BYOLView2Transform, SimCLRTransform
+
+    normalize = {"mean": list(mean), "std": list(std)}
+    if method == "simclr":
+        return SimCLRTransform(input_size=size, gaussian_blur=0.0, normalize=normalize)
+    if method == "byol":
+        return BYOLTransform(
+            view_1_transform=BYOLView1Transform(input_size=size, gaussian_blur=0.0, normalize=normalize),
+            view_2_transform=BYOLView2Transform(input_size=size, gaussian_blur=0.0, normalize=normalize),
+        )
+    raise ValueError(f"lightly reference has no pipeline for {method!r} (only {', '.join(METHODS)})")
+
+
+def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of uint8 (N, C, H, W) images scaled to [0, 1]."""
+    x = images.float().div(255.0)
+    return x.mean(dim=(0, 2, 3)).tolist(), x.std(dim=(0, 2, 3)).clamp_min(1e-6).tolist()
+
+
+def lightly_train(
+    method: str,
+    backbone: nn.Module,
+    feature_dim: int,
+    images: torch.Tensor,
+    *,
+    batch_size: int,
+    epochs: int,
+    workers: int,
+    device: torch.device,
+    on_step: Callable[[int, int], bool],
+    seed: int = 0,
+) -> int:
+    """Train `backbone` in place with lightly's `method` pipeline on uint8 `images` (N, C, H, W) for `epochs`
+    epochs, as the examples' `for epoch in range(epochs)` loop does, normalised with the images' own
+    statistics. `on_step(step, total_steps)` runs after every optimizer step (in train mode) and returns
+    False to stop early. Returns the steps taken."""
+    torch.manual_seed(seed)  # the heads' initial weights
+    model = MODELS[method](backbone, feature_dim).to(device).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    mean, std = channel_stats(images)
+    loader = DataLoader(
+        PILImagesAnyChannels(images, transform_for_data(method, images.shape[-1], mean, std)),
+        batch_size=batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    total, step = epochs * len(loader), 0
+    for _ in range(epochs):
+        for (x0, x1), _ in loader:
+            loss = model.loss(x0.to(device), x1.to(device), step, total)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            step += 1
+            if not on_step(step, total):
+                return step
+    return step
