@@ -117,6 +117,7 @@ class Settings:
     only: tuple[str, ...] = ()  # --only: measure just these methods and skip the SimCLR-only sections
     lightly: bool = True  # --no-lightly: leave lightly's reference out even where it is installed
     lightly_workers: int = 0  # its DataLoader's worker processes
+    backbones: tuple[str, ...] = ()  # --backbones: only these backbones' rows
     section_id: str = SECTION_ID  # --section-id: where in the results file (bench_train_isas: one per ISA)
 
 
@@ -700,7 +701,11 @@ def run(s: Settings, log: Callable[[str], None]) -> tuple[str, list[Target], dic
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         spec = save_npz(images, Path(tmp))
         # 1. engine vs reference for every method and backbone (or those --only names).
-        selected = [c for c in cases(s.quick) if not s.only or c.method in s.only]
+        selected = [
+            c
+            for c in cases(s.quick)
+            if (not s.only or c.method in s.only) and (not s.backbones or c.backbone in s.backbones)
+        ]
         lightly_note = lightly_ref.missing() if s.lightly else "left out (--no-lightly)"
         if lightly_note is not None:
             log(f"lightly's reference rows skipped: {lightly_note}")
@@ -1102,6 +1107,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "mae, the attention table; the SimCLR-only sections are skipped",
     )
     p.add_argument(
+        "--backbones",
+        nargs="+",
+        choices=sorted({c.backbone for c in cases(False)}),
+        default=None,
+        help="measure only these backbones' rows (with --only: e.g. a quick re-measure of the small CNN's)",
+    )
+    p.add_argument(
         "--no-lightly",
         action="store_true",
         help="leave out lightly's reference (it is left out anyway where lightly is not installed)",
@@ -1158,6 +1170,7 @@ def main(argv: list[str] | None = None) -> int:
         numerics_epochs=1 if args.quick else 30,
         repeats=1 if args.quick else args.repeats,
         only=tuple(args.only or ()),
+        backbones=tuple(args.backbones or ()),
         lightly=not args.no_lightly,
         lightly_workers=0
         if args.quick
