@@ -234,6 +234,19 @@ class Target:
     note: str = ""
 
 
+# The columns of a "what bounds the model step" table after its label ones (bench_train_throughput.py's
+# roofline rows; bench_train_isas.py puts two runs' rows side by side).
+ROOFLINE_COLUMNS = [
+    "GFLOP",
+    "ms",
+    "GFLOP/s",
+    "matrix product GFLOP/s",
+    "of it",
+    "convolutions",
+    "BatchNorm + ReLU",
+]
+
+
 def write_summary(path: Path | None, targets: Sequence[Target]) -> None:
     if path is not None:
         Path(path).write_text(json.dumps([asdict(t) for t in targets], indent=2), encoding="utf-8")

@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import Target, add_common_args, command_line, now, publish, results_path, table
+from _common import ROOFLINE_COLUMNS, Target, add_common_args, command_line, now, publish, results_path, table
 
 HERE = Path(__file__).resolve().parent
 SECTION_ID = "bench_train_isas"
@@ -152,18 +152,7 @@ def render(command: str, runs: dict[str, dict]) -> str:
         "same precision with the same threads; shares are of the step's operator time (torch.profiler).",
         "",
         table(
-            [
-                "step",
-                "run",
-                "precision",
-                "GFLOP",
-                "ms",
-                "GFLOP/s",
-                "matrix product GFLOP/s",
-                "of it",
-                "convolutions",
-                "BatchNorm + ReLU",
-            ],
+            ["step", "run", "precision", *ROOFLINE_COLUMNS],
             roof,
             "lllrrrrrrr",
         ),  # fmt: skip

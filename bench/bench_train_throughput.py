@@ -54,6 +54,7 @@ import _lightly_reference as lightly_ref
 import numpy as np
 import torch
 from _common import (
+    ROOFLINE_COLUMNS,
     Target,
     add_common_args,
     apply_threads,
@@ -399,15 +400,20 @@ def lightly_target(case: Case, s: Settings) -> tuple[float, str]:
 
 
 # ---- where a step's time goes ----------------------------------------------------------------------------
-def phase_profile(case: Case, images: torch.Tensor, s: Settings) -> dict[str, float]:
-    """Seconds per step of each phase of the trainer's step, with the engine's settings."""
+def engine_step_parts(case: Case, images: torch.Tensor, s: Settings):
+    """(method, AdamW, autocast dtype or None, channels_last?) set up as the trainer sets them up."""
     method, hyper = in_memory_components(case, images, s)
     method.to(s.device).train()
     cl = use_channels_last(s.device)
     if cl:
         method.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=hyper.lr)
-    dtype = training_autocast_dtype(s.device)
+    return method, optimizer, training_autocast_dtype(s.device), cl
+
+
+def phase_profile(case: Case, images: torch.Tensor, s: Settings) -> dict[str, float]:
+    """Seconds per step of each phase of the trainer's step, with the engine's settings."""
+    method, optimizer, dtype, cl = engine_step_parts(case, images, s)
     resident = images.to(s.device)
     generator = torch.Generator(device=s.device).manual_seed(s.seed)
     phases = dict.fromkeys(("views", "forward + loss", "backward", "optimizer"), 0.0)
@@ -481,13 +487,7 @@ def model_step_roofline(case: Case, images: torch.Tensor, s: Settings) -> Roofli
     from torch.profiler import ProfilerActivity, profile
     from torch.utils.flop_counter import FlopCounterMode
 
-    method, hyper = in_memory_components(case, images, s)
-    method.to(s.device).train()
-    cl = use_channels_last(s.device)
-    if cl:
-        method.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW([p for p in method.parameters() if p.requires_grad], lr=hyper.lr)
-    dtype = training_autocast_dtype(s.device)
+    method, optimizer, dtype, cl = engine_step_parts(case, images, s)
     generator = torch.Generator(device=s.device).manual_seed(s.seed)
     x = images[: case.batch_size].to(s.device).float().div_(255.0)
     if cl:
@@ -956,16 +956,7 @@ def render(
             "cores make it faster.",
             "",
             table(
-                [
-                    "step",
-                    "GFLOP",
-                    "ms",
-                    "GFLOP/s",
-                    "matrix product GFLOP/s",
-                    "of it",
-                    "convolutions",
-                    "BatchNorm + ReLU",
-                ],
+                ["step", *ROOFLINE_COLUMNS],
                 roofline_rows(roofline),
                 "lrrrrrrr",
             ),  # fmt: skip
