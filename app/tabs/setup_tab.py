@@ -170,7 +170,10 @@ class SetupTab(QWidget):
 
             noun = MODALITIES.get(info.modality).plural if info.modality in MODALITIES else "samples"
             try:
+                before = self.training.value(EPOCHS)
                 suggested = self._suggest_epochs(info.size, noun)
+                if self.training.value(EPOCHS) != before:
+                    return  # the proposal emitted `changed`: the plan was worked out again for it
                 estimate = estimate_steps(self.snapshot(""), info.size, noun)
             except UserError as exc:  # a setting the run would refuse: Start names it
                 log.debug("No step plan: %s", exc)
