@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,7 @@ def read_archive(run_dir: str | Path) -> list[ArchivedPreview]:
                     meta=dict(entry.get("meta") or {}),
                 )
             )
-        except (OSError, KeyError, TypeError, ValueError) as exc:
+        except (OSError, KeyError, TypeError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            # a truncated file (a full disk, a copy cut short) is a BadZipFile
             log.info("skipping a kept preview in %s: %s", folder, exc)
     return sorted(found, key=lambda p: p.step)

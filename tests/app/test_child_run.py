@@ -1,9 +1,11 @@
 """Training in a child process ("All N GPUs", train.processes > 1): the session follows the child through
 the run store and steers it through a control folder, with the signals and commands of an in-process run.
 
-The child is the real `python -m ssl_core train --control DIR` with two gloo processes on the CPU once the
-engine's launcher is there (the marker below); before, a stand-in child with the same command line runs one
-in-process Trainer under a FileControl, and the session is told to use the child path (`session.child`)."""
+The child is the real `python -m ssl_core train --control DIR`, with two gloo processes on the CPU.
+
+On a loaded machine (CI runs two test workers on two cores, here with three training processes more) the
+child and the GUI's follower lag by a second or more: the checks wait for what they expect with generous
+deadlines instead of assuming how fast anything is."""
 
 from __future__ import annotations
 
@@ -22,56 +24,19 @@ from app.workers import JobRunner
 from ssl_core.runs.follow import LineReader
 from tests.tiny_runs import tiny_config
 
-LAUNCHER_READY = Path("/work/notes/h16_trainer_ready").exists()
-PROCESSES = 2 if LAUNCHER_READY else 1
-
-STAND_IN = r"""
-import sys
-from ssl_core.cli.main import _run_trainer
-from ssl_core.config import RunConfig
-from ssl_core.errors import UserError
-from ssl_core.train.events import RunStarted
-from ssl_core.train.file_control import FileControl, announce_run_dir
-from ssl_core.train.trainer import Trainer
-
-args = sys.argv[1:]
-folder = args[args.index("--control") + 1]
-control = FileControl(folder)
-try:
-    if args[0] == "resume":
-        trainer = Trainer.resume(args[1], control=control)
-    else:
-        trainer = Trainer(RunConfig.load(args[args.index("--config") + 1]), control=control)
-except UserError as exc:
-    print(f"error: {exc}", file=sys.stderr)
-    sys.exit(2)
-trainer.events.subscribe(lambda e: announce_run_dir(folder, e.run_dir) if isinstance(e, RunStarted) else None)
-sys.exit(_run_trainer(trainer, quiet=True))
-"""
+PROCESSES = 2  # the real launcher: two gloo processes on the CPU under torchrun
 
 
 @pytest.fixture
 def session(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # control folders kept after a failure go too
-    if not LAUNCHER_READY:
-        script = tmp_path / "stand_in_child.py"
-        script.write_text(STAND_IN, encoding="utf-8")
-        root = str(Path(__file__).resolve().parents[2])
-
-        real = child_run.child_command
-
-        def command(config_path, resume_dir, control_dir):
-            argv = real(config_path, resume_dir, control_dir)
-            return [sys.executable, str(script), *argv[3:]]
-
-        monkeypatch.setattr(child_run, "child_command", command)
-        monkeypatch.setenv("PYTHONPATH", root)
     runner = JobRunner()
     s = TrainingSession(runner)
-    s.job_error.connect(lambda exc, tb: pytest.fail(f"the worker failed: {tb}"))
-    # two processes take the child path by themselves; the stand-in's one process is sent there
-    s.child = None if LAUNCHER_READY else True
+    # a bug in the worker is kept and asserted on by the test, with its traceback (an exception raised in
+    # a slot would only be reported after the test's first failing assertion)
+    s.job_errors = []
+    s.job_error.connect(lambda exc, tb: s.job_errors.append(tb))
     yield s
     if s.busy:
         s.stop()
@@ -94,6 +59,26 @@ def _config(runs_dir: Path, *overrides: str):
         f"train.processes={PROCESSES}",
         *overrides,
     )
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines())
+
+
+def _wait_until_still(qtbot, rec: Recorder, metrics: Path, still_s: float = 1.0) -> int:
+    """Wait (up to 30 s) until neither the GUI's steps nor the child's metrics file have moved for
+    `still_s`; returns the last step."""
+    seen = (-1, -1)
+    since = time.monotonic()
+    deadline = since + 30
+    while time.monotonic() < deadline:
+        now = (rec.last_step(), _lines(metrics))
+        if now != seen:
+            seen, since = now, time.monotonic()
+        elif time.monotonic() - since >= still_s and now[0] == now[1]:
+            return now[0]
+        qtbot.wait(100)
+    raise AssertionError(f"the paused run kept training: GUI step, metrics lines = {seen}")
 
 
 class Recorder:
@@ -122,7 +107,6 @@ def test_child_run_streams_steps_pauses_resumes_stops_and_resumes(qtbot, session
     from ssl_core.runs.store import load_run, read_summary
 
     rec = Recorder(session)
-    started = time.monotonic()
     session.start(_config(runs_dir))
     qtbot.waitUntil(lambda: rec.last_step() >= 5, timeout=45_000)
     assert session.state == RUNNING
@@ -135,18 +119,21 @@ def test_child_run_streams_steps_pauses_resumes_stops_and_resumes(qtbot, session
 
     session.pause()
     assert session.state == PAUSED
-    qtbot.wait(800)  # the steps already on their way arrive
-    held = rec.last_step()
-    qtbot.wait(1000)
-    assert rec.last_step() == held  # paused: no step for a second
+    # the steps the child took before it read the command, and those on their way, arrive; then nothing
+    metrics = Path(begun.run_dir) / "metrics.jsonl"
+    held = _wait_until_still(qtbot, rec, metrics)
+    qtbot.wait(1500)
+    assert rec.last_step() == held and _lines(metrics) == held, "paused: no step in 1.5 s, none written"
     session.resume()
     qtbot.waitUntil(lambda: rec.last_step() > held + 2, timeout=20_000)
 
     with qtbot.waitSignal(session.ended, timeout=60_000):
         session.stop()
     assert session.state == IDLE
-    finished = rec.get("run_finished")
-    assert len(finished) == 1 and finished[0].status == "stopped" and not rec.get("run_failed")
+    assert not session.job_errors, session.job_errors[0]
+    finished, failed = rec.get("run_finished"), rec.get("run_failed")
+    assert not failed, f"{failed[0].message}\n{failed[0].details}"
+    assert len(finished) == 1 and finished[0].status == "stopped"
     run_dir = finished[0].run_dir
     assert rec.get("checkpoint_saved")[-1].step == finished[0].step >= rec.last_step()
     spe = begun.steps_per_epoch
@@ -164,8 +151,9 @@ def test_child_run_streams_steps_pauses_resumes_stops_and_resumes(qtbot, session
     assert more.steps[0].step == stopped_at + 1
     with qtbot.waitSignal(session.ended, timeout=60_000):
         session.stop()
+    assert not session.job_errors, session.job_errors[0]
+    assert not more.get("run_failed"), more.get("run_failed")[0].message
     assert more.get("run_finished")[0].status == "stopped"
-    assert time.monotonic() - started < 120
 
 
 def test_child_run_that_fails_reports_its_error_line(qtbot, session, runs_dir):

@@ -56,7 +56,10 @@ def test_damaged_entries_are_skipped_and_a_refused_write_only_turns_the_archive_
     archive = PreviewArchive(tmp_path, total_steps=4)
     archive.save(1, _preview("signal"))
     archive.save(2, _preview("signal"))
+    archive.save(3, _preview("signal"))
     (archive_dir(tmp_path) / "step-00000001.npz").write_bytes(b"not a zip")
+    cut = archive_dir(tmp_path) / "step-00000003.npz"
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])  # a copy cut short: a broken zip
     back = read_archive(tmp_path)
     assert [p.step for p in back] == [2] and back[0].arrays["input"].dtype == np.float32
     (archive_dir(tmp_path) / "index.json").write_text("{broken", encoding="utf-8")
