@@ -76,7 +76,8 @@ class FinetuneForm(QWidget):
         self.threshold.setDecimals(3)
         self.threshold.setSingleStep(0.01)
         self.threshold.setToolTip(
-            "How sure a prediction must be to count as a label (pseudo-labels, FixMatch)."
+            "How sure a prediction must be to count as a label. Pseudo-labels: as many unlabelled samples "
+            "get one as there are predictions this sure, each class's most confident ones."
         )
         self.labels.currentIndexChanged.connect(self._changed)
         self.pseudo.toggled.connect(self._changed)

@@ -86,7 +86,9 @@ def add_finetune_parser(subparsers) -> None:
         "--threshold",
         type=float,
         default=DEFAULT_THRESHOLD,
-        help=f"confidence a prediction needs to be used as a label (default: {DEFAULT_THRESHOLD})",
+        help="confidence a FixMatch guess needs to be a target; with --pseudo-labels, as many unlabelled "
+        "samples get a label as there are predictions this confident, each class's most confident in "
+        f"proportion to the labels (default: {DEFAULT_THRESHOLD})",
     )
     p.add_argument(
         "--epochs", type=int, default=DEFAULT_EPOCHS, help=f"most epochs (default: {DEFAULT_EPOCHS})"

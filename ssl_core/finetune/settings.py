@@ -23,10 +23,12 @@ DEFAULT_LR = 1e-3
 # adjusted, not overwritten by the gradients of a still-random head.
 DEFAULT_BACKBONE_LR_RATIO = 0.1
 DEFAULT_PATIENCE = 6  # epochs without a better validation accuracy before stopping
-# Confidence a prediction needs to become a label. FixMatch's 0.95 (Sohn et al. 2020) suits its sharp,
-# trained-from-scratch network; a head started from the regularised probe is less confident. On digits
-# (SimCLR, 150 steps; 1% labels, 5 seeds) 0.95 kept 11% of the unlabelled images and pseudo-labels cost
-# 2.8 points, FixMatch +0.4; 0.7 kept 61% (92% right): pseudo-labels +3.2, FixMatch +1.7 (10%: +0.3, +0.7).
+# Confidence a prediction needs: FixMatch's threshold (the weak view's guess must be this sure to become the
+# strong view's target), and for pseudo-labels how many unlabelled samples get one: as many as the teacher
+# predicts at least this confidently. FixMatch's 0.95 (Sohn et al. 2020) suits its sharp, trained-from-
+# scratch network; a head started from the regularised probe is less confident. On digits (SimCLR, 150
+# steps; 1% labels, 5 seeds) 0.95 kept 11% of the unlabelled images and pseudo-labels cost 2.8 points,
+# FixMatch +0.4; 0.7 kept 61% (92% right): pseudo-labels +3.2, FixMatch +1.7 (10%: +0.3, +0.7).
 DEFAULT_THRESHOLD = 0.7
 DEFAULT_SEEDS = (0, 1, 2)
 # Blocks of the method's projection head kept in the fine-tuned network (0: the backbone alone; methods
@@ -56,7 +58,8 @@ class FinetuneSettings:
     patience: epochs without a better validation accuracy before early stopping.
     pseudo_labels: also train a second model on the labels plus confident predictions on unlabelled data
         (the FixMatch model's when `fixmatch` is on, else the fine-tuned model's).
-    threshold: confidence a prediction needs to count as a pseudo-label (and FixMatch's threshold).
+    threshold: FixMatch's confidence threshold; for pseudo-labels, how many unlabelled samples get one (as
+        many as the predictions this confident, shared among the classes: see `pseudo_label_choice`).
     fixmatch: also train with FixMatch-style consistency (weak view's confident guess -> strong view).
     seeds: one repetition per seed: its labelled subset, head initialisation and batch order.
     compare: also run fine-tuning from random init and the linear probe on the same splits and seeds.

@@ -87,6 +87,37 @@ def test_labelled_subset_fraction_and_count_per_class():
     assert not np.array_equal(labelled_subset(labels, 3, seed=1), count)
 
 
+def test_pseudo_labels_go_to_each_classs_most_confident_predictions_in_proportion():
+    import torch
+
+    from ssl_core.finetune.workflow import pseudo_label_choice
+
+    rng = np.random.default_rng(0)
+    # 250 unlabelled samples: 150 predicted as the easy class 0 (0.9-1.0 sure), 100 as the hard class 1
+    # (0.55-0.75 sure): a 0.7 threshold keeps all of class 0 and a quarter of class 1
+    p0 = np.concatenate([rng.uniform(0.9, 1.0, 150), 1 - rng.uniform(0.55, 0.75, 100)])
+    probs = torch.tensor(np.stack([p0, 1 - p0], axis=1))
+    guess = probs.argmax(dim=1).numpy()
+    above = int((probs.max(dim=1).values >= 0.7).sum())
+    assert 150 < above < 200
+    chosen = pseudo_label_choice(probs, np.array([0.5, 0.5]), threshold=0.7)
+    # as many as the threshold keeps, half of them for each class: its most confident ones
+    assert abs(len(chosen) - above) <= 1 and np.all(np.diff(chosen) > 0)
+    assert (guess[chosen] == 1).sum() == (guess[chosen] == 0).sum() == round(above / 2)
+    most_sure_of_1 = np.argsort(-probs[150:, 1].numpy(), kind="stable")[: round(above / 2)] + 150
+    assert set(chosen[guess[chosen] == 1]) == set(most_sure_of_1)
+    # in proportion to the labelled classes
+    chosen = pseudo_label_choice(probs, np.array([0.8, 0.2]), threshold=0.7)
+    assert (guess[chosen] == 0).sum() == round(0.8 * above) and (guess[chosen] == 1).sum() == round(
+        0.2 * above
+    )
+    # a class predicted less often than its share gets all of its predictions; one never predicted, none
+    only_zero = torch.tensor(np.tile([[0.8, 0.2]], (10, 1)))
+    assert len(pseudo_label_choice(only_zero, np.array([0.5, 0.5]), threshold=0.7)) == 5
+    assert len(pseudo_label_choice(only_zero, np.array([0.1, 0.9]), threshold=0.7)) == 1
+    assert len(pseudo_label_choice(probs, np.array([0.5, 0.5]), threshold=0.9999)) == 0
+
+
 def test_heldout_split_is_disjoint_stratified_and_complete():
     labels = np.repeat(np.arange(3), 30)
     val, test = heldout_split(labels, 1 / 3, seed=0)
