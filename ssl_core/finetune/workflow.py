@@ -302,7 +302,7 @@ def _pseudo_labelled(job: _Job, model: Classifier, labelled: SampleSet, unlabell
     prior = np.bincount(labelled.targets, minlength=job.num_classes) / max(1, len(labelled))
     keep = pseudo_label_choice(probs, prior, job.settings.threshold)
     ids = unlabelled.indices[keep]
-    guesses = probs.argmax(dim=1).numpy()[keep].astype(np.int64)
+    guesses = probs.max(dim=1).indices.numpy()[keep].astype(np.int64)  # as pseudo_label_choice reads them
     truth = job.all_labels[ids]
     extra = {
         "pseudo_labels": int(len(keep)),
