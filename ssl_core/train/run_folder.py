@@ -18,6 +18,7 @@ from ssl_core.runs import store
 from ssl_core.runs.atomic import remove_temp_files, write_error
 from ssl_core.runs.metrics import truncate_metrics
 from ssl_core.runs.run_id import new_run_id, safe_child
+from ssl_core.train.preview_archive import archive_dir
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +76,13 @@ def refuse_if_running(run_dir: Path) -> None:
 def reopen_run_dir(run_dir: Path) -> str:
     """Make a run's folder ready to resume; returns when the run was created.
 
-    A process killed while writing leaves temporary files next to the checkpoint, metrics, config and
-    summary; no one else writes the first three, so they are removed, and the summary's (which
+    A process killed while writing leaves temporary files next to the checkpoint, metrics, config, kept
+    previews and summary; no one else writes the first four, so they are removed, and the summary's (which
     `ssl-core eval` may be writing) once the process that wrote them has ended."""
     created = store.read_summary(run_dir).get("created", now())
     paths = store.RunPaths(run_dir)
     remove_temp_files(paths.checkpoint.parent)
+    remove_temp_files(archive_dir(run_dir))
     remove_temp_files(paths.root, names=(paths.metrics.name, paths.config.name))
     remove_temp_files(paths.root, names=(paths.summary.name,), dead_writers_only=True)
     return created

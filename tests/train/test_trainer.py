@@ -152,3 +152,24 @@ def test_exported_backbone_reloads_into_a_fresh_backbone(tiny_config, tmp_path):
     x = torch.rand(3, 1, 8, 8)
     fresh.eval()
     assert torch.allclose(fresh(x), loaded.method.backbone(x), atol=1e-6)
+
+
+def test_resuming_removes_what_a_killed_writer_left_in_the_run_folder(tiny_config):
+    """A process killed mid-write leaves '.NAME.PID-RANDOM.tmp' files; resuming clears them everywhere the
+    trainer writes (the kept previews too), so a finished run's folder holds no half-written file."""
+    from ssl_core.train.preview_archive import archive_dir
+
+    control = RunControl()
+    first = Trainer(tiny_config(), control)
+    first.events.subscribe(lambda e: control.stop() if isinstance(e, StepEnded) and e.step == 2 else None)
+    run_dir = first.run().run_dir
+    archive_dir(run_dir).mkdir(parents=True, exist_ok=True)
+    left = [
+        archive_dir(run_dir) / ".step-00000002.npz.999999-ab12cd.tmp",
+        run_dir / "checkpoints" / ".last.pt.999999-ab12cd.tmp",
+        run_dir / ".metrics.jsonl.999999-ab12cd.tmp",
+    ]
+    for path in left:
+        path.write_bytes(b"half a file")
+    assert Trainer.resume(run_dir).run().status == "completed"
+    assert not list(run_dir.rglob(".*.tmp"))
