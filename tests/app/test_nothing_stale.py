@@ -113,7 +113,7 @@ def test_evaluate_and_anomalies_leave_the_old_run_when_a_new_one_starts(qtbot, w
     assert window.evaluate_tab.run_dir == copied_run
     assert window.anomalies_tab.run_dir == copied_run
 
-    tiny_training(window, max_steps=3)
+    tiny_training(window, max_steps=200)
     started = []
     window.session.run_started.connect(
         lambda _event: started.append(
@@ -124,12 +124,18 @@ def test_evaluate_and_anomalies_leave_the_old_run_when_a_new_one_starts(qtbot, w
             )
         )
     )
-    train_and_wait(qtbot, window)
+    with qtbot.waitSignal(window.session.ended, timeout=90_000):
+        assert window.start_training() is not None
+        # held before its first checkpoint (an epoch is 11 steps), however late the GUI sees it start: a
+        # 3-step run on a loaded machine could finish before its RunStarted was shown
+        window.session.control.pause()
+        qtbot.waitUntil(lambda: bool(started), timeout=60_000)
+        window.session.stop()
     new_run = window.current_run
     assert new_run != copied_run
     evaluate_run, headline, anomalies_run = started[0]
     # while it trains, both tabs are about the new run and say it is training, not "no checkpoint"
     assert evaluate_run == new_run and anomalies_run == new_run
     assert "training now" in headline and "resume it" not in headline
-    # once it has finished, the run can be evaluated
+    # once it has stopped (with a checkpoint), the run can be evaluated
     assert "Press Evaluate" in window.evaluate_tab.headline.text()
