@@ -16,6 +16,7 @@ In one process (no WORLD_SIZE, or WORLD_SIZE=1) every method here is the identit
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
 import time
@@ -196,6 +197,13 @@ class Ranks:
 
     def close(self) -> None:
         """Leave the job (after the last collective): end the process group this run set up."""
+        if self.steps is not None:
+            # DDP's reducer holds the process group and its last gloo work (with gradient buckets): free it
+            # now, while the group and the interpreter are alive. Left to interpreter shutdown, a rank can
+            # abort after a clean stop (SIGABRT, "terminate called without an active exception"; seen once in
+            # a full test run) and torchrun then reports the run as failed.
+            self.steps = None
+            gc.collect()  # nn.Module hooks make reference cycles: collect them here, not at exit
         if self._control_group is not None:
             dist.destroy_process_group(self._control_group)
             self._control_group = None
