@@ -280,10 +280,12 @@ def _add(rows: dict[str, VariantRow], variant: str, accuracy: float, n: int, fit
 # +4.3 +- 1.4. At 10% labels (seeds 0-5) balanced +2.6 +- 1.0 and +2.1 +- 1.1, the threshold alone
 # +2.7 +- 0.9 and +1.7 +- 0.7. (Half of the unlabelled samples, balanced, did as well at 1% and worse at 10%:
 # +1.6 +- 0.9 and +1.5 +- 0.5.)
-def pseudo_label_choice(probs: torch.Tensor, prior: np.ndarray, threshold: float) -> np.ndarray:
-    """Positions (sorted) of the unlabelled samples that get a pseudo-label: as many as `probs` (n, classes)
-    has predictions at least `threshold` confident, shared among the classes by `prior` (their shares among
-    the labelled samples), each class's most confident predictions."""
+def pseudo_label_choice(
+    probs: torch.Tensor, prior: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The unlabelled samples that get a pseudo-label, and the classes they get: as many as `probs` (n,
+    classes) has predictions at least `threshold` confident, shared among the classes by `prior` (their
+    shares among the labelled samples), each class's most confident predictions. Positions sorted."""
     confidence, guess = (t.numpy() for t in probs.max(dim=1))
     total = int((confidence >= threshold).sum())
     chosen = []
@@ -292,7 +294,8 @@ def pseudo_label_choice(probs: torch.Tensor, prior: np.ndarray, threshold: float
         members = np.flatnonzero(guess == cls)
         if quota > 0 and len(members):
             chosen.append(members[np.argsort(-confidence[members], kind="stable")[:quota]])
-    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+    keep = np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+    return keep, guess[keep].astype(np.int64)
 
 
 def _pseudo_labelled(job: _Job, model: Classifier, labelled: SampleSet, unlabelled: SampleSet):
@@ -300,9 +303,8 @@ def _pseudo_labelled(job: _Job, model: Classifier, labelled: SampleSet, unlabell
     prediction; and how many were added and how many of them are right."""
     probs = predict(model, unlabelled, job.device, job.cancel)
     prior = np.bincount(labelled.targets, minlength=job.num_classes) / max(1, len(labelled))
-    keep = pseudo_label_choice(probs, prior, job.settings.threshold)
+    keep, guesses = pseudo_label_choice(probs, prior, job.settings.threshold)
     ids = unlabelled.indices[keep]
-    guesses = probs.max(dim=1).indices.numpy()[keep].astype(np.int64)  # as pseudo_label_choice reads them
     truth = job.all_labels[ids]
     extra = {
         "pseudo_labels": int(len(keep)),

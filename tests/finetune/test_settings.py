@@ -100,22 +100,23 @@ def test_pseudo_labels_go_to_each_classs_most_confident_predictions_in_proportio
     guess = probs.argmax(dim=1).numpy()
     above = int((probs.max(dim=1).values >= 0.7).sum())
     assert 150 < above < 200
-    chosen = pseudo_label_choice(probs, np.array([0.5, 0.5]), threshold=0.7)
+    chosen, classes = pseudo_label_choice(probs, np.array([0.5, 0.5]), threshold=0.7)
+    assert np.array_equal(classes, guess[chosen])  # each gets the class it is predicted as
     # as many as the threshold keeps, half of them for each class: its most confident ones
     assert abs(len(chosen) - above) <= 1 and np.all(np.diff(chosen) > 0)
     assert (guess[chosen] == 1).sum() == (guess[chosen] == 0).sum() == round(above / 2)
     most_sure_of_1 = np.argsort(-probs[150:, 1].numpy(), kind="stable")[: round(above / 2)] + 150
     assert set(chosen[guess[chosen] == 1]) == set(most_sure_of_1)
     # in proportion to the labelled classes
-    chosen = pseudo_label_choice(probs, np.array([0.8, 0.2]), threshold=0.7)
+    chosen, _ = pseudo_label_choice(probs, np.array([0.8, 0.2]), threshold=0.7)
     assert (guess[chosen] == 0).sum() == round(0.8 * above) and (guess[chosen] == 1).sum() == round(
         0.2 * above
     )
     # a class predicted less often than its share gets all of its predictions; one never predicted, none
     only_zero = torch.tensor(np.tile([[0.8, 0.2]], (10, 1)))
-    assert len(pseudo_label_choice(only_zero, np.array([0.5, 0.5]), threshold=0.7)) == 5
-    assert len(pseudo_label_choice(only_zero, np.array([0.1, 0.9]), threshold=0.7)) == 1
-    assert len(pseudo_label_choice(probs, np.array([0.5, 0.5]), threshold=0.9999)) == 0
+    assert len(pseudo_label_choice(only_zero, np.array([0.5, 0.5]), threshold=0.7)[0]) == 5
+    assert len(pseudo_label_choice(only_zero, np.array([0.1, 0.9]), threshold=0.7)[0]) == 1
+    assert len(pseudo_label_choice(probs, np.array([0.5, 0.5]), threshold=0.9999)[0]) == 0
 
 
 def test_heldout_split_is_disjoint_stratified_and_complete():
