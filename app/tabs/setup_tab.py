@@ -170,11 +170,11 @@ class SetupTab(QWidget):
 
             noun = MODALITIES.get(info.modality).plural if info.modality in MODALITIES else "samples"
             try:
+                estimate = estimate_steps(self.snapshot(""), info.size, noun)
                 before = self.training.value(EPOCHS)
-                suggested = self._suggest_epochs(info.size, noun)
+                suggested = self._suggest_epochs(estimate.plan.steps_per_epoch)
                 if self.training.value(EPOCHS) != before:
                     return  # the proposal emitted `changed`: the plan was worked out again for it
-                estimate = estimate_steps(self.snapshot(""), info.size, noun)
             except UserError as exc:  # a setting the run would refuse: Start names it
                 log.debug("No step plan: %s", exc)
         text = f"This run: {estimate.summary()}" if estimate is not None else ""
@@ -190,17 +190,17 @@ class SetupTab(QWidget):
         self.step_warning.setText(warning)
         self.step_warning.setVisible(bool(warning))
 
-    def _suggest_epochs(self, n_samples: int, noun: str) -> bool:
-        """Propose epochs for the loaded data and method (ssl_core.train.plan.suggested_epochs) until
-        someone sets them: a number the person, a loaded config or the demo put there stays. Returns whether
-        the field shows a proposal above the default."""
-        from ssl_core.train.plan import suggested_epochs
+    def _suggest_epochs(self, steps_per_epoch: int) -> bool:
+        """Propose epochs for the plan's steps per epoch (ssl_core.train.plan.epochs_for_steps) until someone
+        sets them: a number the person, a loaded config or the demo put there stays. Returns whether the
+        field shows a proposal above the default."""
+        from ssl_core.train.plan import epochs_for_steps
 
         current = self.training.value(EPOCHS)
         self._epochs_chosen = self._epochs_chosen or current != self._epochs_left
         if self._epochs_chosen:
             return False
-        proposal = suggested_epochs(self.snapshot(""), n_samples, noun)
+        proposal = epochs_for_steps(steps_per_epoch)
         self._epochs_left = proposal
         if proposal != current:
             self.training.set_value(EPOCHS, proposal)  # emits changed: the plan is worked out again

@@ -168,11 +168,15 @@ def estimate(config: RunConfig, n_samples: int, noun: str = "images") -> RunEsti
 
 
 def suggested_epochs(config: RunConfig, n_samples: int, noun: str = "images") -> int:
-    """The epochs Setup proposes for `n_samples` samples with `config`'s method and batch: the default (10)
-    where that already makes SUGGESTED_MIN_STEPS optimizer steps, else as many as it takes (small data sets
-    need many epochs to get anywhere; a large one is left alone)."""
+    """The epochs Setup proposes for `n_samples` samples with `config`'s method and batch (see
+    `epochs_for_steps`)."""
+    return epochs_for_steps(estimate(config, n_samples, noun).plan.steps_per_epoch)
+
+
+def epochs_for_steps(steps_per_epoch: int) -> int:
+    """The default epochs (10) where they already make SUGGESTED_MIN_STEPS optimizer steps, else as many as it
+    takes (small data sets need many epochs to get anywhere; a large one is left alone)."""
     epochs = RunConfig().train.epochs
-    spe = estimate(config, n_samples, noun).plan.steps_per_epoch
-    if spe < 1:  # too few samples for a batch: the estimate's problem says so
+    if steps_per_epoch < 1:  # too few samples for a batch: the estimate's problem says so
         return epochs
-    return max(epochs, math.ceil(SUGGESTED_MIN_STEPS / spe))
+    return max(epochs, math.ceil(SUGGESTED_MIN_STEPS / steps_per_epoch))
